@@ -1,0 +1,67 @@
+"""smartroute-graph: a hierarchical LLM router for LangChain and LangGraph.
+
+>>> from smartroute_graph import SmartRouter
+>>> router = SmartRouter.from_preset("openai")
+>>> router.route("Prove that sqrt(2) is irrational").model  # doctest: +SKIP
+'o4-mini'
+"""
+
+from smartroute_graph.attachments import Attachment
+from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
+from smartroute_graph.config import RouterConfig, load_config
+from smartroute_graph.context import RouterContext
+from smartroute_graph.errors import (
+    AllModelsFailedError,
+    BudgetError,
+    ConfigError,
+    EmptyQueryError,
+    InputError,
+    MissingAPIKeyError,
+    SmartRouteError,
+    UnknownModelError,
+)
+from smartroute_graph.graph import StreamInterruptedError, build_graph
+from smartroute_graph.policy import Policy, RoutingDecision
+from smartroute_graph.pricing import CostTracker, estimate_tokens
+from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
+from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
+
+__all__ = [
+    "COMPLEXITIES",
+    "DOMAINS",
+    "AllModelsFailedError",
+    "Attachment",
+    "Attempt",
+    "BudgetError",
+    "Catalog",
+    "Classification",
+    "Classifier",
+    "Complexity",
+    "ConfigError",
+    "CostTracker",
+    "Domain",
+    "EmptyQueryError",
+    "InputError",
+    "MissingAPIKeyError",
+    "ModelSpec",
+    "Policy",
+    "RouterConfig",
+    "RouterContext",
+    "RouterInput",
+    "RouterOutput",
+    "RouterState",
+    "RoutingDecision",
+    "RulesClassifier",
+    "SmartRouteError",
+    "SmartRouter",
+    "StreamInterruptedError",
+    "UnknownModelError",
+    "build_graph",
+    "estimate_tokens",
+    "load_config",
+    "preset_catalog",
+]
+
+__version__ = "0.1.0"

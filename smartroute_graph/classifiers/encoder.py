@@ -1,0 +1,228 @@
+"""The default classifier: a small transformer encoder with hierarchical heads, run by ONNX Runtime.
+
+One shared encoder reads the query; a domain head gives the first level and seven complexity
+heads (one per domain) give the second level conditioned on the domain. The model folder is
+written by ``smartroute train`` (see :mod:`smartroute_graph.classifiers.model_folder`); the
+packaged ``default`` model loads offline and needs neither torch nor a download.
+
+Long prompts keep their head and tail tokens (``max_len`` in all). Batches are sorted by length
+and padded per batch. Repeated prompts are answered from an LRU decision cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smartroute_graph.classifiers.base import Classification
+from smartroute_graph.classifiers.model_folder import (
+    ModelFolderError,
+    ModelSpec,
+    read_spec,
+    resolve_model_dir,
+)
+
+__all__ = ["EncoderClassifier", "encode_texts", "softmax"]
+
+_MAX_CHARS = 6000  # longer texts keep their first and last 3000 characters before tokenising
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax over the last axis of ``logits / temperature`` (numerically stable)."""
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], spec: ModelSpec) -> list[list[int]]:
+    """Token ids for each text: ``[CLS] head … tail [SEP]``, at most ``spec.max_len`` long.
+
+    Training and inference share this function so that both see the same inputs.
+    """
+    clipped = [
+        t if len(t) <= _MAX_CHARS else t[: _MAX_CHARS // 2] + "\n" + t[-_MAX_CHARS // 2 :]
+        for t in texts
+    ]
+    encodings = tokenizer.encode_batch(clipped, add_special_tokens=False)
+    budget = spec.max_len - 2
+    head = budget // 2
+    out = []
+    for enc in encodings:
+        tokens = enc.ids
+        if len(tokens) > budget:
+            tokens = tokens[:head] + tokens[len(tokens) - (budget - head) :]
+        out.append([spec.cls_id, *tokens, spec.sep_id])
+    return out
+
+
+class EncoderClassifier:
+    """Classify queries with a trained encoder model folder (ONNX Runtime, CPU).
+
+    Args:
+        model: a packaged model name (``"default"``, ``"accurate"``) or a model folder path.
+        threads: ONNX Runtime intra-op threads (default: up to 4 of the machine's cores).
+        batch_size: texts per forward pass in :meth:`classify`.
+        cache_size: decisions kept for repeated texts (0 disables the cache).
+
+    Raises:
+        ModelFolderError: the folder is missing, incomplete or corrupt.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        batch_size: int = 64,
+        cache_size: int = 4096,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_dir: Path = resolve_model_dir(model)
+        self.spec: ModelSpec = read_spec(self.model_dir)
+        self.name: str = f"encoder:{self.spec.name}"
+        self.batch_size = max(1, batch_size)
+        self.cache_size = max(0, cache_size)
+        self._cache: OrderedDict[str, Classification] = OrderedDict()
+        self._lock = threading.Lock()
+        try:
+            self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        except Exception as exc:
+            raise ModelFolderError(
+                f"cannot read {str(self.model_dir / 'tokenizer.json')!r} ({exc}); "
+                "retrain the model or restore the file"
+            ) from None
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(self.model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelFolderError(
+                f"cannot load {str(self.model_dir / 'model.onnx')!r}: "
+                f"{str(exc).splitlines()[0][:200]}; retrain the model or restore the file"
+            ) from None
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._input_names:
+            raise ModelFolderError(
+                f"{str(self.model_dir / 'model.onnx')!r} does not take input_ids and "
+                "attention_mask; export it with `smartroute train`"
+            )
+        self._check_outputs()
+
+    # ------------------------------------------------------------------ public API
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify each text (in order); repeated texts come from the decision cache."""
+        results: list[Classification | None] = [None] * len(texts)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text) if self.cache_size else None
+                if hit is not None:
+                    self._cache.move_to_end(text)
+                    results[i] = hit
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            for text, decision in zip(unique, self._classify_uncached(unique)):
+                for i in todo[text]:
+                    results[i] = decision
+            if self.cache_size:
+                with self._lock:
+                    for text, positions in todo.items():
+                        decision = results[positions[0]]
+                        assert decision is not None
+                        self._cache[text] = decision
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        return [r for r in results if r is not None]
+
+    def predict_logits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (uncalibrated) logits: domain [n, D] and complexity [n, D, C], in input order."""
+        n = len(texts)
+        n_dom, n_cx = len(self.spec.domains), len(self.spec.complexities)
+        dom = np.zeros((n, n_dom), dtype=np.float32)
+        cx = np.zeros((n, n_dom, n_cx), dtype=np.float32)
+        if n == 0:
+            return dom, cx
+        ids = self._encode(texts)
+        order = sorted(range(n), key=lambda i: len(ids[i]))
+        for start in range(0, n, self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            d, c = self._run([ids[i] for i in chunk])
+            dom[chunk] = d
+            cx[chunk] = c
+        return dom, cx
+
+    def predict_probs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities: domain [n, D] and complexity [n, D, C] (spec order)."""
+        dom, cx = self.predict_logits(texts)
+        temps = self.spec.temperatures
+        return softmax(dom, temps.get("domain", 1.0)), softmax(cx, temps.get("complexity", 1.0))
+
+    def clear_cache(self) -> None:
+        """Forget every cached decision."""
+        with self._lock:
+            self._cache.clear()
+
+    # ------------------------------------------------------------------ internals
+    def _classify_uncached(self, texts: Sequence[str]) -> list[Classification]:
+        dprobs, cprobs = self.predict_probs(texts)
+        domains, complexities = self.spec.domains, self.spec.complexities
+        out = []
+        for i in range(len(texts)):
+            domain_probs = {d: float(dprobs[i, j]) for j, d in enumerate(domains)}
+            by_domain = {
+                d: {c: float(cprobs[i, j, k]) for k, c in enumerate(complexities)}
+                for j, d in enumerate(domains)
+            }
+            out.append(Classification.from_probs(domain_probs, by_domain, backend=self.name))
+        return out
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return encode_texts(self._tokenizer, texts, self.spec)
+
+    def _run(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(x) for x in batch)
+        ids = np.full((len(batch), width), self.spec.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, tokens in enumerate(batch):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        dom, cx = self._session.run(["domain_logits", "complexity_logits"], feed)
+        return np.asarray(dom), np.asarray(cx)
+
+    def _check_outputs(self) -> None:
+        try:
+            dom, cx = self._run([[self.spec.cls_id, self.spec.sep_id]])
+        except Exception as exc:
+            raise ModelFolderError(
+                f"{str(self.model_dir / 'model.onnx')!r} failed a test run "
+                f"({str(exc).splitlines()[0][:200]}); retrain the model or restore the file"
+            ) from None
+        n_dom, n_cx = len(self.spec.domains), len(self.spec.complexities)
+        if dom.shape != (1, n_dom) or cx.shape != (1, n_dom, n_cx):
+            raise ModelFolderError(
+                f"{str(self.model_dir / 'model.onnx')!r} returns shapes {dom.shape} and "
+                f"{cx.shape}, labels.json expects (1, {n_dom}) and (1, {n_dom}, {n_cx}); "
+                "the model and labels.json come from different trainings"
+            )

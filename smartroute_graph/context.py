@@ -1,0 +1,72 @@
+"""Per-run settings of the router graph (the knobs LangGraph Studio shows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["RouterContext"]
+
+
+@dataclass(kw_only=True)
+class RouterContext:
+    """Runtime context of the router graph, passed as ``context=`` or set in Studio.
+
+    Every field has a default, so a run needs none of them.
+    """
+
+    preset: str | None = field(
+        default=None,
+        metadata={
+            "description": "Which policy to route with (e.g. 'openai', 'openrouter'); "
+            "None uses the router's default."
+        },
+    )
+    classifier: str | None = field(
+        default=None,
+        metadata={
+            "description": "Classifier backend by name (e.g. 'rules'); None uses the "
+            "router's default."
+        },
+    )
+    confidence_threshold: float | None = field(
+        default=None,
+        metadata={
+            "description": "Below this (domain, complexity) confidence the model steps "
+            "up one tier; None uses the policy's threshold."
+        },
+    )
+    complexity_cutoffs: tuple[float, float] | None = field(
+        default=None,
+        metadata={
+            "description": "(low, high) cut-offs on complexity_score: below low is "
+            "simple, at or above high is complex. None takes the "
+            "classifier's most likely level."
+        },
+    )
+    domain: str | None = field(
+        default=None,
+        metadata={"description": "Force the domain (skips the first level's choice)."},
+    )
+    model: str | None = field(
+        default=None,
+        metadata={"description": "Force one catalog model, bypassing the policy table."},
+    )
+    budget_usd: float | None = field(
+        default=None,
+        metadata={"description": "Cap on the estimated cost of the answer, in US dollars."},
+    )
+    max_attempts: int | None = field(
+        default=None,
+        metadata={"description": "Most model calls per query, fallbacks included."},
+    )
+    timeout_s: float | None = field(
+        default=None,
+        metadata={
+            "description": "Seconds one model call may take before it counts as "
+            "failed and the next model is tried."
+        },
+    )
+    dry_run: bool = field(
+        default=False,
+        metadata={"description": "Decide only: stop after select_model, call no model."},
+    )

@@ -1,0 +1,197 @@
+"""Small, dependency-light metrics for the classifier and the strong/weak routing tables.
+
+Classification: :func:`accuracy`, :func:`per_class_f1`, :func:`macro_f1`,
+:func:`confusion_matrix`, :func:`expected_calibration_error`.
+
+Routing (as the RouteLLM paper scores a router, see ``../shared/eval/README.md``): a router
+gives each prompt a "needs the strong model" score; sweeping a threshold over every cut point
+routes the top-scored share ``x`` of prompts to the strong model. :func:`routing_curve` returns
+the quality at every cut point, :func:`apgr` the area under the *performance gap recovered*
+curve (0.5 for random routing), :func:`cpt` the smallest share of strong calls that recovers
+a given fraction of the strong–weak gap (linearly interpolated between cut points).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "RoutingCurve",
+    "accuracy",
+    "apgr",
+    "confusion_matrix",
+    "cpt",
+    "expected_calibration_error",
+    "macro_f1",
+    "oracle_scores",
+    "per_class_f1",
+    "routing_curve",
+]
+
+
+def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Share of positions where ``pred`` equals ``gold`` (0.0 for empty input)."""
+    _check_same_length(gold, pred)
+    if not gold:
+        return 0.0
+    return sum(g == p for g, p in zip(gold, pred)) / len(gold)
+
+
+def per_class_f1(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, float]:
+    """F1 of each label. ``labels`` defaults to the labels present in ``gold``.
+
+    A label with no gold and no predicted rows gets F1 0.0 when it is listed explicitly.
+    """
+    _check_same_length(gold, pred)
+    labels = list(labels) if labels is not None else sorted(set(gold))
+    out: dict[str, float] = {}
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred))
+        denom = 2 * tp + fp + fn
+        out[label] = 2 * tp / denom if denom else 0.0
+    return out
+
+
+def macro_f1(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
+) -> float:
+    """Unweighted mean of :func:`per_class_f1` over ``labels`` (default: labels in gold).
+
+    Predictions of labels absent from gold still count as false positives for the present
+    labels, so predicting an unseen class is penalised.
+    """
+    scores = per_class_f1(gold, pred, labels)
+    return float(np.mean(list(scores.values()))) if scores else 0.0
+
+
+def confusion_matrix(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]
+) -> list[list[int]]:
+    """Counts ``m[i][j]`` of rows with gold ``labels[i]`` predicted as ``labels[j]``.
+
+    Rows whose gold or prediction is not in ``labels`` are ignored.
+    """
+    _check_same_length(gold, pred)
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred):
+        if g in index and p in index:
+            matrix[index[g]][index[p]] += 1
+    return matrix
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], n_bins: int = 10
+) -> float:
+    """ECE: the bin-size-weighted mean |accuracy − mean confidence| over equal-width bins.
+
+    A calibrated model (a 0.8 confidence is right 80% of the time) scores near 0.
+    """
+    conf = np.asarray(confidences, dtype=float)
+    hit = np.asarray(correct, dtype=float)
+    if conf.shape != hit.shape:
+        raise ValueError("confidences and correct must have the same length")
+    if conf.size == 0:
+        return 0.0
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            ece += mask.mean() * abs(hit[mask].mean() - conf[mask].mean())
+    return float(ece)
+
+
+@dataclass(frozen=True)
+class RoutingCurve:
+    """Quality against the share of strong-model calls, one point per cut point.
+
+    ``share[0] == 0`` (all weak) and ``share[-1] == 1`` (all strong); ``quality`` is the mean
+    score of the routed answers; ``weak``/``strong`` are the single-model means.
+    """
+
+    share: np.ndarray
+    quality: np.ndarray
+    weak: float
+    strong: float
+
+    @property
+    def pgr(self) -> np.ndarray:
+        """Performance gap recovered at each point: (quality − weak) / (strong − weak)."""
+        gap = self.strong - self.weak
+        if gap == 0:
+            return np.zeros_like(self.quality)
+        return (self.quality - self.weak) / gap
+
+
+def routing_curve(
+    scores: Sequence[float], weak: Sequence[float], strong: Sequence[float]
+) -> RoutingCurve:
+    """Sweep a threshold over every cut point of ``scores`` (higher = send to strong).
+
+    Prompts with equal scores move together (a threshold cannot split a tie), so the curve
+    has one point per distinct score plus the all-weak point.
+    """
+    s = np.asarray(scores, dtype=float)
+    w = np.asarray(weak, dtype=float)
+    st = np.asarray(strong, dtype=float)
+    if not (s.shape == w.shape == st.shape) or s.ndim != 1 or s.size == 0:
+        raise ValueError("scores, weak and strong must be non-empty 1-D and of equal length")
+    n = s.size
+    order = np.argsort(-s, kind="stable")
+    gain = (st - w)[order]
+    cum = np.concatenate([[0.0], np.cumsum(gain)])
+    sorted_s = s[order]
+    # cut after the last element of each tie group
+    ends = np.flatnonzero(np.append(sorted_s[1:] != sorted_s[:-1], True)) + 1
+    ks = np.concatenate([[0], ends])
+    share = ks / n
+    quality = (w.sum() + cum[ks]) / n
+    return RoutingCurve(share=share, quality=quality, weak=float(w.mean()), strong=float(st.mean()))
+
+
+def apgr(curve: RoutingCurve) -> float:
+    """Average performance gap recovered: trapezoid area under PGR over the strong share.
+
+    Random routing scores about 0.5; the oracle can exceed 1 (where the weak model wins).
+    """
+    pgr = curve.pgr
+    x = curve.share
+    return float(np.sum((x[1:] - x[:-1]) * (pgr[1:] + pgr[:-1]) / 2.0))
+
+
+def cpt(curve: RoutingCurve, target: float) -> float:
+    """Smallest strong-call share whose PGR reaches ``target`` (e.g. 0.5 for CPT(50%)).
+
+    Linearly interpolated between the two cut points that bracket the target; 1.0 if the
+    curve never reaches it.
+    """
+    pgr = curve.pgr
+    x = curve.share
+    hits = np.flatnonzero(pgr >= target - 1e-12)
+    if hits.size == 0:
+        return 1.0
+    i = int(hits[0])
+    if i == 0:
+        return float(x[0])
+    x0, x1, y0, y1 = x[i - 1], x[i], pgr[i - 1], pgr[i]
+    if y1 == y0:
+        return float(x1)
+    return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+
+
+def oracle_scores(weak: Sequence[float], strong: Sequence[float]) -> np.ndarray:
+    """The oracle router's scores: the strong model's gain over the weak one per prompt."""
+    return np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
+
+
+def _check_same_length(a: Sequence[object], b: Sequence[object]) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"length mismatch: {len(a)} gold labels, {len(b)} predictions")

@@ -1,0 +1,476 @@
+"""The routing graph: prepare → classify_domain → assess_complexity → select_model →
+one node per model → review → (escalate → next model | END)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
+
+from smartroute_graph.catalog import Catalog, ModelSpec
+from smartroute_graph.classifiers.base import Classification, Classifier
+from smartroute_graph.context import RouterContext
+from smartroute_graph.errors import (
+    AllModelsFailedError,
+    ConfigError,
+    EmptyQueryError,
+    SmartRouteError,
+    UnknownModelError,
+)
+from smartroute_graph.inputs import classification_text, with_attachments
+from smartroute_graph.policy import Policy, RoutingDecision
+from smartroute_graph.pricing import (
+    COST_EVENT,
+    attempt_cost,
+    estimate_cost,
+    estimate_message_tokens,
+    estimate_tokens,
+)
+from smartroute_graph.providers import ModelProvider, error_kind, is_retryable, redact_secrets
+from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
+from smartroute_graph.taxonomy import COMPLEXITIES, Complexity, validate_domain
+
+__all__ = ["API_KEYS_CONFIG_KEY", "NODE_NAMES", "StreamInterruptedError", "build_graph"]
+
+# Per-request API keys travel in config["configurable"][API_KEYS_CONFIG_KEY] as a dict:
+# LangChain copies only scalar configurable values into trace metadata, so keys stay out.
+API_KEYS_CONFIG_KEY = "smartroute_api_keys"
+NODE_NAMES = (
+    "prepare",
+    "classify_domain",
+    "assess_complexity",
+    "select_model",
+    "review",
+    "escalate",
+)
+_IMAGE_TOKENS = 1_000  # a typical high-detail image; providers bill 85–1,500
+
+_executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="smartroute")
+
+
+class StreamInterruptedError(SmartRouteError):
+    """A model's stream broke after tokens reached the caller; no fallback is possible."""
+
+
+def _context() -> RouterContext:
+    context = get_runtime(RouterContext).context
+    return context if isinstance(context, RouterContext) else RouterContext()
+
+
+def build_graph(
+    *,
+    policies: Mapping[str, Policy],
+    classifiers: Mapping[str, Classifier],
+    provider: ModelProvider,
+    default_preset: str,
+    default_classifier: str,
+) -> StateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
+    """The uncompiled router graph (compile it with a checkpointer if you need one).
+
+    ``policies`` maps preset names to policies; their catalogs together give the model
+    nodes, one per model. ``classifiers`` maps backend names to classifiers.
+    """
+    if default_preset not in policies:
+        raise ConfigError(f"default preset {default_preset!r} is not among {list(policies)}")
+    if default_classifier not in classifiers:
+        raise ConfigError(
+            f"default classifier {default_classifier!r} is not among {list(classifiers)}"
+        )
+    catalog = _union_catalog(policies)
+
+    def policy_for(context: RouterContext) -> Policy:
+        name = context.preset or default_preset
+        try:
+            return policies[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown preset {name!r}; this router has: {', '.join(policies)}"
+            ) from None
+
+    def prepare(state: RouterState) -> dict[str, Any]:
+        messages: list[BaseMessage] = list(state.get("messages") or [])
+        new_messages: list[BaseMessage] = []
+        query = (state.get("query") or "").strip()
+        if query and not (messages and messages[-1].type == "human" and messages[-1].text == query):
+            new_messages.append(HumanMessage(content=query))
+        attachments = list(state.get("attachments") or [])
+        all_messages = messages + new_messages
+        text = classification_text(all_messages, attachments)
+        if not text.strip():
+            raise EmptyQueryError(
+                "the query is empty: send 'query' text, 'messages' with a user message, "
+                "or attachments"
+            )
+        tokens = estimate_message_tokens(all_messages) + sum(
+            _IMAGE_TOKENS if a.kind == "image" else estimate_tokens(a.text or "")
+            for a in attachments
+        )
+        update: dict[str, Any] = {"text": text, "input_tokens": tokens}
+        if new_messages:
+            update["messages"] = new_messages
+        return update
+
+    def classify_domain(state: RouterState) -> dict[str, Any]:
+        name = _context().classifier or default_classifier
+        try:
+            classifier = classifiers[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown classifier {name!r}; this router has: {', '.join(classifiers)}"
+            ) from None
+        return {"classification": classifier.classify([state["text"]])[0]}
+
+    def assess_complexity(state: RouterState) -> dict[str, Any]:
+        context = _context()
+        classification = state["classification"]
+        assert classification is not None
+        return {"classification": _condition(classification, context)}
+
+    def select_model(state: RouterState) -> dict[str, Any]:
+        context = _context()
+        classification = state["classification"]
+        assert classification is not None
+        policy = policy_for(context)
+        if context.model:
+            decision = _forced_decision(policy, classification, context.model, state)
+        else:
+            decision = policy.decide(
+                classification,
+                input_tokens=state["input_tokens"],
+                attachments=state.get("attachments") or [],
+                budget_usd=context.budget_usd,
+                confidence_threshold=context.confidence_threshold,
+                max_attempts=context.max_attempts,
+            )
+        return {"decision": decision, "next_model": None if context.dry_run else decision.model}
+
+    def route_to_model(state: RouterState) -> str:
+        return state.get("next_model") or END
+
+    def review(state: RouterState) -> dict[str, Any]:
+        attempts = state.get("attempts") or []
+        decision = state["decision"]
+        assert decision is not None
+        last = attempts[-1]
+        if last.ok:
+            response = state["response"]
+            assert response is not None
+            final = _finalise(response, decision, attempts)
+            return {"response": final, "messages": [final], "next_model": None}
+        context = _context()
+        limit = context.max_attempts or policy_for(context).max_attempts
+        tried = {a.model for a in attempts}
+        remaining = [m for m in decision.fallbacks if m not in tried]
+        if is_retryable(last.error_kind or "other") and remaining and len(attempts) < limit:
+            return {"next_model": remaining[0]}
+        raise AllModelsFailedError(
+            _failure_message(attempts, limit), [a.model_dump() for a in attempts]
+        )
+
+    def after_review(state: RouterState) -> Literal["escalate", "__end__"]:
+        return "escalate" if state.get("next_model") else END
+
+    def escalate(state: RouterState) -> dict[str, Any]:
+        # A separate node so the retry is visible in Studio and traces (and so drawing the
+        # graph never meets a self-loop).
+        return {}
+
+    graph = StateGraph(
+        RouterState,
+        context_schema=RouterContext,
+        input_schema=RouterInput,
+        output_schema=RouterOutput,
+    )
+    graph.add_node("prepare", prepare)
+    graph.add_node("classify_domain", classify_domain)
+    graph.add_node("assess_complexity", assess_complexity)
+    graph.add_node("select_model", select_model)
+    for name in catalog:
+        graph.add_node(name, _model_node(catalog[name], provider))
+        graph.add_edge(name, "review")
+    graph.add_node("review", review)
+    graph.add_node("escalate", escalate)
+
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "classify_domain")
+    graph.add_edge("classify_domain", "assess_complexity")
+    graph.add_edge("assess_complexity", "select_model")
+    model_targets: dict[str, str] = {name: name for name in catalog}
+    graph.add_conditional_edges("select_model", route_to_model, {**model_targets, END: END})
+    graph.add_conditional_edges("review", after_review, {"escalate": "escalate", END: END})
+    graph.add_conditional_edges("escalate", route_to_model, model_targets)
+    return graph
+
+
+def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:
+    specs: dict[str, ModelSpec] = {}
+    for policy in policies.values():
+        for name, spec in policy.catalog.items():
+            if name in specs and specs[name] != spec:
+                raise ConfigError(
+                    f"model {name!r} is defined differently in two presets; give one a new name"
+                )
+            specs[name] = spec
+    return Catalog(list(specs.values()))
+
+
+def _condition(classification: Classification, context: RouterContext) -> Classification:
+    """Second level: the complexity distribution of the chosen (or forced) domain."""
+    c = classification
+    domain = validate_domain(context.domain) if context.domain else c.domain
+    if c.complexity_by_domain and domain in c.complexity_by_domain:
+        c = Classification.conditioned(
+            c.domain_probs, c.complexity_by_domain, domain, backend=c.backend, note=c.note
+        )
+    elif domain != c.domain:
+        c = c.model_copy(update={"domain": domain})
+    if context.complexity_cutoffs is not None:
+        low, high = context.complexity_cutoffs
+        level: Complexity = (
+            "simple"
+            if c.complexity_score < low
+            else "complex"
+            if c.complexity_score >= high
+            else "moderate"
+        )
+        c = c.model_copy(
+            update={
+                "complexity": level,
+                "confidence": c.domain_probs[c.domain] * c.complexity_probs[level],
+            }
+        )
+    return c
+
+
+def _forced_decision(
+    policy: Policy, c: Classification, model: str, state: RouterState
+) -> RoutingDecision:
+    if model not in policy.catalog:
+        raise UnknownModelError(
+            f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
+        )
+    spec = policy.catalog[model]
+    tokens = state["input_tokens"]
+    return RoutingDecision(
+        model=model,
+        domain=c.domain,
+        complexity=c.complexity,
+        complexity_score=c.complexity_score,
+        confidence=c.confidence,
+        domain_probs=c.domain_probs,
+        complexity_probs=c.complexity_probs,
+        reason=f"{model} requested explicitly",
+        table_model=policy.table[c.domain][c.complexity],
+        fallbacks=[],
+        estimated_input_tokens=tokens,
+        estimated_cost_usd=estimate_cost(spec, tokens, c.complexity),
+        classifier=c.backend,
+        preset=policy.name,
+    )
+
+
+def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any, Any]:
+    """The node that calls ``spec``'s chat model once and records the attempt."""
+
+    def prepare_call(state: RouterState, config: RunnableConfig) -> tuple[BaseChatModel, list[Any]]:
+        keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
+        model = provider.get(spec, keys)
+        messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
+        return model, messages
+
+    def record(
+        state: RouterState,
+        started: float,
+        result: BaseMessage | None,
+        exc: BaseException | None,
+        streamed_tokens: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        latency_ms = (time.perf_counter() - started) * 1000
+        if exc is not None:
+            if isinstance(exc, SmartRouteError):
+                raise exc
+            if streamed_tokens and state.get("streaming"):
+                raise StreamInterruptedError(
+                    f"{spec.name}'s stream broke after part of the answer was sent "
+                    f"({type(exc).__name__}: {redact_secrets(str(exc))}); retry the request"
+                ) from None
+            kind = "stream_broken" if streamed_tokens else error_kind(exc)
+            attempt = Attempt(
+                model=spec.name,
+                ok=False,
+                latency_ms=latency_ms,
+                error_kind=kind,
+                error=redact_secrets(f"{type(exc).__name__}: {exc}")[:500],
+            )
+            return {"attempts": [attempt], "response": None}, None
+        assert result is not None
+        usage = getattr(result, "usage_metadata", None)
+        if usage:
+            tokens_in, tokens_out = usage["input_tokens"], usage["output_tokens"]
+        else:
+            tokens_in = estimate_message_tokens(list(state["messages"]))
+            tokens_out = estimate_tokens(result.text)
+        cost = attempt_cost(spec, tokens_in, tokens_out)
+        attempt = Attempt(
+            model=spec.name,
+            ok=True,
+            latency_ms=latency_ms,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost_usd=cost,
+        )
+        event = {
+            "model": spec.name,
+            "cost_usd": cost,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "estimated": not usage,
+        }
+        response = _as_message(result)
+        return {"attempts": [attempt], "response": response}, event
+
+    def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        model, messages = prepare_call(state, config)
+        timeout = _context().timeout_s
+        started = time.perf_counter()
+        result: BaseMessage | None = None
+        error: BaseException | None = None
+        streamed = False
+        try:
+            if state.get("streaming"):
+                chunks: list[AIMessageChunk] = []
+                for chunk in model.stream(messages, config):
+                    chunks.append(chunk)  # type: ignore[arg-type]
+                    streamed = streamed or bool(chunk.content)
+                result = _join_chunks(chunks)
+            elif timeout:
+                ctx = contextvars.copy_context()
+                future = _executor.submit(ctx.run, model.invoke, messages, config)
+                try:
+                    result = future.result(timeout=timeout)
+                except concurrent.futures.TimeoutError:
+                    future.cancel()
+                    raise TimeoutError(f"no answer within {timeout:g} s") from None
+            else:
+                result = model.invoke(messages, config)
+        except Exception as exc:
+            error = exc
+        update, event = record(state, started, result, error, streamed)
+        if event is not None:
+            dispatch_custom_event(COST_EVENT, event, config=config)
+        return update
+
+    async def acall(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        model, messages = prepare_call(state, config)
+        timeout = _context().timeout_s
+        started = time.perf_counter()
+        result: BaseMessage | None = None
+        error: BaseException | None = None
+        streamed = False
+        try:
+            if state.get("streaming"):
+                chunks: list[AIMessageChunk] = []
+                async for chunk in model.astream(messages, config):
+                    chunks.append(chunk)  # type: ignore[arg-type]
+                    streamed = streamed or bool(chunk.content)
+                result = _join_chunks(chunks)
+            else:
+                result = await asyncio.wait_for(model.ainvoke(messages, config), timeout)
+        except asyncio.TimeoutError:
+            error = TimeoutError(f"no answer within {timeout:g} s")
+        except Exception as exc:
+            error = exc
+        update, event = record(state, started, result, error, streamed)
+        if event is not None:
+            await adispatch_custom_event(COST_EVENT, event, config=config)
+        return update
+
+    return RunnableLambda(call, afunc=acall, name=spec.name)
+
+
+def _join_chunks(chunks: Sequence[AIMessageChunk]) -> AIMessage:
+    if not chunks:
+        raise ConnectionError("the stream ended before its first token")
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged = merged + chunk
+    return _as_message(merged)
+
+
+def _as_message(message: BaseMessage) -> AIMessage:
+    if isinstance(message, AIMessageChunk):
+        return AIMessage(
+            content=message.content,
+            additional_kwargs=message.additional_kwargs,
+            response_metadata=message.response_metadata,
+            tool_calls=message.tool_calls,
+            usage_metadata=message.usage_metadata,
+            id=message.id,
+        )
+    if isinstance(message, AIMessage):
+        return message
+    return AIMessage(content=message.content, id=message.id)
+
+
+def routing_metadata(decision: RoutingDecision, attempts: Sequence[Attempt]) -> dict[str, Any]:
+    """The ``response_metadata["smartroute"]`` dict: the decision and every attempt."""
+    answered = next((a.model for a in reversed(attempts) if a.ok), None)
+    return {
+        "domain": decision.domain,
+        "complexity": decision.complexity,
+        "complexity_score": round(decision.complexity_score, 4),
+        "confidence": round(decision.confidence, 4),
+        "domain_probs": {k: round(v, 4) for k, v in decision.domain_probs.items()},
+        "complexity_probs": {k: round(decision.complexity_probs[k], 4) for k in COMPLEXITIES},
+        "model": answered or decision.model,
+        "selected_model": decision.model,
+        "reason": decision.reason,
+        "preset": decision.preset,
+        "classifier": decision.classifier,
+        "escalated": answered is not None and answered != decision.model,
+        "attempts": [a.model_dump() for a in attempts],
+        "cost_usd": round(sum(a.cost_usd for a in attempts), 8),
+        "estimated_cost_usd": round(decision.estimated_cost_usd, 8),
+    }
+
+
+def _finalise(
+    response: AIMessage, decision: RoutingDecision, attempts: Sequence[Attempt]
+) -> AIMessage:
+    usage: UsageMetadata | None = None
+    for attempt in attempts:
+        if attempt.ok:
+            part = UsageMetadata(
+                input_tokens=attempt.input_tokens,
+                output_tokens=attempt.output_tokens,
+                total_tokens=attempt.input_tokens + attempt.output_tokens,
+            )
+            usage = part if usage is None else add_usage(usage, part)
+    if response.usage_metadata and len([a for a in attempts if a.ok]) == 1:
+        usage = response.usage_metadata  # keep the provider's token details
+    metadata = {**response.response_metadata, "smartroute": routing_metadata(decision, attempts)}
+    return response.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
+
+
+def _failure_message(attempts: Sequence[Attempt], limit: int) -> str:
+    lines = [f"  {i}. {a.model}: {a.error_kind} — {a.error}" for i, a in enumerate(attempts, 1)]
+    last = attempts[-1]
+    why = (
+        f"{last.error_kind} errors are not retried (the request itself was refused)"
+        if not is_retryable(last.error_kind or "other")
+        else f"the attempt limit is {limit}"
+        if len(attempts) >= limit
+        else "no fallback model was left"
+    )
+    return f"every model failed ({why}):\n" + "\n".join(lines)

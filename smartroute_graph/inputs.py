@@ -1,0 +1,129 @@
+"""Turn whatever a chain hands the router into messages, attachments and the text to classify."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
+
+from smartroute_graph.attachments import Attachment
+from smartroute_graph.errors import EmptyQueryError, InputError
+
+__all__ = ["RouterInputLike", "classification_text", "normalise_input", "with_attachments"]
+
+RouterInputLike = str | PromptValue | Sequence[Any] | Mapping[str, Any] | BaseMessage
+
+# Keys a dict input may carry its query under (prompt templates and older APIs differ).
+_QUERY_KEYS = ("query", "input", "question", "prompt", "text")
+# How much of the previous user turn the classifier sees with a follow-up.
+_HISTORY_CHARS = 500
+
+
+def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
+    """Return the chat messages and attachments carried by ``value``.
+
+    Accepts a string, a message or list of messages (objects, ``(role, text)`` tuples or
+    ``{"role", "content"}`` dicts), a ``PromptValue``, or a dict with ``messages`` or one of
+    ``query``/``input``/``question``/``prompt``/``text`` plus optional ``attachments``
+    (:class:`Attachment` objects, dicts, bytes or paths).
+    """
+    attachments: list[Attachment] = []
+    if isinstance(value, Mapping):
+        attachments = [_to_attachment(a) for a in value.get("attachments") or ()]
+        if value.get("messages"):
+            messages = _convert(value["messages"])
+        else:
+            query = next((value[k] for k in _QUERY_KEYS if value.get(k) is not None), None)
+            if query is None and not attachments:
+                raise EmptyQueryError(
+                    "the input dict has no query: pass {'query': '...'} (or 'input', "
+                    f"'question', 'prompt', 'text', 'messages'); got keys {sorted(value)}"
+                )
+            messages = _convert(query) if query is not None else [HumanMessage(content="")]
+    elif isinstance(value, PromptValue):
+        messages = list(value.to_messages())
+    else:
+        messages = _convert(value)
+
+    if not messages or (not any(m.text.strip() for m in messages) and not attachments):
+        raise EmptyQueryError(
+            "the query is empty: pass a non-empty string, messages with text, or attachments"
+        )
+    return messages, attachments
+
+
+def _convert(value: Any) -> list[AnyMessage]:
+    if isinstance(value, str):
+        return [HumanMessage(content=value)]
+    if isinstance(value, BaseMessage):
+        return [value]  # type: ignore[list-item]
+    if isinstance(value, PromptValue):
+        return list(value.to_messages())  # type: ignore[arg-type]
+    if isinstance(value, Sequence):
+        try:
+            return list(convert_to_messages(value))  # type: ignore[arg-type]
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            raise InputError(
+                f"cannot read the messages: {exc}. Pass message objects, (role, text) "
+                "tuples or {'role', 'content'} dicts"
+            ) from None
+    raise InputError(
+        f"cannot route a {type(value).__name__}: pass a string, messages, a PromptValue or a "
+        "dict with 'query' or 'messages'"
+    )
+
+
+def _to_attachment(value: Any) -> Attachment:
+    if isinstance(value, Attachment):
+        return value
+    if isinstance(value, bytes):
+        return Attachment.from_bytes(value)
+    if isinstance(value, Mapping):
+        try:
+            return Attachment.model_validate(value)
+        except ValueError as exc:
+            raise InputError(f"invalid attachment: {exc}") from None
+    if isinstance(value, str):
+        return Attachment.from_path(value)
+    raise InputError(
+        f"cannot read an attachment of type {type(value).__name__}: pass an Attachment, "
+        "bytes, a path or a dict"
+    )
+
+
+def classification_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment]) -> str:
+    """The text the classifier reads: the last user turn, after the previous user turn (so a
+    follow-up like "now in Rust" keeps its topic), with one marker line per attachment."""
+    user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
+    if not user_turns:
+        user_turns = [m.text for m in messages if m.text.strip()]
+    parts: list[str] = []
+    if len(user_turns) >= 2:
+        parts.append(user_turns[-2][-_HISTORY_CHARS:])
+    if user_turns:
+        parts.append(user_turns[-1])
+    text = "\n\n".join(parts)
+    if attachments:
+        text = "\n".join([*(a.marker for a in attachments), text]).strip()
+    return text
+
+
+def with_attachments(
+    messages: list[AnyMessage], attachments: Sequence[Attachment]
+) -> list[AnyMessage]:
+    """Messages with the attachments added to the last user message as content blocks."""
+    if not attachments:
+        return messages
+    index = max((i for i, m in enumerate(messages) if m.type == "human"), default=-1)
+    if index < 0:
+        messages = [*messages, HumanMessage(content="")]
+        index = len(messages) - 1
+    last = messages[index]
+    blocks: list[str | dict[str, Any]] = []
+    if last.text:
+        blocks.append({"type": "text", "text": last.text})
+    blocks.extend(a.content_block() for a in attachments)
+    updated = last.model_copy(update={"content": blocks})
+    return [*messages[:index], updated, *messages[index + 1 :]]

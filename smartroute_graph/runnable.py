@@ -1,0 +1,283 @@
+"""``SmartRouter``: the router graph as a LangChain Runnable (str, messages, prompt → AIMessage)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import SecretStr
+
+from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, load_classifier
+from smartroute_graph.config import RouterConfig, load_config
+from smartroute_graph.context import RouterContext
+from smartroute_graph.errors import ConfigError
+from smartroute_graph.graph import API_KEYS_CONFIG_KEY, build_graph, routing_metadata
+from smartroute_graph.inputs import RouterInputLike, normalise_input
+from smartroute_graph.policy import (
+    DEFAULT_CONFIDENCE_THRESHOLD,
+    DEFAULT_MAX_ATTEMPTS,
+    PRESET_TABLES,
+    Policy,
+    RoutingDecision,
+)
+from smartroute_graph.providers import ModelProvider
+from smartroute_graph.state import RouterInput, RouterOutput, RouterState
+
+__all__ = ["SmartRouter"]
+
+_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(RouterContext))
+
+
+class SmartRouter(Runnable[RouterInputLike, AIMessage]):
+    """Routes each query to the cheapest catalog model that will answer it well.
+
+    A LangChain ``Runnable``: use it alone or inside a chain
+    (``prompt | router | StrOutputParser()``). Input: a string, messages, a ``PromptValue``
+    or a dict with ``query``/``messages`` and optional ``attachments``. Output: the chosen
+    model's ``AIMessage`` with ``response_metadata["smartroute"]`` (domain, complexity,
+    confidences, model, reason, attempts, escalated, cost_usd) and ``usage_metadata``.
+
+    Per-call settings are keyword arguments of ``invoke``/``stream``/…, named as the fields
+    of :class:`RouterContext` (``model``, ``budget_usd``, ``dry_run``, ``preset``, …), plus
+    ``api_keys`` (a ``{provider: key}`` dict, never logged or traced).
+
+    Args:
+        catalog: the models (specs) to route among; default: the ``preset``'s catalog.
+        models: chat models for catalog names (any ``BaseChatModel``); catalog entries of
+            the ``openai``/``openrouter`` providers without one are built on first use.
+        preset: ``"openai"`` or ``"openrouter"``: catalog and policy table to start from.
+        table: policy table ``{domain: {complexity: model}}``; overrides the preset's cells.
+        classifier: a backend name or any object with ``classify(texts)``.
+        api_keys: ``{provider: key}``; else per-request keys, else the environment.
+        confidence_threshold, max_attempts, timeout_s, budget_usd, dry_run: defaults for
+            the per-call settings of the same names.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog | Sequence[ModelSpec] | None = None,
+        models: Mapping[str, BaseChatModel] | None = None,
+        preset: str | None = None,
+        table: Mapping[str, Mapping[str, str]] | None = None,
+        classifier: Classifier | str = DEFAULT_CLASSIFIER,
+        api_keys: Mapping[str, str | SecretStr] | None = None,
+        confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout_s: float | None = 60.0,
+        budget_usd: float | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        if catalog is None and preset is None:
+            raise ConfigError(
+                "give a catalog of models or a preset: SmartRouter.from_preset('openai'), or "
+                "SmartRouter(catalog=[ModelSpec(...)], models={...})"
+            )
+        resolved = (
+            catalog
+            if isinstance(catalog, Catalog)
+            else Catalog(list(catalog))
+            if catalog is not None
+            else preset_catalog(cast(str, preset))
+        )
+        if catalog is not None and preset is not None:
+            # A preset's catalog, extended or overridden by the given specs.
+            base = preset_catalog(preset)
+            for spec in resolved.values():
+                base = base.with_model(spec)
+            resolved = base
+        unknown = set(models or {}) - set(resolved)
+        if unknown:
+            raise ConfigError(
+                f"models given for names not in the catalog: {sorted(unknown)}; the catalog "
+                f"has: {', '.join(resolved)}"
+            )
+        preset_table = PRESET_TABLES.get(preset or "", {})
+        merged_table = {
+            d: {**preset_table.get(d, {}), **(table or {}).get(d, {})}  # type: ignore[call-overload]
+            for d in set(preset_table) | set(table or {})
+        } or None
+        self.policy_name = preset or "custom"
+        self.policy = Policy(
+            resolved,
+            merged_table,
+            name=self.policy_name,
+            confidence_threshold=confidence_threshold,
+            max_attempts=max_attempts,
+        )
+        self.classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
+        self.provider = ModelProvider(models, api_keys, timeout_s=timeout_s)
+        self.defaults = RouterContext(budget_usd=budget_usd, dry_run=dry_run)
+        self.graph_builder = build_graph(
+            policies={self.policy_name: self.policy},
+            classifiers={self.classifier.name: self.classifier},
+            provider=self.provider,
+            default_preset=self.policy_name,
+            default_classifier=self.classifier.name,
+        )
+        self.graph: CompiledStateGraph[RouterState, RouterContext, RouterInput, RouterOutput] = (
+            self.graph_builder.compile(name="smartroute")
+        )
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, preset: str = "openai", **kwargs: Any) -> SmartRouter:
+        """A router over a preset's models and policy (``"openai"`` or ``"openrouter"``)."""
+        return cls(preset=preset, **kwargs)
+
+    @classmethod
+    def from_config(
+        cls, source: str | Path | Mapping[str, Any] | RouterConfig, **kwargs: Any
+    ) -> SmartRouter:
+        """A router from a YAML/TOML/JSON file or dict (see :class:`RouterConfig`)."""
+        config = source if isinstance(source, RouterConfig) else load_config(source)
+        return cls(
+            preset=config.preset,
+            catalog=config.models or None,
+            table=config.policy.table,
+            classifier=kwargs.pop("classifier", config.classifier),
+            confidence_threshold=config.policy.confidence_threshold,
+            max_attempts=config.policy.max_attempts,
+            timeout_s=config.timeout_s,
+            budget_usd=config.budget_usd,
+            **kwargs,
+        )
+
+    @property
+    def catalog(self) -> Catalog:
+        """The models this router routes among."""
+        return self.policy.catalog
+
+    # -- per-call settings -------------------------------------------------------------
+
+    def _prepare(
+        self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[RouterState, RunnableConfig, RouterContext]:
+        api_keys = kwargs.pop("api_keys", None)
+        unknown = set(kwargs) - _CONTEXT_FIELDS
+        if unknown:
+            raise TypeError(
+                f"unknown router setting(s) {sorted(unknown)}; valid: "
+                f"{', '.join(sorted(_CONTEXT_FIELDS | {'api_keys'}))}"
+            )
+        context = dataclasses.replace(self.defaults, **kwargs)
+        config = ensure_config(config)
+        if api_keys:
+            secrets = {
+                k: v if isinstance(v, SecretStr) else SecretStr(v) for k, v in api_keys.items()
+            }
+            config["configurable"] = {
+                **config.get("configurable", {}),
+                API_KEYS_CONFIG_KEY: secrets,
+            }
+        messages, attachments = normalise_input(input)
+        state: RouterState = {"messages": messages, "attachments": attachments}
+        return state, config, context
+
+    @staticmethod
+    def _answer(output: Mapping[str, Any]) -> AIMessage:
+        response = output.get("response")
+        if response is not None:
+            return cast(AIMessage, response)
+        decision = cast(RoutingDecision, output["decision"])
+        # Dry run: no model was called; the decision is the whole answer.
+        meta = {**routing_metadata(decision, []), "dry_run": True}
+        return AIMessage(content="", response_metadata={"smartroute": meta})
+
+    # -- Runnable ------------------------------------------------------------------------
+
+    def invoke(
+        self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """Route ``input`` and return the chosen model's answer."""
+        state, config, context = self._prepare(input, config, kwargs)
+        return self._answer(self.graph.invoke(state, config, context=context))
+
+    async def ainvoke(
+        self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """Async :meth:`invoke`."""
+        state, config, context = self._prepare(input, config, kwargs)
+        return self._answer(await self.graph.ainvoke(state, config, context=context))
+
+    def stream(
+        self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[AIMessageChunk]:
+        """Yield the chosen model's tokens as they arrive, then one chunk with the routing
+        metadata (cost and model name travel on that chunk only, so chunks merge cleanly)."""
+        state, config, context = self._prepare(input, config, kwargs)
+        state["streaming"] = True
+        final: Mapping[str, Any] = {}
+        for mode, payload in self.graph.stream(
+            state, config, context=context, stream_mode=["messages", "values"]
+        ):
+            if mode == "messages":
+                chunk = self._model_chunk(payload)
+                if chunk is not None:
+                    yield chunk
+            else:
+                final = payload
+        yield self._metadata_chunk(final)
+
+    async def astream(
+        self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async :meth:`stream`."""
+        state, config, context = self._prepare(input, config, kwargs)
+        state["streaming"] = True
+        final: Mapping[str, Any] = {}
+        async for mode, payload in self.graph.astream(
+            state, config, context=context, stream_mode=["messages", "values"]
+        ):
+            if mode == "messages":
+                chunk = self._model_chunk(payload)
+                if chunk is not None:
+                    yield chunk
+            else:
+                final = payload
+        yield self._metadata_chunk(final)
+
+    def _model_chunk(self, payload: Any) -> AIMessageChunk | None:
+        message, metadata = payload
+        if (
+            isinstance(message, AIMessageChunk)
+            and metadata.get("langgraph_node") in self.catalog
+            and message.content
+        ):
+            return message
+        return None
+
+    def _metadata_chunk(self, final: Mapping[str, Any]) -> AIMessageChunk:
+        answer = self._answer(final)
+        return AIMessageChunk(
+            content="", response_metadata={"smartroute": answer.response_metadata["smartroute"]}
+        )
+
+    # -- decisions without a call ----------------------------------------------------------
+
+    def route(self, input: RouterInputLike, **kwargs: Any) -> RoutingDecision:
+        """The routing decision for ``input``, calling no model (and needing no API key)."""
+        kwargs["dry_run"] = True
+        state, config, context = self._prepare(input, None, kwargs)
+        return cast(RoutingDecision, self.graph.invoke(state, config, context=context)["decision"])
+
+    async def aroute(self, input: RouterInputLike, **kwargs: Any) -> RoutingDecision:
+        """Async :meth:`route`."""
+        kwargs["dry_run"] = True
+        state, config, context = self._prepare(input, None, kwargs)
+        output = await self.graph.ainvoke(state, config, context=context)
+        return cast(RoutingDecision, output["decision"])
+
+    def __repr__(self) -> str:
+        return (
+            f"SmartRouter(preset={self.policy_name!r}, models={list(self.catalog)}, "
+            f"classifier={self.classifier.name!r})"
+        )

@@ -1,0 +1,149 @@
+"""A scripted chat model for tests, examples and benchmarks (offline, deterministic).
+
+It answers from a list of replies in turn, reports ``usage_metadata`` like a provider, streams
+word by word, and can fail the way providers fail: an error before the first token, a stream
+that breaks after some tokens, or a reply slower than the caller's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from smartroute_graph.pricing import estimate_tokens
+
+__all__ = ["FakeChatModel"]
+
+
+class FakeChatModel(BaseChatModel):
+    """Replies with ``responses`` in turn (cycling), like a provider would.
+
+    Args:
+        responses: the replies, used in order and then again from the start.
+        model_name: reported in ``response_metadata["model_name"]``.
+        error: raised on every call before any token (e.g. ``TimeoutError()``).
+        error_after_tokens: when streaming, raise ``ConnectionError`` after this many tokens.
+        delay_s: seconds to wait before answering (sync and async).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    responses: list[str] = Field(default_factory=lambda: ["ok"])
+    model_name: str = "fake-model"
+    error: BaseException | None = None
+    error_after_tokens: int | None = None
+    delay_s: float = 0.0
+    _calls: int = PrivateAttr(default=0)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "smartroute-fake"
+
+    @property
+    def calls(self) -> int:
+        """How many times the model was called."""
+        return self._calls
+
+    def _next(self, messages: list[BaseMessage]) -> tuple[str, UsageMetadata]:
+        with self._lock:
+            text = self.responses[self._calls % len(self.responses)]
+            self._calls += 1
+        tokens_in = sum(estimate_tokens(m.text) + 4 for m in messages)
+        tokens_out = estimate_tokens(text)
+        usage = UsageMetadata(
+            input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
+        )
+        return text, usage
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self._result(messages)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self._result(messages)
+
+    def _result(self, messages: list[BaseMessage]) -> ChatResult:
+        if self.error is not None:
+            raise self.error
+        text, usage = self._next(messages)
+        message = AIMessage(
+            content=text, usage_metadata=usage, response_metadata={"model_name": self.model_name}
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+        if self.error is not None:
+            raise self.error
+        text, usage = self._next(messages)
+        tokens = [t for t in re.split(r"(\s+)", text) if t]
+        for index, token in enumerate(tokens):
+            if self.error_after_tokens is not None and index >= self.error_after_tokens:
+                raise ConnectionError("stream broke: connection reset by peer")
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+        # Usage and the model name travel on one final chunk, as providers send them.
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=usage,
+                response_metadata={"model_name": self.model_name},
+                chunk_position="last",
+            )
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        for chunk in self._chunks(messages):
+            if run_manager and chunk.message.content:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        for chunk in self._chunks(messages):
+            if run_manager and chunk.message.content:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk

@@ -1,0 +1,98 @@
+"""``smartroute train``: the argparse sub-command (wired into the CLI by ``add_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from smartroute_graph.errors import SmartRouteError
+
+__all__ = ["DEFAULT_CORPUS", "add_parser", "run"]
+
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add the ``train`` sub-command to ``subparsers``; ``args.func(args)`` runs it."""
+    p = subparsers.add_parser(
+        "train",
+        help="train an encoder classifier and export an ONNX model folder",
+        description=(
+            "Fine-tune an encoder (domain head + domain-conditioned complexity heads) on "
+            "labelled prompts, calibrate it on a held-out split and export a model folder "
+            "(model.onnx, tokenizer.json, labels.json, metrics.json, MODEL_CARD.md)."
+        ),
+    )
+    p.add_argument(
+        "data", nargs="*", default=[str(DEFAULT_CORPUS)],
+        help="JSONL/JSON/CSV/TSV files or folders (default: the packaged corpus)",
+    )
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--name", default="custom", help="model name recorded in labels.json")
+    p.add_argument(
+        "--base", default="minilm",
+        help="'minilm' (packaged MiniLM-L6), 'scratch' (small BERT + WordPiece trained on "
+             "the data), or a Hugging Face encoder name/folder (e.g. distilbert-base-uncased)",
+    )
+    p.add_argument("--layers", type=int, default=None,
+                   help="keep the first N layers of a pretrained base / layers of a scratch model")
+    p.add_argument("--hidden", type=int, default=256, help="hidden size of a scratch model")
+    p.add_argument("--vocab-size", type=int, default=8000, help="scratch WordPiece vocabulary")
+    p.add_argument("--max-len", type=int, default=128, help="tokens per query (head + tail)")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 8e-5 pretrained, 5e-4 scratch)")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="held-out share")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", type=float, default=0.5,
+                   help="noisy copies per training example (0 disables)")
+    p.add_argument("--auto-label", choices=["rules", "llm"], default=None,
+                   help="label rows that lack a domain or complexity with this classifier")
+    p.add_argument("--no-quantize", action="store_true", help="keep float32 weights")
+    p.add_argument("--teacher", default=None, help="model folder to distil from")
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--limit", type=int, default=None, help="use a stratified sample of N rows")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a training from parsed arguments; a clear message and exit code 2 on bad input."""
+    from smartroute_graph.training.trainer import TrainConfig, train
+
+    config = TrainConfig(
+        data=list(args.data), out=args.out, base=args.base, name=args.name, layers=args.layers,
+        hidden=args.hidden, vocab_size=args.vocab_size, max_len=args.max_len,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        val_fraction=args.val_fraction, seed=args.seed, augment=args.augment,
+        auto_label=args.auto_label, quantize=not args.no_quantize, teacher=args.teacher,
+        threads=args.threads, limit=args.limit,
+        log=lambda message: print(message, file=sys.stderr, flush=True),  # noqa: T201
+    )
+    try:
+        result = train(config)
+    except SmartRouteError as exc:
+        print(f"smartroute train: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    val = result.metrics["validation"]
+    print(  # noqa: T201
+        f"{result.folder}: domain macro-F1 {val['domain_macro_f1']:.3f}, complexity accuracy "
+        f"{val['complexity_accuracy_gold_domain']:.3f}, domain ECE {val['domain_ece']:.3f} "
+        f"(held-out n={val['n']})"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry: ``python -m smartroute_graph.training.command --out DIR``."""
+    parser = argparse.ArgumentParser(prog="smartroute")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -48,6 +48,8 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
     where = "config"
     if isinstance(source, Mapping):
         data: Any = dict(source)
+    elif not isinstance(source, str | Path):
+        data = source  # reported below as the wrong shape
     else:
         path = Path(source)
         where = str(path)

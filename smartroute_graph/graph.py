@@ -7,8 +7,8 @@ import asyncio
 import concurrent.futures
 import contextvars
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
 from langchain_core.language_models import BaseChatModel
@@ -41,11 +41,20 @@ from smartroute_graph.providers import ModelProvider, error_kind, is_retryable, 
 from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.taxonomy import COMPLEXITIES, Complexity, validate_domain
 
-__all__ = ["API_KEYS_CONFIG_KEY", "NODE_NAMES", "StreamInterruptedError", "build_graph"]
+__all__ = [
+    "API_KEYS_CONFIG_KEY",
+    "NODE_NAMES",
+    "STREAMING_CONFIG_KEY",
+    "StreamInterruptedError",
+    "build_graph",
+]
 
 # Per-request API keys travel in config["configurable"][API_KEYS_CONFIG_KEY] as a dict:
 # LangChain copies only scalar configurable values into trace metadata, so keys stay out.
 API_KEYS_CONFIG_KEY = "smartroute_api_keys"
+# Set by SmartRouter.stream: tokens reach the caller as they come, so a model that fails
+# after its first token cannot be replaced silently.
+STREAMING_CONFIG_KEY = "smartroute_streaming"
 NODE_NAMES = (
     "prepare",
     "classify_domain",
@@ -178,7 +187,7 @@ def build_graph(
             _failure_message(attempts, limit), [a.model_dump() for a in attempts]
         )
 
-    def after_review(state: RouterState) -> Literal["escalate", "__end__"]:
+    def after_review(state: RouterState) -> str:
         return "escalate" if state.get("next_model") else END
 
     def escalate(state: RouterState) -> dict[str, Any]:
@@ -206,7 +215,7 @@ def build_graph(
     graph.add_edge("prepare", "classify_domain")
     graph.add_edge("classify_domain", "assess_complexity")
     graph.add_edge("assess_complexity", "select_model")
-    model_targets: dict[str, str] = {name: name for name in catalog}
+    model_targets: dict[Hashable, str] = {name: name for name in catalog}
     graph.add_conditional_edges("select_model", route_to_model, {**model_targets, END: END})
     graph.add_conditional_edges("review", after_review, {"escalate": "escalate", END: END})
     graph.add_conditional_edges("escalate", route_to_model, model_targets)
@@ -300,7 +309,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any,
         if exc is not None:
             if isinstance(exc, SmartRouteError):
                 raise exc
-            if streamed_tokens and state.get("streaming"):
+            if streamed_tokens:
                 raise StreamInterruptedError(
                     f"{spec.name}'s stream broke after part of the answer was sent "
                     f"({type(exc).__name__}: {redact_secrets(str(exc))}); retry the request"
@@ -348,10 +357,10 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any,
         error: BaseException | None = None
         streamed = False
         try:
-            if state.get("streaming"):
+            if _streaming(config):
                 chunks: list[AIMessageChunk] = []
                 for chunk in model.stream(messages, config):
-                    chunks.append(chunk)  # type: ignore[arg-type]
+                    chunks.append(chunk)
                     streamed = streamed or bool(chunk.content)
                 result = _join_chunks(chunks)
             elif timeout:
@@ -379,15 +388,15 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any,
         error: BaseException | None = None
         streamed = False
         try:
-            if state.get("streaming"):
+            if _streaming(config):
                 chunks: list[AIMessageChunk] = []
                 async for chunk in model.astream(messages, config):
-                    chunks.append(chunk)  # type: ignore[arg-type]
+                    chunks.append(chunk)
                     streamed = streamed or bool(chunk.content)
                 result = _join_chunks(chunks)
             else:
                 result = await asyncio.wait_for(model.ainvoke(messages, config), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = TimeoutError(f"no answer within {timeout:g} s")
         except Exception as exc:
             error = exc
@@ -397,6 +406,10 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any,
         return update
 
     return RunnableLambda(call, afunc=acall, name=spec.name)
+
+
+def _streaming(config: RunnableConfig) -> bool:
+    return bool((config.get("configurable") or {}).get(STREAMING_CONFIG_KEY))
 
 
 def _join_chunks(chunks: Sequence[AIMessageChunk]) -> AIMessage:

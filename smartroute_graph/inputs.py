@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
@@ -43,7 +43,7 @@ def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
                 )
             messages = _convert(query) if query is not None else [HumanMessage(content="")]
     elif isinstance(value, PromptValue):
-        messages = list(value.to_messages())
+        messages = cast(list[AnyMessage], value.to_messages())
     else:
         messages = _convert(value)
 

@@ -18,7 +18,12 @@ from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, load_cl
 from smartroute_graph.config import RouterConfig, load_config
 from smartroute_graph.context import RouterContext
 from smartroute_graph.errors import ConfigError
-from smartroute_graph.graph import API_KEYS_CONFIG_KEY, build_graph, routing_metadata
+from smartroute_graph.graph import (
+    API_KEYS_CONFIG_KEY,
+    STREAMING_CONFIG_KEY,
+    build_graph,
+    routing_metadata,
+)
 from smartroute_graph.inputs import RouterInputLike, normalise_input
 from smartroute_graph.policy import (
     DEFAULT_CONFIDENCE_THRESHOLD,
@@ -100,10 +105,12 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
                 f"has: {', '.join(resolved)}"
             )
         preset_table = PRESET_TABLES.get(preset or "", {})
-        merged_table = {
-            d: {**preset_table.get(d, {}), **(table or {}).get(d, {})}  # type: ignore[call-overload]
-            for d in set(preset_table) | set(table or {})
-        } or None
+        cells: dict[str, dict[str, str]] = {
+            d: {str(c): m for c, m in row.items()} for d, row in preset_table.items()
+        }
+        for domain, row in (table or {}).items():
+            cells.setdefault(domain, {}).update(row)
+        merged_table = cells or None
         self.policy_name = preset or "custom"
         self.policy = Policy(
             resolved,
@@ -214,7 +221,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         """Yield the chosen model's tokens as they arrive, then one chunk with the routing
         metadata (cost and model name travel on that chunk only, so chunks merge cleanly)."""
         state, config, context = self._prepare(input, config, kwargs)
-        state["streaming"] = True
+        config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         for mode, payload in self.graph.stream(
             state, config, context=context, stream_mode=["messages", "values"]
@@ -224,7 +231,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
                 if chunk is not None:
                     yield chunk
             else:
-                final = payload
+                final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
 
     async def astream(
@@ -232,7 +239,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
         state, config, context = self._prepare(input, config, kwargs)
-        state["streaming"] = True
+        config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         async for mode, payload in self.graph.astream(
             state, config, context=context, stream_mode=["messages", "values"]
@@ -242,7 +249,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
                 if chunk is not None:
                     yield chunk
             else:
-                final = payload
+                final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
 
     def _model_chunk(self, payload: Any) -> AIMessageChunk | None:
@@ -250,7 +257,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         if (
             isinstance(message, AIMessageChunk)
             and metadata.get("langgraph_node") in self.catalog
-            and message.content
+            and (message.content or message.usage_metadata or message.tool_call_chunks)
         ):
             return message
         return None

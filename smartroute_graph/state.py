@@ -58,5 +58,3 @@ class RouterState(RouterInput, RouterOutput, total=False):
     input_tokens: int
     classification: Classification | None
     next_model: str | None
-    streaming: bool
-    """Set by ``SmartRouter.stream``: tokens are already on their way to the caller."""

@@ -71,11 +71,11 @@ def validate_domain(value: str) -> Domain:
     """Return ``value`` as a :data:`Domain` or raise ``ValueError`` naming the choices."""
     if value not in DOMAINS:
         raise ValueError(f"unknown domain {value!r}; expected one of {', '.join(DOMAINS)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def validate_complexity(value: str) -> Complexity:
     """Return ``value`` as a :data:`Complexity` or raise ``ValueError`` naming the choices."""
     if value not in COMPLEXITIES:
         raise ValueError(f"unknown complexity {value!r}; expected one of {', '.join(COMPLEXITIES)}")
-    return value  # type: ignore[return-value]
+    return value

@@ -60,7 +60,7 @@ class Classification(BaseModel):
     ) -> Classification:
         """Build a classification from raw per-level scores (normalised here)."""
         dprobs = normalise_probs(domain_probs, DOMAINS)
-        by_domain = {
+        by_domain: dict[str, dict[str, float]] = {
             d: normalise_probs(complexity_by_domain.get(d, {}), COMPLEXITIES) for d in DOMAINS
         }
         domain: Domain = max(DOMAINS, key=lambda d: dprobs[d])

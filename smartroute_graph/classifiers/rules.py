@@ -29,91 +29,162 @@ def _p(weight: float, *patterns: str) -> list[_Pattern]:
 _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
     "coding": [
         *_p(3.0, r"```", r"^\s*(def|class|import|from \S+ import|#include|public static)\b"),
-        *_p(2.5, r"\b(traceback|stack ?trace|segfault|exception|compile[rd]? error|TypeError|"
-                 r"ValueError|NullPointer|undefined is not|syntax ?error)\b"),
-        *_p(2.0, r"\b(python|javascript|typescript|java|c\+\+|c#|golang|rust|kotlin|swift|php|"
-                 r"ruby|bash|shell script|powershell|sql|regex|regular expression|html|css|react|"
-                 r"django|flask|node\.?js|docker|kubernetes|k8s|yaml|json schema|git)\b"),
-        *_p(1.5, r"\b(function|method|class|variable|array|list comprehension|loop|recursion|"
-                 r"api|endpoint|database|query|bug|debug|refactor|unit tests?|compile|deploy|"
-                 r"script|library|framework|algorithm|code|program|implement)\b"),
-        *_p(1.5, r"[a-z_]+\([^)]*\)\s*[:{;]", r"\b(def|fn|func|var|let|const)\s+\w+",
-                 r"[{};]\s*$", r"\w+\.\w+\(", r"->|=>|::|!=|==|\+="),
+        *_p(
+            2.5,
+            r"\b(traceback|stack ?trace|segfault|exception|compile[rd]? error|TypeError|"
+            r"ValueError|NullPointer|undefined is not|syntax ?error)\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(python|javascript|typescript|java|c\+\+|c#|golang|rust|kotlin|swift|php|"
+            r"ruby|bash|shell script|powershell|sql|regex|regular expression|html|css|react|"
+            r"django|flask|node\.?js|docker|kubernetes|k8s|yaml|json schema|git)\b",
+        ),
+        *_p(
+            1.5,
+            r"\b(function|method|class|variable|array|list comprehension|loop|recursion|"
+            r"api|endpoint|database|query|bug|debug|refactor|unit tests?|compile|deploy|"
+            r"script|library|framework|algorithm|code|program|implement)\b",
+        ),
+        *_p(
+            1.5,
+            r"[a-z_]+\([^)]*\)\s*[:{;]",
+            r"\b(def|fn|func|var|let|const)\s+\w+",
+            r"[{};]\s*$",
+            r"\w+\.\w+\(",
+            r"->|=>|::|!=|==|\+=",
+        ),
         *_p(1.0, r"\b(código|función|programa|Funktion|fonction|программ|代码|コード|函数)\w*"),
     ],
     "math": [
         *_p(3.0, r"\\(frac|int|sum|sqrt|lim|cdot|binom)\b", r"\$[^$]+\$"),
-        *_p(2.5, r"\b(solve|equation|integral|derivative|differentiate|integrate|prove that|"
-                 r"theorem|lemma|probability|expected value|variance|standard deviation|matrix|"
-                 r"eigen\w*|polynomial|factori[sz]e|prime|modulo|mod \d|logarithm|"
-                 r"simplify|calculate|compute|how many|how much|percent|%|average|mean|median)\b"),
-        *_p(2.0, r"\d+\s*[-+*/^×÷=]\s*\d+", r"\b[xyzn]\s*[\^²³=<>]", r"\b\d+(\.\d+)?\s*%",
-                 r"\$\s?\d+", r"\b(sin|cos|tan|log|ln|exp)\s*\("),
-        *_p(1.5, r"\b(algebra|geometry|calculus|triangle|circle|radius|area|volume|fraction|"
-                 r"ratio|sequence|series|vector|angle|sum of|product of|divisible|integer|"
-                 r"dollars|cents|miles|hours|minutes)\b"),
-        *_p(1.0, r"\b(resuelve|ecuación|calcula|berechne|Gleichung|calculez|équation|"
-                 r"уравнени|计算|方程|計算)\w*"),
+        *_p(
+            2.5,
+            r"\b(solve|equation|integral|derivative|differentiate|integrate|prove that|"
+            r"theorem|lemma|probability|expected value|variance|standard deviation|matrix|"
+            r"eigen\w*|polynomial|factori[sz]e|prime|modulo|mod \d|logarithm|"
+            r"simplify|calculate|compute|how many|how much|percent|%|average|mean|median)\b",
+        ),
+        *_p(
+            2.0,
+            r"\d+\s*[-+*/^×÷=]\s*\d+",
+            r"\b[xyzn]\s*[\^²³=<>]",
+            r"\b\d+(\.\d+)?\s*%",
+            r"\$\s?\d+",
+            r"\b(sin|cos|tan|log|ln|exp)\s*\(",
+        ),
+        *_p(
+            1.5,
+            r"\b(algebra|geometry|calculus|triangle|circle|radius|area|volume|fraction|"
+            r"ratio|sequence|series|vector|angle|sum of|product of|divisible|integer|"
+            r"dollars|cents|miles|hours|minutes)\b",
+        ),
+        *_p(
+            1.0,
+            r"\b(resuelve|ecuación|calcula|berechne|Gleichung|calculez|équation|"
+            r"уравнени|计算|方程|計算)\w*",
+        ),
     ],
     "reasoning": [
-        *_p(3.0, r"\b(riddle|puzzle|logic puzzle|knights? and knaves?|syllogism|fallacy|"
-                 r"fallacies|deduce|deduction|which conclusion|must be true|cannot be true|"
-                 r"paradox)\b"),
-        *_p(2.0, r"\b(if all|all \w+ are|some \w+ are|no \w+ are|liar|truth[- ]teller|"
-                 r"sits? (next to|between)|left of|right of|taller than|older than|"
-                 r"schedule|constraints?|trade-?offs?|assumption|argument|premise|infer|"
-                 r"logically|strategy|plan (a|the|my)|step[- ]by[- ]step plan)\b"),
+        *_p(
+            3.0,
+            r"\b(riddle|puzzle|logic puzzle|knights? and knaves?|syllogism|fallacy|"
+            r"fallacies|deduce|deduction|which conclusion|must be true|cannot be true|"
+            r"paradox)\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(if all|all \w+ are|some \w+ are|no \w+ are|liar|truth[- ]teller|"
+            r"sits? (next to|between)|left of|right of|taller than|older than|"
+            r"schedule|constraints?|trade-?offs?|assumption|argument|premise|infer|"
+            r"logically|strategy|plan (a|the|my)|step[- ]by[- ]step plan)\b",
+        ),
         *_p(1.0, r"\b(why|therefore|implies|because|decide|which (option|choice) is better)\b"),
     ],
     "creative": [
-        *_p(3.0, r"\b(poem|haiku|sonnet|limerick|lyrics|song|story|short story|fable|"
-                 r"fairy ?tale|screenplay|script for a|joke|pun|slogan|tagline|roleplay|"
-                 r"role-play|pretend (you are|to be)|you are a \w+ (who|that)|"
-                 r"act as|rap|verse|fiction|plot|character)\w*\b"),
-        *_p(2.0, r"\b(write|compose|draft|create|invent|imagine|brainstorm|come up with)\b"
-                 r".{0,40}\b(a|an|some|\d+)\b"),
-        *_p(2.0, r"\b(blog post|product description|ad copy|marketing|catchy|names? for|"
-                 r"toast|speech|wedding|vows|birthday message|cover letter|creative)\b"),
+        *_p(
+            3.0,
+            r"\b(poem|haiku|sonnet|limerick|lyrics|song|story|short story|fable|"
+            r"fairy ?tale|screenplay|script for a|joke|pun|slogan|tagline|roleplay|"
+            r"role-play|pretend (you are|to be)|you are a \w+ (who|that)|"
+            r"act as|rap|verse|fiction|plot|character)\w*\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(write|compose|draft|create|invent|imagine|brainstorm|come up with)\b"
+            r".{0,40}\b(a|an|some|\d+)\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(blog post|product description|ad copy|marketing|catchy|names? for|"
+            r"toast|speech|wedding|vows|birthday message|cover letter|creative)\b",
+        ),
         *_p(1.0, r"\b(poema|cuento|historia|Gedicht|Geschichte|poème|histoire|стих|诗|物語)\w*"),
     ],
     "knowledge": [
-        *_p(2.5, r"^(what|who|when|where|which|why|how) (is|are|was|were|did|does|do)\b",
-                 r"\b(explain|describe|what causes|difference between|history of|"
-                 r"how does .* work|what happened|meaning of|definition of)\b"),
-        *_p(2.0, r"\b(capital of|president|war|century|empire|revolution|species|cell|"
-                 r"molecule|atom|planet|gravity|photosynthesis|vaccine|disease|symptoms?|"
-                 r"treatment|diagnos\w+|law|legal|court|constitution|economy|inflation|"
-                 r"philosoph\w+|quantum|evolution|climate|country|language family)\b"),
+        *_p(
+            2.5,
+            r"^(what|who|when|where|which|why|how) (is|are|was|were|did|does|do)\b",
+            r"\b(explain|describe|what causes|difference between|history of|"
+            r"how does .* work|what happened|meaning of|definition of)\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(capital of|president|war|century|empire|revolution|species|cell|"
+            r"molecule|atom|planet|gravity|photosynthesis|vaccine|disease|symptoms?|"
+            r"treatment|diagnos\w+|law|legal|court|constitution|economy|inflation|"
+            r"philosoph\w+|quantum|evolution|climate|country|language family)\b",
+        ),
         *_p(1.5, r"^\s*[A-D][).:]\s+\S", r"\b(which of the following)\b"),
     ],
     "text": [
-        *_p(3.5, r"\b(summari[sz]e|summary|tl;?dr|paraphrase|rephrase|rewrite|proofread|"
-                 r"translate|translation|extract|classify the|sentiment|fix the grammar|"
-                 r"correct the grammar|shorten|condense|bullet points from|key points|"
-                 r"convert (this|the following) (into|to))\w*\b"),
-        *_p(2.5, r"\b(the following (text|passage|paragraph|email|article|review|document)|"
-                 r"this (text|passage|paragraph|email|article|review|document)|below:|"
-                 r"here is (the|my|a) (text|email|paragraph|article))\b",
-                 r"\[attachment: [^\]]+\((pdf|text)"),
-        *_p(1.0, r"\b(traduce|resume|übersetze|zusammenfassen|traduis|résume|переведи|"
-                 r"翻译|総括|要約)\w*"),
+        *_p(
+            3.5,
+            r"\b(summari[sz]e|summary|tl;?dr|paraphrase|rephrase|rewrite|proofread|"
+            r"translate|translation|extract|classify the|sentiment|fix the grammar|"
+            r"correct the grammar|shorten|condense|bullet points from|key points|"
+            r"convert (this|the following) (into|to))\w*\b",
+        ),
+        *_p(
+            2.5,
+            r"\b(the following (text|passage|paragraph|email|article|review|document)|"
+            r"this (text|passage|paragraph|email|article|review|document)|below:|"
+            r"here is (the|my|a) (text|email|paragraph|article))\b",
+            r"\[attachment: [^\]]+\((pdf|text)",
+        ),
+        *_p(
+            1.0,
+            r"\b(traduce|resume|übersetze|zusammenfassen|traduis|résume|переведи|"
+            r"翻译|総括|要約)\w*",
+        ),
     ],
     "chat": [
-        *_p(3.0, r"^\s*(hi|hello|hey|yo|good (morning|evening|afternoon)|thanks|thank you|"
-                 r"thx|bye|goodbye|how are you|what'?s up|hola|bonjour|hallo|ciao|привет|"
-                 r"你好|こんにちは)\b"),
-        *_p(2.0, r"\b(i feel|i'm feeling|i am feeling|stressed|lonely|anxious|sad|my "
-                 r"(boyfriend|girlfriend|wife|husband|boss|friend|mom|dad|parents)|should i|"
-                 r"any advice|what do you think|your opinion|recommend|who are you|"
-                 r"what can you do|are you (an? )?(ai|bot|human))\b"),
+        *_p(
+            3.0,
+            r"^\s*(hi|hello|hey|yo|good (morning|evening|afternoon)|thanks|thank you|"
+            r"thx|bye|goodbye|how are you|what'?s up|hola|bonjour|hallo|ciao|привет|"
+            r"你好|こんにちは)\b",
+        ),
+        *_p(
+            2.0,
+            r"\b(i feel|i'm feeling|i am feeling|stressed|lonely|anxious|sad|my "
+            r"(boyfriend|girlfriend|wife|husband|boss|friend|mom|dad|parents)|should i|"
+            r"any advice|what do you think|your opinion|recommend|who are you|"
+            r"what can you do|are you (an? )?(ai|bot|human))\b",
+        ),
         *_p(1.0, r"\b(lol|haha|:\)|:\(|pls|plz)\b"),
     ],
 }
 
 # Prior evidence: short ambiguous prompts lean to chat, long ones to knowledge.
 _DOMAIN_BIAS: dict[Domain, float] = {
-    "coding": 0.0, "math": 0.0, "reasoning": -0.5, "creative": 0.0,
-    "knowledge": 0.5, "text": -0.5, "chat": 0.3,
+    "coding": 0.0,
+    "math": 0.0,
+    "reasoning": -0.5,
+    "creative": 0.0,
+    "knowledge": 0.5,
+    "text": -0.5,
+    "chat": 0.3,
 }
 
 _COMPLEX_MARKERS = _p(
@@ -169,14 +240,16 @@ class RulesClassifier:
         return [self._classify_one(t) for t in texts]
 
     def _classify_uncached(self, text: str) -> Classification:
-        domain_scores = {
+        domain_scores: dict[str, float] = {
             d: _evidence(_DOMAIN_PATTERNS[d], text) + _DOMAIN_BIAS[d] for d in DOMAINS
         }
         words = len(text.split())
         if words <= 4 and max(domain_scores.values()) < 2.0:
             domain_scores["chat"] += 1.5
         domain_probs = _softmax(domain_scores, temperature=1.5)
-        by_domain = {d: self._complexity(text, words, d) for d in DOMAINS}
+        by_domain: dict[str, dict[str, float]] = {
+            d: self._complexity(text, words, d) for d in DOMAINS
+        }
         return Classification.from_probs(domain_probs, by_domain, backend=self.name)
 
     def _complexity(self, text: str, words: int, domain: Domain) -> dict[str, float]:
@@ -188,8 +261,15 @@ class RulesClassifier:
 
         # Length in words, on a log scale, centred per domain: a 60-word chat message is
         # ordinary, a 60-word math problem is a multi-step one.
-        centre = {"chat": 40, "creative": 30, "text": 150, "knowledge": 20,
-                  "coding": 30, "math": 25, "reasoning": 40}[domain]
+        centre = {
+            "chat": 40,
+            "creative": 30,
+            "text": 150,
+            "knowledge": 20,
+            "coding": 30,
+            "math": 25,
+            "reasoning": 40,
+        }[domain]
         length = math.log((words + 5) / centre)
         structure = 0.25 * min(items, 8) + 0.02 * min(code_lines, 100)
 

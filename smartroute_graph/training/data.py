@@ -36,10 +36,10 @@ __all__ = [
     "Example",
     "TrainingDataError",
     "augment",
-    "check_labelled",
-    "label_counts",
     "auto_label",
+    "check_labelled",
     "classification_text",
+    "label_counts",
     "load_examples",
     "stratified_split",
 ]

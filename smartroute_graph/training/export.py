@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from smartroute_graph.classifiers.model_folder import ModelSpec, write_spec
+from smartroute_graph.classifiers.model_folder import ModelSpec
 
 __all__ = ["export_onnx", "write_metrics", "write_model_card"]
 

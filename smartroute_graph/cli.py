@@ -1,0 +1,290 @@
+"""The ``smartroute`` command line: route, classify, models, draw, train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+from smartroute_graph.catalog import PRESETS, Catalog, preset_catalog
+from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.providers import API_KEY_ENV
+
+__all__ = ["main"]
+
+CLASSIFY_BATCH = 64
+
+
+def _console(stream: IO[str]) -> Any:
+    from rich.console import Console
+
+    # Piped output gets a wide page so tables are not cut to 80 columns.
+    width = None if stream.isatty() else 160
+    return Console(file=stream, highlight=False, soft_wrap=True, width=width)
+
+
+def _router(args: argparse.Namespace) -> Any:
+    from smartroute_graph.runnable import SmartRouter
+
+    kwargs: dict[str, Any] = {}
+    if args.classifier:
+        kwargs["classifier"] = args.classifier
+    if args.config:
+        return SmartRouter.from_config(args.config, **kwargs)
+    return SmartRouter.from_preset(args.preset, **kwargs)
+
+
+def _missing_keys(catalog: Catalog) -> list[str]:
+    providers = {spec.provider for spec in catalog.values()}
+    return sorted(
+        API_KEY_ENV[p] for p in providers if p in API_KEY_ENV and not os.environ.get(API_KEY_ENV[p])
+    )
+
+
+def _decision_table(decision: Any, console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold cyan")
+    table.add_column()
+    probs = sorted(decision.domain_probs.items(), key=lambda kv: -kv[1])[:3]
+    table.add_row("domain", f"{decision.domain}  ({', '.join(f'{d} {p:.2f}' for d, p in probs)})")
+    cprobs = ", ".join(f"{c} {p:.2f}" for c, p in decision.complexity_probs.items())
+    table.add_row(
+        "complexity", f"{decision.complexity}  ({cprobs}; score {decision.complexity_score:.2f})"
+    )
+    table.add_row("confidence", f"{decision.confidence:.2f}")
+    table.add_row("model", f"[bold]{decision.model}[/bold]")
+    table.add_row("reason", decision.reason)
+    table.add_row("fallbacks", ", ".join(decision.fallbacks) or "none")
+    table.add_row(
+        "est. cost",
+        f"${decision.estimated_cost_usd:.6f} (~{decision.estimated_input_tokens} input tokens)",
+    )
+    console.print(table)
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    router = _router(args)
+    query = " ".join(args.query).strip()
+    if query == "-":
+        query = sys.stdin.read()
+    settings: dict[str, Any] = {}
+    if args.budget is not None:
+        settings["budget_usd"] = args.budget
+    if args.model:
+        settings["model"] = args.model
+    payload: Any = {"query": query, "attachments": args.file} if args.file else query
+    missing = _missing_keys(router.catalog)
+    err = _console(sys.stderr)
+    if args.dry_run or missing:
+        decision = router.route(payload, **settings)
+        if args.json:
+            print(json.dumps({"dry_run": True, "decision": decision.model_dump(mode="json")}))
+        else:
+            _decision_table(decision, _console(sys.stdout))
+        if missing and not args.dry_run:
+            err.print(
+                f"[yellow]No answer: {' and '.join(missing)} not set.[/yellow] This is the "
+                f"routing decision only. Set the key (export {missing[0]}=...) to get the answer "
+                "from the chosen model."
+            )
+        return 0
+    if args.json:
+        answer = router.invoke(payload, **settings)
+        print(
+            json.dumps(
+                {
+                    "answer": answer.text,
+                    "smartroute": answer.response_metadata["smartroute"],
+                    "usage": answer.usage_metadata,
+                }
+            )
+        )
+        return 0
+    meta: dict[str, Any] = {}
+    for chunk in router.stream(payload, **settings):
+        if chunk.content:
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+        meta = chunk.response_metadata.get("smartroute", meta)
+    sys.stdout.write("\n")
+    err.print(
+        f"[dim]{meta.get('domain')}/{meta.get('complexity')} → {meta.get('model')}"
+        f"{' (escalated)' if meta.get('escalated') else ''} · ${meta.get('cost_usd', 0):.6f} · "
+        f"{meta.get('reason')}[/dim]"
+    )
+    return 0
+
+
+def _read_prompts(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SmartRouteError(f"line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+                raise SmartRouteError(
+                    f'line {number}: a JSON line needs a non-empty "prompt" string '
+                    f"(keys found: {sorted(row)})"
+                )
+            yield number, row
+        else:
+            yield number, {"prompt": line}
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from smartroute_graph.classifiers import load_classifier
+
+    classifier = load_classifier(args.classifier or "default")
+    source = sys.stdin if args.file in (None, "-") else open(args.file, encoding="utf-8")  # noqa: SIM115
+    try:
+        batch: list[dict[str, Any]] = []
+        for _, row in _read_prompts(source):
+            batch.append(row)
+            if len(batch) >= CLASSIFY_BATCH:
+                _emit(classifier, batch)
+                batch = []
+        if batch:
+            _emit(classifier, batch)
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    return 0
+
+
+def _emit(classifier: Any, rows: Sequence[dict[str, Any]]) -> None:
+    results = classifier.classify([r["prompt"] for r in rows])
+    out = []
+    for row, result in zip(rows, results, strict=True):
+        record = result.to_json_dict()
+        if "id" in row:
+            record = {"id": row["id"], **record}
+        out.append(json.dumps(record, ensure_ascii=False))
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    catalog = preset_catalog(args.preset)
+    if args.json:
+        print(json.dumps([spec.model_dump() for spec in catalog.values()], indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"preset {args.preset!r}: weakest → strongest")
+    for column in (
+        "model",
+        "provider id",
+        "tier",
+        "$/1M in",
+        "$/1M out",
+        "context",
+        "images",
+        "pdfs",
+        "reasoning",
+    ):
+        table.add_column(
+            column, justify="right" if column.startswith(("$", "context", "tier")) else "left"
+        )
+    for name in catalog.ladder:
+        s = catalog[name]
+        table.add_row(
+            name,
+            s.provider_model_id,
+            str(s.tier),
+            f"{s.input_price_per_m:.2f}",
+            f"{s.output_price_per_m:.2f}",
+            f"{s.context_window:,}",
+            "yes" if s.supports_images else "-",
+            "yes" if s.supports_pdfs else "-",
+            "yes" if s.reasoning else "-",
+        )
+    _console(sys.stdout).print(table)
+    return 0
+
+
+def _cmd_draw(args: argparse.Namespace) -> int:
+    router = _router(args)
+    print(router.graph.get_graph().draw_mermaid())
+    return 0
+
+
+def _add_router_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preset",
+        default="openai",
+        choices=sorted(PRESETS),
+        help="catalog and policy to route with (default: openai)",
+    )
+    parser.add_argument("--config", help="router config file (.yaml, .toml or .json)")
+    parser.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``smartroute``."""
+    parser = argparse.ArgumentParser(
+        prog="smartroute",
+        description="Route each query to the cheapest LLM that will answer it well.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    route = sub.add_parser("route", help="answer a query with the model the router picks")
+    route.add_argument("query", nargs="+", help="the query ('-' reads standard input)")
+    route.add_argument("--dry-run", action="store_true", help="show the decision; call no model")
+    route.add_argument("--json", action="store_true", help="print one JSON object")
+    route.add_argument("--budget", type=float, help="cap on the estimated cost in USD")
+    route.add_argument("--model", help="force this catalog model")
+    route.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
+    _add_router_options(route)
+    route.set_defaults(func=_cmd_route)
+
+    classify = sub.add_parser(
+        "classify",
+        help='classify prompts: JSON Lines {"id"?, "prompt"} or plain lines → JSON Lines',
+    )
+    classify.add_argument("file", nargs="?", help="input file ('-' or omitted: standard input)")
+    classify.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+    classify.set_defaults(func=_cmd_classify)
+
+    models = sub.add_parser("models", help="list a preset's models and prices")
+    models.add_argument("--preset", default="openai", choices=sorted(PRESETS))
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_cmd_models)
+
+    draw = sub.add_parser("draw", help="print the routing graph as mermaid")
+    _add_router_options(draw)
+    draw.set_defaults(func=_cmd_draw)
+
+    try:
+        from smartroute_graph.training.command import add_parser as add_train_parser
+    except ImportError:  # pragma: no cover - the training module is part of the package
+        pass
+    else:
+        add_train_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SmartRouteError as exc:
+        _console(sys.stderr).print(f"[red]error:[/red] {exc}", markup=True)
+        return 2
+    except BrokenPipeError:  # e.g. `smartroute classify big.jsonl | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

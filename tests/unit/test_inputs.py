@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.prompts import ChatPromptTemplate
+
+from smartroute_graph import Attachment, EmptyQueryError, InputError
+from smartroute_graph.inputs import classification_text, normalise_input, with_attachments
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_string_becomes_one_human_message() -> None:
+    messages, attachments = normalise_input("What is 2+2?")
+    assert [m.type for m in messages] == ["human"]
+    assert messages[0].text == "What is 2+2?"
+    assert attachments == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [SystemMessage("be brief"), HumanMessage("hi")],
+        [("system", "be brief"), ("human", "hi")],
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+    ],
+)
+def test_message_lists_in_every_shape(value: object) -> None:
+    messages, _ = normalise_input(value)
+    assert [m.type for m in messages] == ["system", "human"]
+
+
+def test_prompt_value() -> None:
+    prompt = ChatPromptTemplate.from_messages([("system", "sys"), ("human", "Tell me {x}")])
+    messages, _ = normalise_input(prompt.invoke({"x": "a joke"}))
+    assert messages[-1].text == "Tell me a joke"
+
+
+@pytest.mark.parametrize("key", ["query", "input", "question", "prompt", "text"])
+def test_dict_with_query_keys(key: str) -> None:
+    messages, _ = normalise_input({key: "hello"})
+    assert messages[0].text == "hello"
+
+
+def test_dict_with_attachments_from_bytes() -> None:
+    messages, attachments = normalise_input(
+        {"query": "what is in this picture", "attachments": [PNG]}
+    )
+    assert attachments[0].kind == "image" and attachments[0].mime_type == "image/png"
+    sent = with_attachments(messages, attachments)
+    blocks = sent[-1].content
+    assert isinstance(blocks, list)
+    assert blocks[0] == {"type": "text", "text": "what is in this picture"}
+    assert blocks[1]["type"] == "image"
+    assert base64.b64decode(blocks[1]["base64"]) == PNG
+
+
+@pytest.mark.parametrize("value", ["", "   \n", [], {"query": ""}, {}])
+def test_empty_input_is_a_clear_error(value: object) -> None:
+    with pytest.raises(EmptyQueryError, match="empty|no query"):
+        normalise_input(value)
+
+
+def test_unroutable_type() -> None:
+    with pytest.raises(InputError, match="cannot route a int"):
+        normalise_input(42)
+
+
+def test_bad_message_dicts() -> None:
+    with pytest.raises(InputError, match="cannot read the messages"):
+        normalise_input([{"role": "wizard", "content": "x"}])
+
+
+def test_attachment_errors() -> None:
+    with pytest.raises(InputError, match="empty"):
+        Attachment.from_bytes(b"", name="x.png")
+    with pytest.raises(InputError, match="not a supported type"):
+        Attachment.from_bytes(b"\xff\xfe\x00\x81binary", name="blob.bin")
+    with pytest.raises(InputError, match="does not exist"):
+        Attachment.from_path("/nonexistent/file.pdf")
+
+
+def test_classification_text_keeps_previous_user_turn_and_markers() -> None:
+    messages = [
+        HumanMessage("write a quicksort in python"),
+        AIMessage("def qs..."),
+        HumanMessage("now in rust"),
+    ]
+    pdf = Attachment(kind="pdf", name="r.pdf", mime_type="application/pdf", text="x", pages=3)
+    text = classification_text(messages, [pdf])
+    assert text == "[attachment: r.pdf (pdf, 3 pages)]\nwrite a quicksort in python\n\nnow in rust"

@@ -1,0 +1,198 @@
+"""The training pipeline: data loading and its errors; a tiny end-to-end training run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.training.calibration import fit_temperature
+from smartroute_graph.training.command import DEFAULT_CORPUS, add_parser
+from smartroute_graph.training.data import (
+    Example,
+    TrainingDataError,
+    augment,
+    auto_label,
+    check_labelled,
+    load_examples,
+    stratified_split,
+)
+
+TEMPLATES = {
+    "coding": "write a python function that {} and add unit tests",
+    "math": "solve for x: {} x + 3 = 17, show the steps",
+    "reasoning": "logic puzzle: if every {} is a bloop, which statement must be true?",
+    "creative": "write a short poem about {} in the style of a sonnet",
+    "knowledge": "explain the history of {} and why it matters",
+    "text": "summarise this paragraph in one sentence: {} was discussed at length.",
+    "chat": "hey there! how is your day going, any thoughts on {}?",
+}
+WORDS = ["apples", "rivers", "sorting", "graphs", "mountains", "coffee", "trains", "stars"]
+
+
+def _write_corpus(folder: Path, per_pair: int = 4) -> Path:
+    """A small labelled corpus slice: the real corpus when present, else templated rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    real = sorted(DEFAULT_CORPUS.glob("*.jsonl"))
+    if len({p.stem for p in real}) == len(DOMAINS):
+        for path in real:
+            counts: dict[str, int] = {}
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                if counts.get(row["complexity"], 0) < per_pair:
+                    counts[row["complexity"]] = counts.get(row["complexity"], 0) + 1
+                    rows.append(row)
+    else:
+        for d, template in TEMPLATES.items():
+            for c in COMPLEXITIES:
+                for i in range(per_pair):
+                    word = WORDS[(i + len(c)) % len(WORDS)]
+                    rows.append({"prompt": template.format(word) + " " + c, "domain": d,
+                                 "complexity": c})
+    path = folder / "slice.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_loads_corpus_rows_with_history(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        json.dumps({"id": "x", "prompt": "now in Rust", "domain": "coding",
+                    "complexity": "simple", "lang": "en", "history": ["sort a list in Go"]})
+        + "\n\n",
+        encoding="utf-8",
+    )
+    (ex,) = load_examples(path)
+    assert ex.text == "sort a list in Go\n\nnow in Rust"
+    assert (ex.domain, ex.complexity, ex.lang) == ("coding", "simple", "en")
+
+
+def test_loads_older_shapes(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        '{"text": "hi", "label": "chat"}\n{"text": "2+2", "label": "math/simple"}\n'
+        '{"text": "prove it", "label": "hard"}\n', encoding="utf-8")
+    (tmp_path / "b.csv").write_text("Prompt,Label\nwrite a haiku,creative\n", encoding="utf-8")
+    (tmp_path / "c.json").write_text('[{"query": "x", "label": "o4-mini"}]', encoding="utf-8")
+    got = [(e.domain, e.complexity) for e in load_examples(tmp_path)]
+    assert got == [("chat", None), ("math", "simple"), (None, "complex"),
+                   ("creative", None), (None, "complex")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.jsonl", '{"prompt": "ok", "domain": "math"}\n{not json\n', "line 2 is not valid JSON"),
+        ("bad.jsonl", '{"prompt": "x", "domain": "cooking"}\n', "unknown domain 'cooking'"),
+        ("bad.jsonl", '{"prompt": "x", "label": "banana"}\n', "label 'banana'"),
+        ("bad.jsonl", '{"domain": "math"}\n', "no prompt text"),
+        ("bad.csv", "a,b\n1,2\n", "needs a prompt column"),
+        ("bad.txt", "hello\n", "unsupported file type"),
+        ("bad.jsonl", '{"prompt": "x", "complexity": "extreme"}\n', "unknown complexity"),
+    ],
+)
+def test_bad_training_files_give_clear_errors(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(TrainingDataError, match=message) as info:
+        load_examples(path)
+    assert isinstance(info.value, SmartRouteError) and isinstance(info.value, ValueError)
+
+
+def test_missing_path_and_unlabelled_rows(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match="does not exist"):
+        load_examples(tmp_path / "nope.jsonl")
+    with pytest.raises(TrainingDataError, match="--auto-label"):
+        check_labelled([Example(text="hello")] * 10)
+
+
+def test_auto_label_with_rules_fills_only_missing_labels() -> None:
+    from smartroute_graph.classifiers.rules import RulesClassifier
+
+    rows = [Example(text="def f(x): return x  # fix this python bug"),
+            Example(text="write a poem", domain="creative")]
+    out = auto_label(rows, RulesClassifier())
+    assert all(e.domain in DOMAINS and e.complexity in COMPLEXITIES for e in out)
+    assert out[1].domain == "creative"
+
+
+def test_stratified_split_keeps_every_group() -> None:
+    rows = [Example(text=f"{d}{c}{i}", domain=d, complexity=c)
+            for d in DOMAINS for c in COMPLEXITIES for i in range(10)]
+    train, val = stratified_split(rows, 0.2, seed=1)
+    assert len(val) == 42 and len(train) == 168
+    assert {(e.domain, e.complexity) for e in val} == {(e.domain, e.complexity) for e in rows}
+    assert not {e.text for e in train} & {e.text for e in val}
+
+
+def test_augment_adds_marked_copies() -> None:
+    rows = [Example(text="Hello there, what is the capital of Peru?", domain="knowledge",
+                    complexity="simple")] * 20
+    out = augment(rows, factor=1.0, seed=0)
+    assert len(out) > 20 and all(e.augmented for e in out[20:])
+
+
+def test_temperature_fit_recovers_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 3000)
+    true_logits = rng.normal(size=(3000, 3))
+    true_logits[np.arange(3000), labels] += 1.0
+    t = fit_temperature(true_logits * 4.0, labels)  # 4x overconfident
+    assert t == pytest.approx(4.0, rel=0.15)
+
+
+def test_train_command_reports_bad_data_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x", "domain": "cooking"}\n', encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["train", str(bad), "--out", str(tmp_path / "m")])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "unknown domain 'cooking'" in err and "Traceback" not in err
+
+
+def test_train_tiny_model_end_to_end_save_reload_same_predictions(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from smartroute_graph.classifiers.encoder import EncoderClassifier
+    from smartroute_graph.training.trainer import TrainConfig, train
+
+    data = _write_corpus(tmp_path / "data")
+    result = train(TrainConfig(
+        data=[str(data)], out=str(tmp_path / "model"), base="scratch", layers=1, hidden=32,
+        vocab_size=400, max_len=48, epochs=2, batch_size=16, augment=0.0, quantize=False,
+        val_fraction=0.25, name="tiny", threads=1,
+    ))
+    folder = result.folder
+    for name in ("model.onnx", "tokenizer.json", "labels.json", "metrics.json", "MODEL_CARD.md"):
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert 0.0 <= metrics["validation"]["domain_macro_f1"] <= 1.0
+    assert metrics["temperatures"]["domain"] > 0
+
+    texts = ["write a python function to sort a list", "hi, how are you?",
+             "solve 3x + 2 = 11", "summarise this: the meeting moved to Friday."]
+    reloaded = EncoderClassifier(folder, cache_size=0)
+    dom, cx = reloaded.predict_logits(texts)
+    from smartroute_graph.classifiers.encoder import encode_texts
+    from smartroute_graph.training.trainer import _pad
+
+    ids = encode_texts(reloaded._tokenizer, texts, reloaded.spec)
+    result.model.eval()
+    with torch.inference_mode():
+        for i, row in enumerate(ids):
+            d, c = result.model(*_pad(torch, [row], reloaded.spec.pad_id))
+            np.testing.assert_allclose(d.numpy()[0], dom[i], atol=1e-4)
+            np.testing.assert_allclose(c.numpy()[0], cx[i], atol=1e-4)
+    again = EncoderClassifier(folder).classify(texts)
+    assert [c.to_json_dict() for c in again] == [c.to_json_dict() for c in reloaded.classify(texts)]

@@ -23,6 +23,7 @@ from smartroute_graph.classifiers.base import Classification, Classifier
 from smartroute_graph.context import RouterContext
 from smartroute_graph.errors import (
     AllModelsFailedError,
+    BudgetError,
     ConfigError,
     EmptyQueryError,
     SmartRouteError,
@@ -152,7 +153,9 @@ def build_graph(
         assert classification is not None
         policy = policy_for(context)
         if context.model:
-            decision = _forced_decision(policy, classification, context.model, state)
+            decision = _forced_decision(
+                policy, classification, context.model, state, context.budget_usd
+            )
         else:
             decision = policy.decide(
                 classification,
@@ -263,7 +266,7 @@ def _condition(classification: Classification, context: RouterContext) -> Classi
 
 
 def _forced_decision(
-    policy: Policy, c: Classification, model: str, state: RouterState
+    policy: Policy, c: Classification, model: str, state: RouterState, budget_usd: float | None
 ) -> RoutingDecision:
     if model not in policy.catalog:
         raise UnknownModelError(
@@ -271,6 +274,12 @@ def _forced_decision(
         )
     spec = policy.catalog[model]
     tokens = state["input_tokens"]
+    cost = estimate_cost(spec, tokens, c.complexity)
+    if budget_usd is not None and cost > budget_usd:
+        raise BudgetError(
+            f"the requested model {model} is estimated at ${cost:.6f}, over the budget of "
+            f"${budget_usd:.6f}: raise the budget or let the router choose"
+        )
     return RoutingDecision(
         model=model,
         domain=c.domain,
@@ -283,7 +292,7 @@ def _forced_decision(
         table_model=policy.table[c.domain][c.complexity],
         fallbacks=[],
         estimated_input_tokens=tokens,
-        estimated_cost_usd=estimate_cost(spec, tokens, c.complexity),
+        estimated_cost_usd=cost,
         classifier=c.backend,
         preset=policy.name,
     )

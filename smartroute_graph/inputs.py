@@ -11,14 +11,20 @@ from langchain_core.prompt_values import PromptValue
 from smartroute_graph.attachments import Attachment
 from smartroute_graph.errors import EmptyQueryError, InputError
 
-__all__ = ["RouterInputLike", "classification_text", "normalise_input", "with_attachments"]
+__all__ = [
+    "RouterInputLike",
+    "classification_text",
+    "join_turns",
+    "normalise_input",
+    "with_attachments",
+]
 
 RouterInputLike = str | PromptValue | Sequence[Any] | Mapping[str, Any] | BaseMessage
 
 # Keys a dict input may carry its query under (prompt templates and older APIs differ).
 _QUERY_KEYS = ("query", "input", "question", "prompt", "text")
 # How much of the previous user turn the classifier sees with a follow-up.
-_HISTORY_CHARS = 500
+HISTORY_CHARS = 300
 
 
 def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
@@ -93,18 +99,29 @@ def _to_attachment(value: Any) -> Attachment:
     )
 
 
+def join_turns(current: str, previous: str | None = None) -> str:
+    """The text the classifier reads for a user turn and the user turn before it.
+
+    The current turn comes first, so it owns the start of the text (where greetings and
+    commands sit) and survives truncation; the previous turn follows in brackets, so a
+    follow-up like "now in Rust" keeps its topic. Training and routing both use this.
+    """
+    previous = (previous or "").strip()
+    if not previous:
+        return current
+    return f"{current}\n\n(previous message: {previous[-HISTORY_CHARS:]})"
+
+
 def classification_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment]) -> str:
-    """The text the classifier reads: the last user turn, after the previous user turn (so a
-    follow-up like "now in Rust" keeps its topic), with one marker line per attachment."""
+    """The text the classifier reads: the last user turn (with the one before it, see
+    :func:`join_turns`), after one marker line per attachment."""
     user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
     if not user_turns:
         user_turns = [m.text for m in messages if m.text.strip()]
-    parts: list[str] = []
-    if len(user_turns) >= 2:
-        parts.append(user_turns[-2][-_HISTORY_CHARS:])
-    if user_turns:
-        parts.append(user_turns[-1])
-    text = "\n\n".join(parts)
+    if not user_turns:
+        text = ""
+    else:
+        text = join_turns(user_turns[-1], user_turns[-2] if len(user_turns) >= 2 else None)
     if attachments:
         text = "\n".join([*(a.marker for a in attachments), text]).strip()
     return text

@@ -14,7 +14,12 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
 from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
-from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, load_classifier
+from smartroute_graph.classifiers import (
+    DEFAULT_CLASSIFIER,
+    Classifier,
+    ClassifierRegistry,
+    load_classifier,
+)
 from smartroute_graph.config import RouterConfig, load_config
 from smartroute_graph.context import RouterContext
 from smartroute_graph.errors import ConfigError
@@ -121,10 +126,10 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         )
         self.classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
         self.provider = ModelProvider(models, api_keys, timeout_s=timeout_s)
-        self.defaults = RouterContext(budget_usd=budget_usd, dry_run=dry_run)
+        self.defaults = RouterContext(budget_usd=budget_usd, dry_run=dry_run, timeout_s=timeout_s)
         self.graph_builder = build_graph(
             policies={self.policy_name: self.policy},
-            classifiers={self.classifier.name: self.classifier},
+            classifiers=ClassifierRegistry({self.classifier.name: self.classifier}),
             provider=self.provider,
             default_preset=self.policy_name,
             default_classifier=self.classifier.name,
@@ -146,17 +151,17 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> SmartRouter:
         """A router from a YAML/TOML/JSON file or dict (see :class:`RouterConfig`)."""
         config = source if isinstance(source, RouterConfig) else load_config(source)
-        return cls(
-            preset=config.preset,
-            catalog=config.models or None,
-            table=config.policy.table,
-            classifier=kwargs.pop("classifier", config.classifier),
-            confidence_threshold=config.policy.confidence_threshold,
-            max_attempts=config.policy.max_attempts,
-            timeout_s=config.timeout_s,
-            budget_usd=config.budget_usd,
-            **kwargs,
-        )
+        settings: dict[str, Any] = {
+            "preset": config.preset,
+            "catalog": config.models or None,
+            "table": config.policy.table,
+            "classifier": config.classifier,
+            "confidence_threshold": config.policy.confidence_threshold,
+            "max_attempts": config.policy.max_attempts,
+            "timeout_s": config.timeout_s,
+            "budget_usd": config.budget_usd,
+        }
+        return cls(**{**settings, **kwargs})  # keyword arguments win over the file
 
     @property
     def catalog(self) -> Catalog:

@@ -161,7 +161,7 @@ _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
     "chat": [
         *_p(
             3.0,
-            r"^\s*(hi|hello|hey|yo|good (morning|evening|afternoon)|thanks|thank you|"
+            r"\A\s*(hi|hello|hey|yo|good (morning|evening|afternoon)|thanks|thank you|"
             r"thx|bye|goodbye|how are you|what'?s up|hola|bonjour|hallo|ciao|привет|"
             r"你好|こんにちは)\b",
         ),

@@ -135,7 +135,7 @@ def evaluate_logits(
     return {
         "n": len(examples),
         "domain_accuracy": accuracy(gold_d, pred_d),
-        "domain_macro_f1": macro_f1(gold_d, pred_d, DOMAINS),
+        "domain_macro_f1": macro_f1(gold_d, pred_d, [d for d in DOMAINS if d in set(gold_d)]),
         "complexity_accuracy_gold_domain": accuracy(gold_c, pred_c_gold),
         "complexity_accuracy": accuracy(gold_c, pred_c),
         "pair_accuracy": accuracy(

@@ -42,9 +42,13 @@ def test_route_streams_the_answer(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real-0000000000")
-    fakes = {n: FakeChatModel(responses=[f"streamed words from {n}"]) for n in
-             ("gpt-4.1-nano", "gpt-4.1", "o4-mini")}
-    monkeypatch.setattr(cli, "_router", lambda args: SmartRouter.from_preset("openai", models=fakes))
+    fakes = {
+        n: FakeChatModel(responses=[f"streamed words from {n}"])
+        for n in ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
+    }
+    monkeypatch.setattr(
+        cli, "_router", lambda args: SmartRouter.from_preset("openai", models=fakes)
+    )
     code, out, err = run(capsys, "route", "hello")
     assert code == 0
     assert out.strip() == "streamed words from gpt-4.1-nano"
@@ -67,11 +71,20 @@ def test_classify_jsonl_and_plain_lines_in_order(
     assert code == 0 and len(rows) == 101
     assert [r.get("id") for r in rows[:100]] == list(range(100))
     assert "id" not in rows[100]
-    assert set(rows[0]) == {"id", "domain", "domain_probs", "complexity", "complexity_probs",
-                            "complexity_score", "confidence"}
+    assert set(rows[0]) == {
+        "id",
+        "domain",
+        "domain_probs",
+        "complexity",
+        "complexity_probs",
+        "complexity_score",
+        "confidence",
+    }
 
 
-def test_classify_reads_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_classify_reads_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("hello\nsolve 2x+3=7\n"))
     code, out, _ = run(capsys, "classify", "-")
     assert code == 0 and len(out.splitlines()) == 2

@@ -90,4 +90,21 @@ def test_classification_text_keeps_previous_user_turn_and_markers() -> None:
     ]
     pdf = Attachment(kind="pdf", name="r.pdf", mime_type="application/pdf", text="x", pages=3)
     text = classification_text(messages, [pdf])
-    assert text == "[attachment: r.pdf (pdf, 3 pages)]\nwrite a quicksort in python\n\nnow in rust"
+    assert text == (
+        "[attachment: r.pdf (pdf, 3 pages)]\nnow in rust\n\n"
+        "(previous message: write a quicksort in python)"
+    )
+
+
+def test_a_greeting_before_a_question_does_not_take_over() -> None:
+    from smartroute_graph.classifiers.rules import RulesClassifier
+
+    text = classification_text(
+        [
+            HumanMessage("hello"),
+            AIMessage("Hi! How can I help?"),
+            HumanMessage("Prove that sqrt(2) is irrational"),
+        ],
+        [],
+    )
+    assert RulesClassifier().classify([text])[0].domain == "math"

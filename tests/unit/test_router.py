@@ -344,3 +344,33 @@ def test_messages_input_appends_answer_in_graph_output(router: SmartRouter) -> N
     out = router.graph.invoke({"messages": [HumanMessage("hello")]})
     assert [m.type for m in out["messages"]] == ["human", "ai"]
     assert out["response"].content == out["messages"][-1].content
+
+
+def test_constructor_timeout_applies_to_given_models(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].delay_s = 0.5
+    router = SmartRouter.from_preset(
+        "openai", models=fakes, classifier=StubClassifier("chat", "simple"), timeout_s=0.05
+    )
+    assert [a["error_kind"] for a in meta(router.invoke("hello"))["attempts"]] == ["timeout", None]
+
+
+def test_forced_model_respects_the_budget(router: SmartRouter) -> None:
+    from smartroute_graph import BudgetError
+
+    with pytest.raises(BudgetError, match="requested model o4-mini is estimated at"):
+        router.invoke("hi", model="o4-mini", budget_usd=1e-7)
+
+
+def test_classifier_can_be_chosen_per_request(fakes: dict[str, FakeChatModel]) -> None:
+    router = SmartRouter.from_preset(
+        "openai", models=fakes, classifier=StubClassifier("math", "complex")
+    )
+    assert router.route("hello").classifier == "stub"
+    assert router.route("hello", classifier="rules").classifier == "rules"
+    with pytest.raises(Exception, match="unknown classifier 'magic'"):
+        router.route("hello", classifier="magic")
+
+
+def test_from_config_keywords_override_the_file() -> None:
+    router = SmartRouter.from_config({"preset": "openai", "budget_usd": 0.5}, budget_usd=0.01)
+    assert router.defaults.budget_usd == 0.01

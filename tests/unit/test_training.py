@@ -53,8 +53,9 @@ def _write_corpus(folder: Path, per_pair: int = 4) -> Path:
             for c in COMPLEXITIES:
                 for i in range(per_pair):
                     word = WORDS[(i + len(c)) % len(WORDS)]
-                    rows.append({"prompt": template.format(word) + " " + c, "domain": d,
-                                 "complexity": c})
+                    rows.append(
+                        {"prompt": template.format(word) + " " + c, "domain": d, "complexity": c}
+                    )
     path = folder / "slice.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
@@ -63,8 +64,16 @@ def _write_corpus(folder: Path, per_pair: int = 4) -> Path:
 def test_loads_corpus_rows_with_history(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text(
-        json.dumps({"id": "x", "prompt": "now in Rust", "domain": "coding",
-                    "complexity": "simple", "lang": "en", "history": ["sort a list in Go"]})
+        json.dumps(
+            {
+                "id": "x",
+                "prompt": "now in Rust",
+                "domain": "coding",
+                "complexity": "simple",
+                "lang": "en",
+                "history": ["sort a list in Go"],
+            }
+        )
         + "\n\n",
         encoding="utf-8",
     )
@@ -76,18 +85,29 @@ def test_loads_corpus_rows_with_history(tmp_path: Path) -> None:
 def test_loads_older_shapes(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text(
         '{"text": "hi", "label": "chat"}\n{"text": "2+2", "label": "math/simple"}\n'
-        '{"text": "prove it", "label": "hard"}\n', encoding="utf-8")
+        '{"text": "prove it", "label": "hard"}\n',
+        encoding="utf-8",
+    )
     (tmp_path / "b.csv").write_text("Prompt,Label\nwrite a haiku,creative\n", encoding="utf-8")
     (tmp_path / "c.json").write_text('[{"query": "x", "label": "o4-mini"}]', encoding="utf-8")
     got = [(e.domain, e.complexity) for e in load_examples(tmp_path)]
-    assert got == [("chat", None), ("math", "simple"), (None, "complex"),
-                   ("creative", None), (None, "complex")]
+    assert got == [
+        ("chat", None),
+        ("math", "simple"),
+        (None, "complex"),
+        ("creative", None),
+        (None, "complex"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("bad.jsonl", '{"prompt": "ok", "domain": "math"}\n{not json\n', "line 2 is not valid JSON"),
+        (
+            "bad.jsonl",
+            '{"prompt": "ok", "domain": "math"}\n{not json\n',
+            "line 2 is not valid JSON",
+        ),
         ("bad.jsonl", '{"prompt": "x", "domain": "cooking"}\n', "unknown domain 'cooking'"),
         ("bad.jsonl", '{"prompt": "x", "label": "banana"}\n', "label 'banana'"),
         ("bad.jsonl", '{"domain": "math"}\n', "no prompt text"),
@@ -116,16 +136,22 @@ def test_missing_path_and_unlabelled_rows(tmp_path: Path) -> None:
 def test_auto_label_with_rules_fills_only_missing_labels() -> None:
     from smartroute_graph.classifiers.rules import RulesClassifier
 
-    rows = [Example(text="def f(x): return x  # fix this python bug"),
-            Example(text="write a poem", domain="creative")]
+    rows = [
+        Example(text="def f(x): return x  # fix this python bug"),
+        Example(text="write a poem", domain="creative"),
+    ]
     out = auto_label(rows, RulesClassifier())
     assert all(e.domain in DOMAINS and e.complexity in COMPLEXITIES for e in out)
     assert out[1].domain == "creative"
 
 
 def test_stratified_split_keeps_every_group() -> None:
-    rows = [Example(text=f"{d}{c}{i}", domain=d, complexity=c)
-            for d in DOMAINS for c in COMPLEXITIES for i in range(10)]
+    rows = [
+        Example(text=f"{d}{c}{i}", domain=d, complexity=c)
+        for d in DOMAINS
+        for c in COMPLEXITIES
+        for i in range(10)
+    ]
     train, val = stratified_split(rows, 0.2, seed=1)
     assert len(val) == 42 and len(train) == 168
     assert {(e.domain, e.complexity) for e in val} == {(e.domain, e.complexity) for e in rows}
@@ -133,8 +159,13 @@ def test_stratified_split_keeps_every_group() -> None:
 
 
 def test_augment_adds_marked_copies() -> None:
-    rows = [Example(text="Hello there, what is the capital of Peru?", domain="knowledge",
-                    complexity="simple")] * 20
+    rows = [
+        Example(
+            text="Hello there, what is the capital of Peru?",
+            domain="knowledge",
+            complexity="simple",
+        )
+    ] * 20
     out = augment(rows, factor=1.0, seed=0)
     assert len(out) > 20 and all(e.augmented for e in out[20:])
 
@@ -168,11 +199,24 @@ def test_train_tiny_model_end_to_end_save_reload_same_predictions(tmp_path: Path
     from smartroute_graph.training.trainer import TrainConfig, train
 
     data = _write_corpus(tmp_path / "data")
-    result = train(TrainConfig(
-        data=[str(data)], out=str(tmp_path / "model"), base="scratch", layers=1, hidden=32,
-        vocab_size=400, max_len=48, epochs=2, batch_size=16, augment=0.0, quantize=False,
-        val_fraction=0.25, name="tiny", threads=1,
-    ))
+    result = train(
+        TrainConfig(
+            data=[str(data)],
+            out=str(tmp_path / "model"),
+            base="scratch",
+            layers=1,
+            hidden=32,
+            vocab_size=400,
+            max_len=48,
+            epochs=2,
+            batch_size=16,
+            augment=0.0,
+            quantize=False,
+            val_fraction=0.25,
+            name="tiny",
+            threads=1,
+        )
+    )
     folder = result.folder
     for name in ("model.onnx", "tokenizer.json", "labels.json", "metrics.json", "MODEL_CARD.md"):
         assert (folder / name).is_file(), name
@@ -180,8 +224,12 @@ def test_train_tiny_model_end_to_end_save_reload_same_predictions(tmp_path: Path
     assert 0.0 <= metrics["validation"]["domain_macro_f1"] <= 1.0
     assert metrics["temperatures"]["domain"] > 0
 
-    texts = ["write a python function to sort a list", "hi, how are you?",
-             "solve 3x + 2 = 11", "summarise this: the meeting moved to Friday."]
+    texts = [
+        "write a python function to sort a list",
+        "hi, how are you?",
+        "solve 3x + 2 = 11",
+        "summarise this: the meeting moved to Friday.",
+    ]
     reloaded = EncoderClassifier(folder, cache_size=0)
     dom, cx = reloaded.predict_logits(texts)
     from smartroute_graph.classifiers.encoder import encode_texts

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-EVAL_DIR = Path(os.environ.get("SMARTROUTE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval"))
+EVAL_DIR = Path(
+    os.environ.get("SMARTROUTE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval")
+)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -21,10 +23,10 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)) + " |",
            "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     for r in cells:
-        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |")
     return "\n".join(out)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import EVAL_DIR, load_classifier, read_jsonl, table  # noqa: E402
+from _common import EVAL_DIR, load_classifier, read_jsonl, table
 
 SHORT = "What's the capital of Australia?"
 SAMPLES = [
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measured {spec}: {results[spec]}", file=sys.stderr)
     ref = results.get("distilbert")
     rows = []
-    for spec, r in results.items():
+    for r in results.values():
         ratio = f"{ref['median_ms'] / r['median_ms']:.1f}x" if ref else "-"
         rows.append([r["name"], r["median_ms"], r["p99_ms"], r["short_median_ms"],
                      f"{r['throughput']:.0f}", f"{r['cold_start_s']:.2f}", f"{r['rss_mb']:.0f}",

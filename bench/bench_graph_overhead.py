@@ -12,16 +12,22 @@ pasted snippets, long texts to summarise, ...), each case times ``--calls`` call
 ``invoke``        ``router.invoke(q)`` against ``model.invoke(q)``, where ``model`` is the fake
                   model the router picks for ``q`` (so both sides do the same model work).
 ``invoke short`` / ``invoke long``   the same samples, split by query length.
+``invoke, timeout_s=None``   ``router.invoke(q, timeout_s=None)``, shown when the router has a
+                  default per-call timeout: without one the model is called on the caller's
+                  thread instead of a worker thread, so the difference is that hop's cost.
 ``ainvoke``       the async path, ``await router.ainvoke(q)`` against ``await model.ainvoke(q)``.
 ``stream TTFT``   time to the first non-empty token of ``router.stream(q)`` / ``model.stream(q)``.
 ``stream total``  time to drain the whole stream (the router adds one metadata chunk).
+``astream ...``   the same for ``astream``.
 ``route``         ``router.route(q)``: the decision alone, no model call, against the same
                   decision computed without the graph (rules classifier + ``Policy.decide``).
 
-Direct and routed calls are interleaved (alternating which goes first) so that noise from other
-processes lands on both sides alike. The classifier's LRU cache is off (``cache_size=0``):
-production queries rarely repeat, and a cache hit would hide the classifier's cost
-(``--classifier-cache`` turns it back on). LangSmith tracing is forced off.
+Direct and routed calls are interleaved (each iteration runs every side once, in a shuffled
+order) so that drift and load from other processes land on all sides alike; still, on a shared
+2-core machine the absolute figures move with the load (the header shows the load average).
+The classifier's LRU cache is off (``cache_size=0``): production queries rarely repeat, and a
+cache hit would hide the classifier's cost (``--classifier-cache`` turns it back on).
+LangSmith tracing is forced off.
 
 How to read it
 --------------
@@ -33,10 +39,12 @@ line under the table says whether it is met (``--check`` makes the exit status s
 The breakdown splits the median ``invoke`` overhead into: the rules classifier alone, the
 policy (``Policy.decide``) alone, the router's other node code (input normalisation, token
 estimates, the second-level conditioning, the attempt record and the metadata on the answer),
-each timed by calling it directly on the same queries, and the rest: LangGraph's Pregel loop
+each timed by calling it directly on the same queries, the model-call timeout's worker-thread
+hop (from the ``timeout_s=None`` row), and the rest: LangGraph's Pregel loop
 (one superstep per node: task preparation, channel writes, reducers, checkpoint bookkeeping)
-and the LangChain callback/config plumbing around each node. ``--profile`` adds a cProfile of
-the routed ``invoke`` path: its top functions and the share of time per package.
+and the LangChain callback/config plumbing around each node. The parts are medians taken
+separately and the rest is a difference, so the split is approximate. ``--profile`` adds a
+cProfile of the routed ``invoke`` path: its top functions and the share of time per package.
 
 Run from the repository root::
 
@@ -53,6 +61,7 @@ import json
 import os
 import platform
 import pstats
+import random
 import statistics
 import sys
 import time
@@ -66,9 +75,9 @@ from typing import Any
 os.environ["LANGSMITH_TRACING"] = "false"
 os.environ["LANGCHAIN_TRACING_V2"] = "false"
 
-from langchain_core.messages import AIMessage  # noqa: E402
+from langchain_core.messages import AIMessage
 
-from smartroute_graph import (  # noqa: E402
+from smartroute_graph import (
     Attempt,
     Classification,
     RouterContext,
@@ -76,10 +85,10 @@ from smartroute_graph import (  # noqa: E402
     SmartRouter,
     preset_catalog,
 )
-from smartroute_graph import graph as graph_module  # noqa: E402
-from smartroute_graph.inputs import classification_text, normalise_input  # noqa: E402
-from smartroute_graph.pricing import attempt_cost, estimate_message_tokens  # noqa: E402
-from smartroute_graph.testing import FakeChatModel  # noqa: E402
+from smartroute_graph import graph as graph_module
+from smartroute_graph.inputs import classification_text, normalise_input
+from smartroute_graph.pricing import attempt_cost, estimate_message_tokens
+from smartroute_graph.testing import FakeChatModel
 
 TARGET_OVERHEAD_MS = 1.0
 LONG_QUERY_WORDS = 60  # queries at or above this many words count as "long"
@@ -90,7 +99,7 @@ ANSWER = (
     "needs no extra memory beyond the output."
 )
 
-_CODE = '''```python
+_CODE = """```python
 def merge(a, b):
     out = []
     i = j = 0
@@ -106,7 +115,7 @@ def merge_sort(xs):
         return xs
     mid = len(xs) // 2
     return merge(merge_sort(xs[:mid]), merge_sort(xs[mid:]))
-```'''
+```"""
 
 _ARTICLE = (
     "The city council met on Tuesday to discuss the proposed expansion of the light rail "
@@ -316,61 +325,56 @@ def environment() -> dict[str, Any]:
 # -- timing loops -------------------------------------------------------------------------------
 
 
-def _order(i: int) -> bool:
-    """Whether the direct call goes first on iteration ``i`` (alternate to cancel order bias)."""
-    return i % 2 == 0
-
-
-def paired(
-    setup: Setup,
-    direct: Callable[[int], object],
-    routed: Callable[[int], object],
-    calls: int,
-    warmup: int,
-) -> tuple[list[float], list[float], list[int]]:
-    """Time ``direct(i)`` and ``routed(i)`` on query ``i % len`` alternately; seconds each."""
+def interleaved(
+    setup: Setup, sides: dict[str, Callable[[int], object]], calls: int, warmup: int
+) -> tuple[dict[str, list[float]], list[int]]:
+    """Time every side on query ``i % len`` in each iteration ``i``, in a shuffled order (so
+    drift and background load hit all sides alike); seconds per call, and the query indices."""
     n = len(setup.queries)
+    shuffle = random.Random(0).shuffle
+    names = list(sides)
     for i in range(warmup):
-        direct(i % n)
-        routed(i % n)
+        for name in names:
+            sides[name](i % n)
     gc.collect()
-    d: list[float] = []
-    r: list[float] = []
-    idx: list[int] = []
+    times: dict[str, list[float]] = {name: [] for name in names}
     clock = time.perf_counter
     for i in range(calls):
         k = i % n
-        for first in (_order(i), not _order(i)):
+        shuffle(names)
+        for name in names:
+            fn = sides[name]
             start = clock()
-            (direct if first else routed)(k)
-            (d if first else r).append(clock() - start)
-        idx.append(k)
-    return d, r, idx
+            fn(k)
+            times[name].append(clock() - start)
+    return times, [i % n for i in range(calls)]
 
 
-async def apaired(
+async def ainterleaved(
     setup: Setup,
-    direct: Callable[[int], Awaitable[object]],
-    routed: Callable[[int], Awaitable[object]],
+    sides: dict[str, Callable[[int], Awaitable[object]]],
     calls: int,
     warmup: int,
-) -> tuple[list[float], list[float]]:
-    """Async :func:`paired`."""
+) -> dict[str, list[float]]:
+    """Async :func:`interleaved`."""
     n = len(setup.queries)
+    shuffle = random.Random(0).shuffle
+    names = list(sides)
     for i in range(warmup):
-        await direct(i % n)
-        await routed(i % n)
+        for name in names:
+            await sides[name](i % n)
     gc.collect()
-    d: list[float] = []
-    r: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in names}
     clock = time.perf_counter
     for i in range(calls):
         k = i % n
-        for first in (_order(i), not _order(i)):
+        shuffle(names)
+        for name in names:
+            fn = sides[name]
             start = clock()
-            await (direct if first else routed)(k)
-            (d if first else r).append(clock() - start)
-    return d, r
+            await fn(k)
+            times[name].append(clock() - start)
+    return times
 
 
 def time_stream(chunks: Iterator[Any]) -> tuple[float, float]:
@@ -400,15 +404,24 @@ def solo(fn: Callable[[int], object], n_queries: int, calls: int, warmup: int) -
 # -- the cases ----------------------------------------------------------------------------------
 
 
-def bench_invoke(setup: Setup, calls: int, warmup: int) -> list[Case]:
+def _timeout_default(setup: Setup) -> float | None:
+    defaults = getattr(setup.router, "defaults", None)
+    return getattr(defaults, "timeout_s", None)
+
+
+def bench_invoke(setup: Setup, calls: int, warmup: int) -> tuple[list[Case], float | None]:
+    """The invoke rows, and what the model-call timeout's thread hop costs (None: no timeout)."""
     router, queries = setup.router, setup.queries
-    d, r, idx = paired(
-        setup,
-        lambda k: setup.model_for(k).invoke(queries[k]),
-        lambda k: router.invoke(queries[k]),
-        calls,
-        warmup,
-    )
+    sides: dict[str, Callable[[int], object]] = {
+        "direct": lambda k: setup.model_for(k).invoke(queries[k]),
+        "routed": lambda k: router.invoke(queries[k]),
+    }
+    timeout = _timeout_default(setup)
+    if timeout:
+        # The same call without the per-call timeout, which runs the model on a worker thread.
+        sides["no_timeout"] = lambda k: router.invoke(queries[k], timeout_s=None)
+    times, idx = interleaved(setup, sides, calls, warmup)
+    d, r = times["direct"], times["routed"]
     cases = [Case("invoke", Stats.of(d), Stats.of(r))]
     for label, is_long in (("invoke short", False), ("invoke long", True)):
         keep = [
@@ -423,7 +436,19 @@ def bench_invoke(setup: Setup, calls: int, warmup: int) -> list[Case]:
                     note=f"{'>=' if is_long else '<'} {LONG_QUERY_WORDS} words",
                 )
             )
-    return cases
+    hop = None
+    if "no_timeout" in times:
+        no_timeout = Stats.of(times["no_timeout"])
+        hop = cases[0].routed.median_ms - no_timeout.median_ms
+        cases.append(
+            Case(
+                "invoke, timeout_s=None",
+                cases[0].direct,
+                no_timeout,
+                note=f"default is {timeout:g}: no thread hop",
+            )
+        )
+    return cases, hop
 
 
 def bench_ainvoke(setup: Setup, calls: int, warmup: int) -> Case:
@@ -435,42 +460,61 @@ def bench_ainvoke(setup: Setup, calls: int, warmup: int) -> Case:
     async def routed(k: int) -> AIMessage:
         return await router.ainvoke(queries[k])
 
-    d, r = asyncio.run(apaired(setup, direct, routed, calls, warmup))
-    return Case("ainvoke", Stats.of(d), Stats.of(r))
+    times = asyncio.run(ainterleaved(setup, {"direct": direct, "routed": routed}, calls, warmup))
+    return Case("ainvoke", Stats.of(times["direct"]), Stats.of(times["routed"]))
 
 
 def bench_stream(setup: Setup, calls: int, warmup: int) -> list[Case]:
+    """Sync and async streaming: time to the first token and to the end of the stream."""
     router, queries = setup.router, setup.queries
-    firsts: dict[str, list[float]] = {"direct": [], "routed": []}
-    totals: dict[str, list[float]] = {"direct": [], "routed": []}
+    firsts: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {}
 
-    def run(side: str, k: int) -> None:
-        source = (
-            setup.model_for(k).stream(queries[k]) if side == "direct" else router.stream(queries[k])
-        )
-        first, total = time_stream(source)
-        firsts[side].append(first)
-        totals[side].append(total)
+    def record(side: str, first: float, total: float) -> None:
+        firsts.setdefault(side, []).append(first)
+        totals.setdefault(side, []).append(total)
 
-    n = len(queries)
-    for i in range(warmup):
-        run("direct", i % n)
-        run("routed", i % n)
-    for bucket in (*firsts.values(), *totals.values()):
-        bucket.clear()
-    gc.collect()
-    for i in range(calls):
-        for first in (_order(i), not _order(i)):
-            run("direct" if first else "routed", i % n)
+    def sync_side(side: str) -> Callable[[int], object]:
+        def run(k: int) -> None:
+            source = (
+                setup.model_for(k).stream(queries[k])
+                if side == "direct"
+                else router.stream(queries[k])
+            )
+            record(side, *time_stream(source))
+
+        return run
+
+    def async_side(side: str) -> Callable[[int], Awaitable[object]]:
+        async def run(k: int) -> None:
+            source = (
+                setup.model_for(k).astream(queries[k])
+                if side == "adirect"
+                else router.astream(queries[k])
+            )
+            start = time.perf_counter()
+            first = 0.0
+            async for chunk in source:
+                if not first and chunk.content:
+                    first = time.perf_counter() - start
+            record(side, first, time.perf_counter() - start)
+
+        return run
+
+    interleaved(setup, {s: sync_side(s) for s in ("direct", "routed")}, calls, warmup)
+    asyncio.run(
+        ainterleaved(setup, {s: async_side(s) for s in ("adirect", "arouted")}, calls, warmup)
+    )
+    # Drop the warm-up calls, which record() also saw.
+    firsts = {k: v[-calls:] for k, v in firsts.items()}
+    totals = {k: v[-calls:] for k, v in totals.items()}
     chunks = sum(1 for c in setup.model_for(0).stream(queries[0]) if c.content)
+    note = f"{chunks} chunks/answer"
     return [
         Case("stream TTFT", Stats.of(firsts["direct"]), Stats.of(firsts["routed"])),
-        Case(
-            "stream total",
-            Stats.of(totals["direct"]),
-            Stats.of(totals["routed"]),
-            note=f"{chunks} content chunks per answer",
-        ),
+        Case("stream total", Stats.of(totals["direct"]), Stats.of(totals["routed"]), note=note),
+        Case("astream TTFT", Stats.of(firsts["adirect"]), Stats.of(firsts["arouted"])),
+        Case("astream total", Stats.of(totals["adirect"]), Stats.of(totals["arouted"])),
     ]
 
 
@@ -482,23 +526,31 @@ def bench_route(setup: Setup, calls: int, warmup: int) -> Case:
         c = classifier.classify([texts[k]])[0]
         return policy.decide(c, input_tokens=tokens[k])
 
-    d, r, _ = paired(setup, bare, lambda k: router.route(queries[k]), calls, warmup)
+    sides: dict[str, Callable[[int], object]] = {
+        "direct": bare,
+        "routed": lambda k: router.route(queries[k]),
+    }
+    times, _ = interleaved(setup, sides, calls, warmup)
     return Case(
         "route",
-        Stats.of(d),
-        Stats.of(r),
+        Stats.of(times["direct"]),
+        Stats.of(times["routed"]),
         direct_label="classifier + Policy.decide, no graph",
-        note="decision only",
+        note="direct = classify+decide",
     )
 
 
-def bench_breakdown(setup: Setup, invoke: Case, calls: int, warmup: int) -> dict[str, float]:
+def bench_breakdown(
+    setup: Setup, invoke: Case, hop_ms: float | None, calls: int, warmup: int
+) -> dict[str, float]:
     """Median ms per call of each piece of the router's own work, and LangGraph's remainder."""
     router, queries, texts, tokens = setup.router, setup.queries, setup.texts, setup.tokens
     classifier, policy = router.classifier, router.policy
     n = len(queries)
     classifications = [classifier.classify([t])[0] for t in texts]
-    decisions = [policy.decide(c, input_tokens=tok) for c, tok in zip(classifications, tokens)]
+    decisions = [
+        policy.decide(c, input_tokens=tok) for c, tok in zip(classifications, tokens, strict=True)
+    ]
     answers = [setup.model_for(k).invoke(queries[k]) for k in range(n)]
     context = RouterContext()
     condition: Callable[[Classification, RouterContext], Classification] | None = getattr(
@@ -529,19 +581,22 @@ def bench_breakdown(setup: Setup, invoke: Case, calls: int, warmup: int) -> dict
             finalise(answer, decisions[k], [attempt])
         return attempt
 
-    def median_ms(fn: Callable[[int], object]) -> float:
-        return statistics.median(solo(fn, n, calls, warmup)) * 1000
-
-    clf = median_ms(lambda k: classifier.classify([texts[k]]))
-    pol = median_ms(lambda k: policy.decide(classifications[k], input_tokens=tokens[k]))
-    own = median_ms(bookkeeping)
+    sides: dict[str, Callable[[int], object]] = {
+        "classifier": lambda k: classifier.classify([texts[k]]),
+        "policy": lambda k: policy.decide(classifications[k], input_tokens=tokens[k]),
+        "node_code": bookkeeping,
+    }
+    times, _ = interleaved(setup, sides, calls, warmup)
+    clf, pol, own = (statistics.median(times[s]) * 1000 for s in sides)
+    hop = hop_ms or 0.0
     overhead = invoke.overhead_ms
     return {
         "overhead_median_ms": overhead,
         "rules_classifier_ms": clf,
         "policy_decide_ms": pol,
         "router_node_code_ms": own,
-        "langgraph_machinery_ms": overhead - clf - pol - own,
+        "timeout_thread_hop_ms": hop,
+        "langgraph_machinery_ms": overhead - clf - pol - own - hop,
     }
 
 
@@ -638,7 +693,7 @@ def render(results: Results) -> None:
             _fmt(c.overhead_ms),
             _fmt(c.overhead_p99_ms),
             f"{c.ratio:.1f}x",
-            c.note if c.direct_label == "model directly" else f"{c.note}; direct = {c.direct_label}",
+            c.note,
         ]
         for c in results.cases
     ]
@@ -649,8 +704,11 @@ def render(results: Results) -> None:
         for label, key in (
             ("rules classifier (classify, no cache)", "rules_classifier_ms"),
             ("Policy.decide", "policy_decide_ms"),
-            ("router node code (input, tokens, conditioning, record, finalise)",
-             "router_node_code_ms"),
+            (
+                "router node code (input, tokens, conditioning, record, finalise)",
+                "router_node_code_ms",
+            ),
+            ("model-call timeout: worker-thread hop", "timeout_thread_hop_ms"),
             ("LangGraph/LangChain machinery (the rest)", "langgraph_machinery_ms"),
             ("total invoke overhead (median)", "overhead_median_ms"),
         )
@@ -673,7 +731,7 @@ def render(results: Results) -> None:
     except ImportError:
         _render_plain(title, headers, rows, breakdown_rows, verdict, results.profile)
         return
-    console = Console(width=max(140, Console().width))
+    console = Console(width=max(160, Console().width))
     table = Table(title=title, title_justify="left")
     for i, h in enumerate(headers):
         table.add_column(h, justify="left" if i in (0, len(headers) - 1) else "right")
@@ -720,11 +778,11 @@ def _render_plain(
     profile: dict[str, Any],
 ) -> None:
     def table(hdr: list[str], body: list[list[str]]) -> None:
-        widths = [max(len(str(x)) for x in col) for col in zip(hdr, *body)]
-        print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+        widths = [max(len(str(x)) for x in col) for col in zip(hdr, *body, strict=True)]
+        print("  ".join(h.ljust(w) for h, w in zip(hdr, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for row in body:
-            print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+            print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
 
     print(title)
     table(headers, rows)
@@ -771,11 +829,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup = make_setup(args.classifier_cache)
     results = Results(args.calls, args.warmup, args.classifier_cache, environment())
     started = time.perf_counter()
-    results.cases.extend(bench_invoke(setup, args.calls, args.warmup))
+    invoke_cases, hop_ms = bench_invoke(setup, args.calls, args.warmup)
+    results.cases.extend(invoke_cases)
     results.cases.append(bench_ainvoke(setup, args.calls, args.warmup))
     results.cases.extend(bench_stream(setup, args.calls, args.warmup))
     results.cases.append(bench_route(setup, args.calls, args.warmup))
-    results.breakdown = bench_breakdown(setup, results.case("invoke"), args.calls, args.warmup)
+    results.breakdown = bench_breakdown(
+        setup, results.case("invoke"), hop_ms, args.calls, args.warmup
+    )
     if args.profile:
         results.profile = profile_invoke(setup, args.profile)
     results.environment["wall_s"] = round(time.perf_counter() - started, 1)

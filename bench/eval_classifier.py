@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import EVAL_DIR, load_classifier, read_jsonl, table  # noqa: E402
+from _common import EVAL_DIR, load_classifier, read_jsonl, table
 
-from smartroute_graph.evaluation.metrics import (  # noqa: E402
+from smartroute_graph.evaluation.metrics import (
     accuracy,
     apgr,
     confusion_matrix,
@@ -39,7 +39,7 @@ from smartroute_graph.evaluation.metrics import (  # noqa: E402
     per_class_f1,
     routing_curve,
 )
-from smartroute_graph.taxonomy import DOMAINS  # noqa: E402
+from smartroute_graph.taxonomy import DOMAINS
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
 FILES = ("mtbench", "gsm8k", "mmlu")
@@ -52,7 +52,7 @@ def eval_domains(clf: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     pred = [d.domain for d in decisions]
     present = [d for d in DOMAINS if d in set(gold)]
     by_source: dict[str, list[bool]] = defaultdict(list)
-    for r, p in zip(rows, pred):
+    for r, p in zip(rows, pred, strict=False):
         by_source[r["source"]].append(p == r["domain"])
     return {
         "n": len(rows),
@@ -61,8 +61,8 @@ def eval_domains(clf: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "per_class_f1": per_class_f1(gold, pred, present),
         "per_source": {s: (float(np.mean(v)), len(v)) for s, v in sorted(by_source.items())},
         "confusion": {"rows": present, "cols": list(DOMAINS),
-                      "matrix": [r for r, d in zip(confusion_matrix(gold, pred, DOMAINS), DOMAINS)
-                                 if d in present]},
+                      "matrix": [r for r, d in zip(confusion_matrix(gold, pred, DOMAINS), DOMAINS,
+                                                   strict=True) if d in present]},
     }
 
 
@@ -86,7 +86,7 @@ def eval_routing(clf: Any, rows: list[dict[str, Any]], seeds: int = 20) -> dict[
     out_rows = [
         ["all weak", 0.0, "-", "-"],
         ["all strong", 1.0, "-", "-"],
-        ["random (mean of %d)" % seeds, float(np.mean([apgr(c) for c in rand])),
+        [f"random (mean of {seeds})", float(np.mean([apgr(c) for c in rand])),
          f"{100 * np.mean([cpt(c, 0.5) for c in rand]):.1f}%",
          f"{100 * np.mean([cpt(c, 0.8) for c in rand]):.1f}%"],
         routing_rows("oracle", oracle_scores(weak, strong), weak, strong),
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nconfusion (rows gold, columns predicted)\n")
         conf = dom["confusion"]
         print(table(["gold \\ pred", *conf["cols"]],
-                    [[g, *row] for g, row in zip(conf["rows"], conf["matrix"])]))
+                    [[g, *row] for g, row in zip(conf["rows"], conf["matrix"], strict=False)]))
         report[spec] = {"domain_probes": dom}
         if args.skip_routing:
             continue

@@ -14,7 +14,11 @@ from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_eve
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
+
+# LangGraph's own node wrapper, as its prebuilt ToolNode uses it: a sync and an async body,
+# and no second traced run per node (RunnableLambda adds one, ~0.2 ms a call).
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import get_runtime
 
@@ -145,6 +149,9 @@ def build_graph(
         context = _context()
         classification = state["classification"]
         assert classification is not None
+        if context.domain is None and context.complexity_cutoffs is None:
+            # The classifier already conditioned complexity on its own domain choice.
+            return {}
         return {"classification": _condition(classification, context)}
 
     def select_model(state: RouterState) -> dict[str, Any]:
@@ -204,15 +211,13 @@ def build_graph(
         input_schema=RouterInput,
         output_schema=RouterOutput,
     )
-    graph.add_node("prepare", prepare)
-    graph.add_node("classify_domain", classify_domain)
-    graph.add_node("assess_complexity", assess_complexity)
-    graph.add_node("select_model", select_model)
+    for step in (prepare, classify_domain, assess_complexity, select_model):
+        graph.add_node(step.__name__, _light_node(step))
     for name in catalog:
         graph.add_node(name, _model_node(catalog[name], provider))
         graph.add_edge(name, "review")
-    graph.add_node("review", review)
-    graph.add_node("escalate", escalate)
+    graph.add_node("review", _light_node(review))
+    graph.add_node("escalate", _light_node(escalate))
 
     graph.add_edge(START, "prepare")
     graph.add_edge("prepare", "classify_domain")
@@ -223,6 +228,19 @@ def build_graph(
     graph.add_conditional_edges("review", after_review, {"escalate": "escalate", END: END})
     graph.add_conditional_edges("escalate", route_to_model, model_targets)
     return graph
+
+
+def _node(func: Any, afunc: Any, name: str) -> RunnableCallable:
+    return RunnableCallable(func, afunc, name=name, trace=False)
+
+
+def _light_node(func: Any) -> RunnableCallable:
+    """A node of CPU-light code; its async twin runs inline instead of in a thread pool."""
+
+    async def afunc(state: RouterState) -> Any:
+        return func(state)
+
+    return _node(func, afunc, func.__name__)
 
 
 def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:
@@ -298,7 +316,7 @@ def _forced_decision(
     )
 
 
-def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any, Any]:
+def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
     """The node that calls ``spec``'s chat model once and records the attempt."""
 
     def prepare_call(state: RouterState, config: RunnableConfig) -> tuple[BaseChatModel, list[Any]]:
@@ -414,7 +432,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableLambda[Any,
             await adispatch_custom_event(COST_EVENT, event, config=config)
         return update
 
-    return RunnableLambda(call, afunc=acall, name=spec.name)
+    return _node(call, acall, spec.name)
 
 
 def _streaming(config: RunnableConfig) -> bool:

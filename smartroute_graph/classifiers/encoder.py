@@ -140,15 +140,15 @@ class EncoderClassifier:
                     todo.setdefault(text, []).append(i)
         if todo:
             unique = list(todo)
-            for text, decision in zip(unique, self._classify_uncached(unique)):
+            for text, decision in zip(unique, self._classify_uncached(unique), strict=False):
                 for i in todo[text]:
                     results[i] = decision
             if self.cache_size:
                 with self._lock:
                     for text, positions in todo.items():
-                        decision = results[positions[0]]
-                        assert decision is not None
-                        self._cache[text] = decision
+                        cached = results[positions[0]]
+                        assert cached is not None
+                        self._cache[text] = cached
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
         return [r for r in results if r is not None]

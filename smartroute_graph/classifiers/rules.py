@@ -13,17 +13,27 @@ import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from smartroute_graph.classifiers.base import Classification
 from smartroute_graph.taxonomy import DOMAINS, Domain
 
 __all__ = ["RulesClassifier"]
 
-_Pattern = tuple[re.Pattern[str], float]
+# (pattern, weight, whether it reads the lower-cased text)
+_Pattern = tuple[re.Pattern[str], float, bool]
 
 
 def _p(weight: float, *patterns: str) -> list[_Pattern]:
-    return [(re.compile(p, re.IGNORECASE | re.MULTILINE), weight) for p in patterns]
+    # A pattern with no upper-case letter in its source (so no \S, \W, [A-D], TypeError, ...)
+    # finds the same hits case-sensitively in the lower-cased text as with IGNORECASE in the
+    # text, and Python's re runs such keyword alternations 2-4x faster without IGNORECASE.
+    return [
+        (re.compile(p, re.MULTILINE), weight, True)
+        if not any(c.isupper() for c in p)
+        else (re.compile(p, re.IGNORECASE | re.MULTILINE), weight, False)
+        for p in patterns
+    ]
 
 
 _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
@@ -217,14 +227,38 @@ def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
     return {k: v / total for k, v in exps.items()}
 
 
-def _evidence(patterns: list[_Pattern], text: str) -> float:
+def _evidence(patterns: list[_Pattern], text: str, lowered: str) -> float:
     # Each pattern counts once and a second hit adds half: repetition is weak evidence.
     score = 0.0
-    for pattern, weight in patterns:
-        hits = len(pattern.findall(text, 0, 4000))
+    for pattern, weight, on_lowered in patterns:
+        hits = len(pattern.findall(lowered if on_lowered else text, 0, 4000))
         if hits:
             score += weight * (1.0 + 0.5 * min(hits - 1, 2))
     return score
+
+
+class _Shape(NamedTuple):
+    """The complexity evidence that does not depend on the domain (gathered once a text)."""
+
+    complex_ev: float
+    moderate_ev: float
+    simple_ev: float
+    items: int
+    newlines: int
+    fenced: bool
+
+
+# Length in words, on a log scale, centred per domain: a 60-word chat message is ordinary, a
+# 60-word math problem is a multi-step one.
+_LENGTH_CENTRE: dict[str, int] = {
+    "chat": 40,
+    "creative": 30,
+    "text": 150,
+    "knowledge": 20,
+    "coding": 30,
+    "math": 25,
+    "reasoning": 40,
+}
 
 
 class RulesClassifier:
@@ -240,43 +274,36 @@ class RulesClassifier:
         return [self._classify_one(t) for t in texts]
 
     def _classify_uncached(self, text: str) -> Classification:
+        lowered = text.lower()
         domain_scores: dict[str, float] = {
-            d: _evidence(_DOMAIN_PATTERNS[d], text) + _DOMAIN_BIAS[d] for d in DOMAINS
+            d: _evidence(_DOMAIN_PATTERNS[d], text, lowered) + _DOMAIN_BIAS[d] for d in DOMAINS
         }
         words = len(text.split())
         if words <= 4 and max(domain_scores.values()) < 2.0:
             domain_scores["chat"] += 1.5
         domain_probs = _softmax(domain_scores, temperature=1.5)
+        shape = _Shape(
+            complex_ev=_evidence(_COMPLEX_MARKERS, text, lowered),
+            moderate_ev=_evidence(_MODERATE_MARKERS, text, lowered),
+            simple_ev=_evidence(_SIMPLE_MARKERS, text, lowered),
+            items=len(_LIST_ITEM.findall(text)),
+            newlines=text.count("\n"),
+            fenced="```" in text,
+        )
         by_domain: dict[str, dict[str, float]] = {
-            d: self._complexity(text, words, d) for d in DOMAINS
+            d: self._complexity(shape, words, d) for d in DOMAINS
         }
         return Classification.from_probs(domain_probs, by_domain, backend=self.name)
 
-    def _complexity(self, text: str, words: int, domain: Domain) -> dict[str, float]:
-        complex_ev = _evidence(_COMPLEX_MARKERS, text)
-        moderate_ev = _evidence(_MODERATE_MARKERS, text)
-        simple_ev = _evidence(_SIMPLE_MARKERS, text)
-        items = len(_LIST_ITEM.findall(text))
-        code_lines = text.count("\n") if "```" in text or domain == "coding" else 0
-
-        # Length in words, on a log scale, centred per domain: a 60-word chat message is
-        # ordinary, a 60-word math problem is a multi-step one.
-        centre = {
-            "chat": 40,
-            "creative": 30,
-            "text": 150,
-            "knowledge": 20,
-            "coding": 30,
-            "math": 25,
-            "reasoning": 40,
-        }[domain]
-        length = math.log((words + 5) / centre)
-        structure = 0.25 * min(items, 8) + 0.02 * min(code_lines, 100)
+    def _complexity(self, shape: _Shape, words: int, domain: Domain) -> dict[str, float]:
+        code_lines = shape.newlines if shape.fenced or domain == "coding" else 0
+        length = math.log((words + 5) / _LENGTH_CENTRE[domain])
+        structure = 0.25 * min(shape.items, 8) + 0.02 * min(code_lines, 100)
 
         depth = 1.0 if domain in ("math", "reasoning", "coding") else 0.7
-        complex_score = depth * complex_ev + 0.8 * length + structure - 1.0
-        moderate_score = moderate_ev + 0.4 * length + 0.5 * structure
-        simple_score = simple_ev - 0.5 * length + (0.8 if domain == "chat" else 0.0)
+        complex_score = depth * shape.complex_ev + 0.8 * length + structure - 1.0
+        moderate_score = shape.moderate_ev + 0.4 * length + 0.5 * structure
+        simple_score = shape.simple_ev - 0.5 * length + (0.8 if domain == "chat" else 0.0)
         return _softmax(
             {"simple": simple_score, "moderate": moderate_score, "complex": complex_score},
             temperature=1.2,

@@ -37,7 +37,7 @@ def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
     _check_same_length(gold, pred)
     if not gold:
         return 0.0
-    return sum(g == p for g, p in zip(gold, pred)) / len(gold)
+    return sum(g == p for g, p in zip(gold, pred, strict=False)) / len(gold)
 
 
 def per_class_f1(
@@ -51,9 +51,9 @@ def per_class_f1(
     labels = list(labels) if labels is not None else sorted(set(gold))
     out: dict[str, float] = {}
     for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, pred))
-        fp = sum(g != label and p == label for g, p in zip(gold, pred))
-        fn = sum(g == label and p != label for g, p in zip(gold, pred))
+        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=False))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=False))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=False))
         denom = 2 * tp + fp + fn
         out[label] = 2 * tp / denom if denom else 0.0
     return out
@@ -81,7 +81,7 @@ def confusion_matrix(
     _check_same_length(gold, pred)
     index = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
-    for g, p in zip(gold, pred):
+    for g, p in zip(gold, pred, strict=False):
         if g in index and p in index:
             matrix[index[g]][index[p]] += 1
     return matrix
@@ -189,7 +189,8 @@ def cpt(curve: RoutingCurve, target: float) -> float:
 
 def oracle_scores(weak: Sequence[float], strong: Sequence[float]) -> np.ndarray:
     """The oracle router's scores: the strong model's gain over the weak one per prompt."""
-    return np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
+    gain: np.ndarray = np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
+    return gain
 
 
 def _check_same_length(a: Sequence[object], b: Sequence[object]) -> None:

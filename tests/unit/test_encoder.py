@@ -1,0 +1,144 @@
+"""The encoder classifier on the shipped model (ONNX Runtime only: no torch needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartroute_graph.classifiers.base import Classification, Classifier
+from smartroute_graph.classifiers.encoder import EncoderClassifier
+from smartroute_graph.classifiers.model_folder import (
+    ModelFolderError,
+    available_models,
+    resolve_model_dir,
+)
+from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.taxonomy import DOMAINS
+
+TEXTS = [
+    "Write a Python function that merges two sorted lists.",
+    "What is 17% of 240?",
+    "hi! how's it going?",
+    "Write a limerick about a cat who loves lasagna.",
+    "Summarise this paragraph: The council approved the new park after months of debate.",
+    "Who was the first emperor of Rome?",
+    "If Anna is taller than Ben and Ben is taller than Carl, who is shortest?",
+]
+
+
+@pytest.fixture(scope="module")
+def clf() -> EncoderClassifier:
+    return EncoderClassifier("default")
+
+
+def test_default_model_ships_and_loads_without_torch(clf: EncoderClassifier) -> None:
+    assert "default" in available_models()
+    assert isinstance(clf, Classifier)
+    assert clf.name.startswith("encoder:")
+    size_mb = (resolve_model_dir("default") / "model.onnx").stat().st_size / 1e6
+    assert size_mb < 60
+
+
+def test_classify_batch_in_order_with_valid_fields(clf: EncoderClassifier) -> None:
+    out = clf.classify(TEXTS)
+    assert len(out) == len(TEXTS)
+    for c in out:
+        assert isinstance(c, Classification)
+        assert c.domain in DOMAINS and 0.0 <= c.complexity_score <= 1.0
+        assert sum(c.domain_probs.values()) == pytest.approx(1.0, abs=1e-6)
+        assert set(c.complexity_by_domain) == set(DOMAINS)
+        assert c.backend == clf.name
+    assert clf.classify([]) == []
+
+
+def test_obvious_domains(clf: EncoderClassifier) -> None:
+    domains = [c.domain for c in clf.classify(TEXTS)]
+    assert domains[0] == "coding" and domains[1] == "math"
+    assert sum(d == e for d, e in zip(domains, DOMAINS, strict=False)) >= 5
+
+
+def test_batched_equals_one_at_a_time(clf: EncoderClassifier) -> None:
+    fresh = EncoderClassifier("default", cache_size=0)
+    batched = fresh.predict_probs(TEXTS)[0]
+    single = np.vstack([fresh.predict_probs([t])[0] for t in TEXTS])
+    # int8 dynamic quantisation scales activations per batch: tiny differences only
+    np.testing.assert_allclose(batched, single, atol=0.05)
+    assert (batched.argmax(1) == single.argmax(1)).all()
+
+
+def test_decision_cache_returns_the_same_decision(clf: EncoderClassifier) -> None:
+    first = clf.classify(["cache me: what is a monad?"])[0]
+    again = clf.classify(["cache me: what is a monad?", "cache me: what is a monad?"])
+    assert again[0] is first and again[1] is first
+    small = EncoderClassifier("default", cache_size=2)
+    small.classify(["a", "b", "c"])
+    assert len(small._cache) == 2
+    small.clear_cache()
+    assert len(small._cache) == 0
+
+
+def test_long_and_odd_inputs(clf: EncoderClassifier) -> None:
+    long_text = "Summarise the report below.\n" + "The quarterly numbers rose. " * 3000
+    out = clf.classify([long_text, "", "   ", "🙂", "日本の首都はどこですか？"])
+    assert len(out) == 5
+
+
+def _copy_default(tmp_path: Path) -> Path:
+    dst = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("default"), dst)
+    return dst
+
+
+def test_missing_folder_and_unknown_name(tmp_path: Path) -> None:
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        EncoderClassifier(tmp_path / "nope")
+    with pytest.raises(ModelFolderError, match="no packaged encoder model named 'huge'"):
+        EncoderClassifier("huge")
+
+
+@pytest.mark.parametrize("missing", ["model.onnx", "tokenizer.json", "labels.json"])
+def test_incomplete_folder(tmp_path: Path, missing: str) -> None:
+    folder = _copy_default(tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(ModelFolderError, match=f"missing {missing}") as info:
+        EncoderClassifier(folder)
+    assert isinstance(info.value, SmartRouteError) and isinstance(info.value, ValueError)
+    assert "smartroute train" in str(info.value)
+
+
+def test_corrupt_model_onnx(tmp_path: Path) -> None:
+    folder = _copy_default(tmp_path)
+    (folder / "model.onnx").write_bytes(b"\x00not an onnx model" * 10)
+    with pytest.raises(ModelFolderError, match="cannot load"):
+        EncoderClassifier(folder)
+
+
+def test_corrupt_tokenizer_and_labels(tmp_path: Path) -> None:
+    folder = _copy_default(tmp_path)
+    (folder / "tokenizer.json").write_text("{broken")
+    with pytest.raises(ModelFolderError, match=r"tokenizer\.json"):
+        EncoderClassifier(folder)
+    folder = _copy_default(tmp_path / "b")
+    (folder / "labels.json").write_text("not json")
+    with pytest.raises(ModelFolderError, match="not valid JSON"):
+        EncoderClassifier(folder)
+    spec = json.loads((resolve_model_dir("default") / "labels.json").read_text())
+    spec["domains"] = ["a", "b"]
+    (folder / "labels.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelFolderError, match="expected the taxonomy"):
+        EncoderClassifier(folder)
+
+
+def test_labels_that_do_not_match_the_model(tmp_path: Path) -> None:
+    folder = _copy_default(tmp_path)
+    spec = json.loads((folder / "labels.json").read_text())
+    spec["complexities"] = ["simple", "moderate", "complex"]
+    spec["domains"] = [*DOMAINS]
+    spec["temperatures"] = {"domain": -1.0, "complexity": 1.0}
+    (folder / "labels.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelFolderError, match="temperature"):
+        EncoderClassifier(folder)

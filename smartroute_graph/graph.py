@@ -200,6 +200,10 @@ def build_graph(
     def after_review(state: RouterState) -> str:
         return "escalate" if state.get("next_model") else END
 
+    def after_model(state: RouterState) -> str:
+        attempts = state.get("attempts") or []
+        return END if attempts and attempts[-1].ok else "review"
+
     def escalate(state: RouterState) -> dict[str, Any]:
         # A separate node so the retry is visible in Studio and traces (and so drawing the
         # graph never meets a self-loop).
@@ -215,7 +219,6 @@ def build_graph(
         graph.add_node(step.__name__, _light_node(step))
     for name in catalog:
         graph.add_node(name, _model_node(catalog[name], provider))
-        graph.add_edge(name, "review")
     graph.add_node("review", _light_node(review))
     graph.add_node("escalate", _light_node(escalate))
 
@@ -224,14 +227,23 @@ def build_graph(
     graph.add_edge("classify_domain", "assess_complexity")
     graph.add_edge("assess_complexity", "select_model")
     model_targets: dict[Hashable, str] = {name: name for name in catalog}
-    graph.add_conditional_edges("select_model", route_to_model, {**model_targets, END: END})
-    graph.add_conditional_edges("review", after_review, {"escalate": "escalate", END: END})
-    graph.add_conditional_edges("escalate", route_to_model, model_targets)
+    # Every conditional edge names its targets, so Studio draws them; the path functions
+    # are untraced (a traced run per edge costs more than the decision it makes).
+    to_model = _path(route_to_model)
+    graph.add_conditional_edges("select_model", to_model, {**model_targets, END: END})
+    for name in catalog:
+        graph.add_conditional_edges(name, _path(after_model), {"review": "review", END: END})
+    graph.add_conditional_edges("review", _path(after_review), {"escalate": "escalate", END: END})
+    graph.add_conditional_edges("escalate", to_model, model_targets)
     return graph
 
 
 def _node(func: Any, afunc: Any, name: str) -> RunnableCallable:
     return RunnableCallable(func, afunc, name=name, trace=False)
+
+
+def _path(func: Any) -> RunnableCallable:
+    return RunnableCallable(func, name=func.__name__, trace=False)
 
 
 def _light_node(func: Any) -> RunnableCallable:
@@ -373,8 +385,12 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             "output_tokens": tokens_out,
             "estimated": not usage,
         }
-        response = _as_message(result)
-        return {"attempts": [attempt], "response": response}, event
+        # A good answer is final here: going through `review` would cost a graph step.
+        decision = state["decision"]
+        assert decision is not None
+        final = _finalise(_as_message(result), decision, [*(state.get("attempts") or []), attempt])
+        update = {"attempts": [attempt], "response": final, "messages": [final], "next_model": None}
+        return update, event
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         model, messages = prepare_call(state, config)

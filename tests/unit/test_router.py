@@ -55,7 +55,6 @@ def test_domain_then_complexity_then_model_for_every_domain(
             "assess_complexity",
             "select_model",
             expected,
-            "review",
         ]
         answer = router.invoke("some question")
         assert answer.content == f"answer from {expected}: all good here"
@@ -142,6 +141,15 @@ def test_provider_errors_fall_back_to_the_next_model(
     assert info["attempts"][0]["ok"] is False and info["attempts"][0]["error_kind"] == kind
     assert info["escalated"] is True and info["model"] == "gpt-4.1"
     assert info["selected_model"] == "gpt-4.1-nano"
+
+
+def test_failure_goes_through_review_and_escalate(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].error = TimeoutError("slow")
+    router = SmartRouter.from_preset(
+        "openai", models=fakes, classifier=StubClassifier("chat", "simple")
+    )
+    nodes = [next(iter(u)) for u in router.graph.stream({"query": "hello"}, stream_mode="updates")]
+    assert nodes[4:] == ["gpt-4.1-nano", "review", "escalate", "gpt-4.1"]
 
 
 def test_router_timeout_falls_back(fakes: dict[str, FakeChatModel]) -> None:

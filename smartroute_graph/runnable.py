@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -22,6 +23,9 @@ from smartroute_graph.classifiers import (
 )
 from smartroute_graph.config import RouterConfig, load_config
 from smartroute_graph.context import RouterContext
+
+if TYPE_CHECKING:
+    from smartroute_graph.compare import ComparisonReport, Scorer
 from smartroute_graph.errors import ConfigError
 from smartroute_graph.graph import (
     API_KEYS_CONFIG_KEY,
@@ -287,6 +291,46 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         state, config, context = self._prepare(input, None, kwargs)
         output = await self.graph.ainvoke(state, config, context=context)
         return cast(RoutingDecision, output["decision"])
+
+    # -- comparing models --------------------------------------------------------------------
+
+    async def acompare(
+        self,
+        input: RouterInputLike,
+        *,
+        models: Sequence[str] | None = None,
+        scorer: Scorer | None = None,
+        timeout_s: float | None = None,
+        api_keys: Mapping[str, str | SecretStr] | None = None,
+    ) -> ComparisonReport:
+        """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
+        time each answer, and mark the model the router would pick (see :mod:`compare`)."""
+        from smartroute_graph.compare import acompare
+
+        return await acompare(
+            self,
+            input,
+            models=models,
+            scorer=scorer,
+            timeout_s=timeout_s,
+            api_keys=dict(api_keys) if api_keys else None,
+        )
+
+    def compare(
+        self,
+        input: RouterInputLike,
+        *,
+        models: Sequence[str] | None = None,
+        scorer: Scorer | None = None,
+        timeout_s: float | None = None,
+        api_keys: Mapping[str, str | SecretStr] | None = None,
+    ) -> ComparisonReport:
+        """Sync :meth:`acompare` (runs its own event loop; from async code use ``acompare``)."""
+        return asyncio.run(
+            self.acompare(
+                input, models=models, scorer=scorer, timeout_s=timeout_s, api_keys=api_keys
+            )
+        )
 
     def __repr__(self) -> str:
         return (

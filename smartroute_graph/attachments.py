@@ -1,20 +1,127 @@
-"""Files that come with a query: images for vision models, PDFs read into the prompt."""
+"""Files that come with a query: images for vision models, PDFs read into the prompt.
+
+An :class:`Attachment` is checked and parsed when it is created, so a bad upload fails at
+the door with an error that says what was wrong and what to do, and routing sees the real
+cost of the file:
+
+- images (PNG, JPEG, GIF, WebP): the header is read for the width and height (no decoding,
+  no Pillow) and the pixel count is capped; they travel to the model as image blocks;
+- PDFs: read with pypdf page by page; the text (with ``--- page N ---`` markers) joins the
+  prompt and counts towards the context window. A PDF without a text layer (a scan) keeps
+  its bytes and travels as a file block, so only a model that reads PDFs can take it;
+- UTF-8 text files: their text joins the prompt.
+
+Every error is an :class:`AttachmentError` (an :class:`~smartroute_graph.errors.InputError`)
+whose ``http_status`` says how an HTTP API should answer it (400, 413, 415 or 422).
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import io
+import mimetypes
+import re
+import struct
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartroute_graph.errors import InputError
 
-__all__ = ["MAX_ATTACHMENT_BYTES", "Attachment", "AttachmentKind"]
+__all__ = [
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_PDF_PAGES",
+    "MAX_TEXT_CHARS",
+    "Attachment",
+    "AttachmentEncodingError",
+    "AttachmentError",
+    "AttachmentKind",
+    "AttachmentLimits",
+    "AttachmentTooLargeError",
+    "CorruptAttachmentError",
+    "EmptyAttachmentError",
+    "EncryptedPDFError",
+    "UnsupportedAttachmentError",
+]
 
 AttachmentKind = Literal["image", "pdf", "text"]
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MAX_PDF_PAGES = 300
+# About 500k tokens: past what most models hold, yet the 1M-token models still take it.
+# Longer text is cut here (with a note in the text) rather than rejected: the start of a
+# long document still answers most questions about it, and the cut is stated, not silent.
+MAX_TEXT_CHARS = 2_000_000
+# 40 megapixels: above any camera phone; providers downscale long before this anyway.
+MAX_IMAGE_PIXELS = 40_000_000
+
+_SUPPORTED = "send a PDF, a PNG, JPEG, GIF or WebP image, or UTF-8 text"
+
+
+class AttachmentError(InputError):
+    """An attachment cannot be used as sent. ``http_status`` is the status an API answers."""
+
+    http_status: ClassVar[int] = 400
+
+
+class EmptyAttachmentError(AttachmentError):
+    """The upload has no content (zero bytes, or only whitespace for a text file)."""
+
+    http_status: ClassVar[int] = 400
+
+
+class AttachmentEncodingError(AttachmentError):
+    """The base64 or data URL carrying the file cannot be decoded."""
+
+    http_status: ClassVar[int] = 400
+
+
+class AttachmentTooLargeError(AttachmentError):
+    """Over a limit: bytes, PDF pages or image pixels (see :class:`AttachmentLimits`)."""
+
+    http_status: ClassVar[int] = 413
+
+
+class UnsupportedAttachmentError(AttachmentError):
+    """A file type the router does not send to models (archives, executables, Office, …)."""
+
+    http_status: ClassVar[int] = 415
+
+
+class CorruptAttachmentError(AttachmentError):
+    """The file claims a supported type but cannot be read (truncated, damaged)."""
+
+    http_status: ClassVar[int] = 422
+
+
+class EncryptedPDFError(AttachmentError):
+    """The PDF needs a password to open."""
+
+    http_status: ClassVar[int] = 422
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """Limits applied when an attachment is created.
+
+    Args:
+        max_bytes: the largest file accepted (413 above it).
+        max_pdf_pages: the most pages a PDF may have (413 above it).
+        max_text_chars: extracted (or sent) text beyond this is cut, with a note saying so.
+        max_image_pixels: width x height above this is refused (413).
+    """
+
+    max_bytes: int = MAX_ATTACHMENT_BYTES
+    max_pdf_pages: int = MAX_PDF_PAGES
+    max_text_chars: int = MAX_TEXT_CHARS
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+
 
 _IMAGE_MAGIC: dict[bytes, str] = {
     b"\x89PNG\r\n\x1a\n": "image/png",
@@ -23,13 +130,58 @@ _IMAGE_MAGIC: dict[bytes, str] = {
     b"GIF89a": "image/gif",
 }
 
+_CONVERT_IMAGE = "convert it to PNG or JPEG and upload again"
+_EXPORT_PDF = "export it to PDF (or paste its text) and upload again"
+# Recognised only to name them in the error: a user who sent a .docx learns what to do.
+_UNSUPPORTED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (
+        b"PK\x03\x04",
+        "a ZIP archive (Word, Excel and PowerPoint files are ZIP archives too)",
+        "unpack it, or export documents to PDF, and upload the files one by one",
+    ),
+    (b"PK\x05\x06", "an empty ZIP archive", _SUPPORTED),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "a legacy Office document (.doc, .xls, .ppt)",
+        _EXPORT_PDF,
+    ),
+    (b"MZ", "a Windows executable", _SUPPORTED),
+    (b"\x7fELF", "an ELF executable", _SUPPORTED),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O executable", _SUPPORTED),
+    (b"\xca\xfe\xba\xbe", "a Mach-O or Java class file", _SUPPORTED),
+    (b"\x1f\x8b", "a gzip archive", "decompress it and upload the files inside"),
+    (b"BZh", "a bzip2 archive", "decompress it and upload the files inside"),
+    (b"\xfd7zXZ\x00", "an xz archive", "decompress it and upload the files inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "unpack it and upload the files inside"),
+    (b"Rar!\x1a\x07", "a RAR archive", "unpack it and upload the files inside"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the data as text (CSV) instead"),
+    (b"II*\x00", "a TIFF image", _CONVERT_IMAGE),
+    (b"MM\x00*", "a TIFF image", _CONVERT_IMAGE),
+    (b"BM", "a BMP image", _CONVERT_IMAGE),
+    (b"\x00\x00\x01\x00", "an ICO icon", _CONVERT_IMAGE),
+    (b"OggS", "an Ogg audio or video file", _SUPPORTED),
+    (b"ID3", "an MP3 audio file", _SUPPORTED),
+    (b"fLaC", "a FLAC audio file", _SUPPORTED),
+)
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+# JPEG start-of-frame markers carry the size; C4 (DHT), C8 (reserved), CC (DAC) do not.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Text may hold tabs, newlines, form feeds; other C0 controls mean a binary file.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_DATA_URL = re.compile(r"^data:([^,]*?),", re.IGNORECASE)
+
 
 class Attachment(BaseModel):
-    """One attached file.
+    """One attached file, checked and parsed when created.
 
-    Images travel to the model as image content blocks. A PDF's extracted ``text`` joins the
-    prompt (and counts towards the context window); without extracted text the PDF travels
-    as a file block and needs a model that reads PDFs.
+    Images travel to the model as image content blocks. A PDF's extracted ``text`` (page
+    markers included) joins the prompt and counts towards the context window; its bytes are
+    then dropped, which keeps graph state and traces small. A PDF with no text layer keeps
+    its bytes and travels as a file block: it ``needs_pdfs``, so the policy picks a model
+    that reads PDFs. ``note`` says what was noticed on the way (no text layer, text cut).
+
+    Build one with :meth:`from_bytes`, :meth:`from_path` or :meth:`from_base64` (which also
+    reads ``data:`` URLs); the constructor itself checks nothing.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -41,59 +193,138 @@ class Attachment(BaseModel):
     text: str | None = Field(default=None, repr=False)
     pages: int | None = None
     size_bytes: int = 0
+    width: int | None = None
+    height: int | None = None
+    note: str | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, name: str = "attachment") -> Attachment:
-        """Sniff the type from the bytes and build the attachment (images, PDFs, UTF-8 text)."""
+    def from_bytes(
+        cls, data: bytes, *, name: str = "attachment", limits: AttachmentLimits | None = None
+    ) -> Attachment:
+        """Sniff the type from the bytes (never from the name), check and parse the file.
+
+        Raises:
+            EmptyAttachmentError: no content.
+            AttachmentTooLargeError: over ``limits`` (bytes, PDF pages, image pixels).
+            UnsupportedAttachmentError: not an image, a PDF or UTF-8 text.
+            CorruptAttachmentError: a damaged or truncated image or PDF.
+            EncryptedPDFError: a PDF that needs a password.
+        """
+        limits = limits or AttachmentLimits()
         if not data:
-            raise InputError(f"attachment {name!r} is empty: upload a file with content")
-        if len(data) > MAX_ATTACHMENT_BYTES:
-            raise InputError(
-                f"attachment {name!r} is {len(data) / 1e6:.1f} MB; the limit is "
-                f"{MAX_ATTACHMENT_BYTES / 1e6:.0f} MB: send a smaller file"
+            raise EmptyAttachmentError(
+                f"attachment {name!r} is empty (0 bytes): upload the file again with its content"
             )
-        encoded = base64.b64encode(data).decode("ascii")
-        for magic, mime in _IMAGE_MAGIC.items():
-            if data.startswith(magic):
-                return cls(
-                    kind="image",
-                    name=name,
-                    mime_type=mime,
-                    data_base64=encoded,
-                    size_bytes=len(data),
+        _check_size(len(data), name, limits)
+        image_mime = _image_mime(data)
+        if image_mime is not None:
+            width, height = _image_size(data, image_mime, name)
+            if width * height > limits.max_image_pixels:
+                raise AttachmentTooLargeError(
+                    f"image {name!r} is {width}x{height} pixels "
+                    f"({width * height / 1e6:.1f} megapixels); the limit is "
+                    f"{limits.max_image_pixels / 1e6:g} megapixels: scale it down and upload again"
                 )
-        if data[:12].startswith(b"RIFF") and data[8:12] == b"WEBP":
             return cls(
                 kind="image",
                 name=name,
-                mime_type="image/webp",
-                data_base64=encoded,
+                mime_type=image_mime,
+                data_base64=base64.b64encode(data).decode("ascii"),
                 size_bytes=len(data),
+                width=width,
+                height=height,
             )
         if data.startswith(b"%PDF-"):
-            return cls(
-                kind="pdf",
-                name=name,
-                mime_type="application/pdf",
-                data_base64=encoded,
-                size_bytes=len(data),
+            return _read_pdf(data, name, limits)
+        text = _decode_text(data, name)
+        if not text.strip():
+            raise EmptyAttachmentError(
+                f"attachment {name!r} contains only whitespace: upload a file with content"
             )
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(
-                f"attachment {name!r} is not a supported type: send a PNG, JPEG, GIF or WebP "
-                "image, a PDF, or UTF-8 text"
-            ) from None
-        return cls(kind="text", name=name, mime_type="text/plain", text=text, size_bytes=len(data))
+        text, note = _cap_text(text, limits.max_text_chars)
+        guessed = mimetypes.guess_type(name)[0] or ""
+        mime = guessed if guessed.startswith("text/") or guessed == "application/json" else ""
+        return cls(
+            kind="text",
+            name=name,
+            mime_type=mime or "text/plain",
+            text=text,
+            size_bytes=len(data),
+            note=note,
+        )
 
     @classmethod
-    def from_path(cls, path: str | Path) -> Attachment:
-        """Read a file from disk (see :meth:`from_bytes`)."""
+    def from_path(cls, path: str | Path, *, limits: AttachmentLimits | None = None) -> Attachment:
+        """Read a file from disk (see :meth:`from_bytes`); the size is checked before reading."""
+        limits = limits or AttachmentLimits()
         file = Path(path)
         if not file.is_file():
             raise InputError(f"attachment {str(file)!r} does not exist or is not a file")
-        return cls.from_bytes(file.read_bytes(), name=file.name)
+        try:
+            _check_size(file.stat().st_size, file.name, limits)
+            data = file.read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read attachment {str(file)!r}: {exc.strerror or exc}; check the path "
+                "and its permissions"
+            ) from None
+        return cls.from_bytes(data, name=file.name, limits=limits)
+
+    @classmethod
+    def from_base64(
+        cls,
+        data: str | bytes,
+        *,
+        name: str = "attachment",
+        limits: AttachmentLimits | None = None,
+    ) -> Attachment:
+        """Decode base64 (standard or URL-safe, padded or not, line breaks allowed) or a
+        ``data:`` URL (``data:image/png;base64,...``, as HTTP and OpenAI-style clients send
+        files), then :meth:`from_bytes`. The type is sniffed from the bytes; a declared MIME
+        type is not trusted.
+
+        Raises:
+            AttachmentEncodingError: not base64, a malformed data URL, or a web URL (the
+                router does not fetch URLs).
+            AttachmentTooLargeError: over the size limit (checked before decoding).
+            and whatever :meth:`from_bytes` raises.
+        """
+        limits = limits or AttachmentLimits()
+        raw = data.decode("ascii", errors="replace") if isinstance(data, bytes) else data
+        raw = raw.strip()
+        if raw.lower().startswith(("http://", "https://")):
+            raise AttachmentEncodingError(
+                f"attachment {name!r} is a web URL; the router does not fetch URLs: download "
+                "the file and send its bytes as base64 or a data: URL"
+            )
+        is_base64 = True
+        if raw[:5].lower() == "data:":
+            match = _DATA_URL.match(raw)
+            if match is None:
+                raise AttachmentEncodingError(
+                    f"attachment {name!r} is a malformed data URL (no comma): expected "
+                    "'data:<type>;base64,<data>'"
+                )
+            params = [p.strip().lower() for p in match.group(1).split(";")]
+            is_base64 = "base64" in params[1:]
+            raw = raw[match.end() :]
+        if not is_base64:
+            # A data URL without ;base64 is percent-encoded text (RFC 2397).
+            return cls.from_bytes(unquote_to_bytes(raw), name=name, limits=limits)
+        payload = "".join(raw.split())
+        # Check the size before decoding: a huge string should not cost a huge decode.
+        _check_size(len(payload) * 3 // 4, name, limits)
+        if "-" in payload or "_" in payload:
+            payload = payload.replace("-", "+").replace("_", "/")
+        payload += "=" * (-len(payload) % 4)
+        try:
+            decoded = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise AttachmentEncodingError(
+                f"attachment {name!r} is not valid base64: send the file's bytes base64-encoded "
+                "(RFC 4648), or as a data URL like 'data:application/pdf;base64,...'"
+            ) from None
+        return cls.from_bytes(decoded, name=name, limits=limits)
 
     @property
     def marker(self) -> str:
@@ -127,3 +358,249 @@ class Attachment(BaseModel):
             "mime_type": self.mime_type,
             "filename": self.name,
         }
+
+
+def _check_size(size: int, name: str, limits: AttachmentLimits) -> None:
+    if size > limits.max_bytes:
+        raise AttachmentTooLargeError(
+            f"attachment {name!r} is {size / 1e6:.1f} MB; the limit is "
+            f"{limits.max_bytes / 1e6:.1f} MB: send a smaller file (compress images, or split "
+            "the PDF)"
+        )
+
+
+def _image_mime(data: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _image_size(data: bytes, mime: str, name: str) -> tuple[int, int]:
+    """Width and height from the header alone; a header that does not parse is corrupt."""
+    size: tuple[int, int] | None = None
+    if mime == "image/png":
+        size = _png_size(data)
+    elif mime == "image/jpeg":
+        size = _jpeg_size(data)
+    elif mime == "image/gif":
+        size = struct.unpack("<HH", data[6:10]) if len(data) >= 10 else None
+    elif mime == "image/webp":
+        size = _webp_size(data)
+    if size is None or size[0] == 0 or size[1] == 0:
+        kind = mime.removeprefix("image/").upper()
+        raise CorruptAttachmentError(
+            f"image {name!r} starts like a {kind} but its header is damaged or truncated "
+            "(no valid width and height): export the image again and upload the new file"
+        )
+    return size
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    # IHDR must come first; its CRC catches a damaged header at the cost of 13 bytes.
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        return None
+    if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    # Walk the marker segments up to the first start-of-frame (usually within a few KB).
+    i = 2
+    end = len(data)
+    while i + 4 <= end:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
+            return None
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if length < 2:
+            return None
+        if marker in _JPEG_SOF:
+            if i + 9 > end:
+                return None
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        i += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return width, height
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    """UTF-8 text (a BOM is dropped), or an error that names the binary type it found."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not _CONTROL.search(text[:65_536]):
+        return text
+    what, hint = _describe_binary(data)
+    raise UnsupportedAttachmentError(
+        f"attachment {name!r} is {what}, which is not a supported type: {hint}"
+    )
+
+
+def _describe_binary(data: bytes) -> tuple[str, str]:
+    for magic, what, hint in _UNSUPPORTED_MAGIC:
+        if data.startswith(magic):
+            return what, hint
+    if data[4:8] == b"ftyp":
+        if data[8:12] in _HEIF_BRANDS:
+            return "a HEIC/AVIF image", _CONVERT_IMAGE
+        return "a video file (MP4/MOV)", _SUPPORTED
+    if data[:4] == b"RIFF":
+        return "a RIFF audio or video file (WAV/AVI)", _SUPPORTED
+    return "a binary file of unknown type", _SUPPORTED
+
+
+def _cap_text(text: str, max_chars: int) -> tuple[str, str | None]:
+    if len(text) <= max_chars:
+        return text, None
+    note = f"text cut to the first {max_chars:,} of {len(text):,} characters"
+    return text[:max_chars] + _cut_line(note + ": send the rest separately"), note
+
+
+def _cut_line(what: str) -> str:
+    return f"\n\n[smartroute: {what}]"
+
+
+def _page_list(pages: list[int], total: int) -> str:
+    shown = ", ".join(str(p) for p in pages[:10])
+    more = f" and {len(pages) - 10} more" if len(pages) > 10 else ""
+    return f"page{'s' if len(pages) > 1 else ''} {shown}{more} of {total}"
+
+
+def _read_pdf(data: bytes, name: str, limits: AttachmentLimits) -> Attachment:
+    """Open the PDF, decrypt it if an empty password opens it, and extract its text."""
+    # pypdf costs ~0.1 s to import: only requests with a PDF pay it.
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError
+
+    corrupt = (
+        f"the PDF {name!r} is damaged or truncated and cannot be read: if the upload was "
+        "cut off, upload it again; otherwise re-save or print it to a new PDF"
+    )
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except DependencyError:
+                raise EncryptedPDFError(
+                    f"the PDF {name!r} is AES-encrypted and reading it needs the 'cryptography' "
+                    "package: install it (pip install 'pypdf[crypto]'), or remove the "
+                    "encryption and upload again"
+                ) from None
+            if not opened:  # PasswordType.NOT_DECRYPTED is 0
+                raise EncryptedPDFError(
+                    f"the PDF {name!r} is password-protected: remove the password and upload again"
+                )
+        count = len(reader.pages)
+    except AttachmentError:
+        raise
+    except FileNotDecryptedError:
+        raise EncryptedPDFError(
+            f"the PDF {name!r} is password-protected: remove the password and upload again"
+        ) from None
+    # pypdf signals damage with many exception types (PdfReadError, PdfStreamError,
+    # KeyError, ValueError, RecursionError, ...); each means the same thing to the user.
+    except Exception:
+        raise CorruptAttachmentError(corrupt) from None
+    if count == 0:
+        raise CorruptAttachmentError(f"the PDF {name!r} has no pages: upload a PDF with content")
+    if count > limits.max_pdf_pages:
+        raise AttachmentTooLargeError(
+            f"the PDF {name!r} has {count} pages; the limit is {limits.max_pdf_pages}: split it "
+            "and send the part you need"
+        )
+
+    parts: list[str] = []
+    used = 0
+    blank: list[int] = []
+    failed: list[int] = []
+    cut_at: int | None = None
+    for number in range(1, count + 1):
+        try:
+            page_text = (reader.pages[number - 1].extract_text() or "").strip()
+        except Exception:  # one damaged page should not lose the others
+            page_text = ""
+            failed.append(number)
+        else:
+            if not page_text:
+                blank.append(number)
+        body = page_text or (
+            "(this page could not be read)" if number in failed else "(no text on this page)"
+        )
+        part = f"--- page {number} ---\n{body}"
+        if used + len(part) > limits.max_text_chars:
+            parts.append(part[: max(0, limits.max_text_chars - used)])
+            cut_at = number
+            break
+        parts.append(part)
+        used += len(part) + 1
+
+    if len(failed) == count:
+        raise CorruptAttachmentError(corrupt)
+    notes: list[str] = []
+    if cut_at is None and len(blank) + len(failed) == count:
+        # No text layer at all: a scan. Keep the bytes for a model that reads PDFs itself.
+        return Attachment(
+            kind="pdf",
+            name=name,
+            mime_type="application/pdf",
+            data_base64=base64.b64encode(data).decode("ascii"),
+            pages=count,
+            size_bytes=len(data),
+            note=(
+                "no text layer (a scanned or image-only PDF): it goes to the model as a PDF "
+                "file, so only a model that reads PDFs can answer"
+            ),
+        )
+    if blank:
+        notes.append(f"{_page_list(blank, count)} had no text layer (scanned?)")
+    if failed:
+        notes.append(f"{_page_list(failed, count)} could not be read")
+    text = "\n".join(parts)
+    if cut_at is not None:
+        cut = (
+            f"text cut at {limits.max_text_chars:,} characters, in page {cut_at} of {count}; "
+            f"pages {cut_at + 1}-{count} were left out"
+            if cut_at < count
+            else f"text cut at {limits.max_text_chars:,} characters, in the last page"
+        )
+        notes.append(cut)
+        text += _cut_line(cut + ": split the PDF to send the rest")
+    return Attachment(
+        kind="pdf",
+        name=name,
+        mime_type="application/pdf",
+        text=text,
+        pages=count,
+        size_bytes=len(data),
+        note="; ".join(notes) or None,
+    )

@@ -66,6 +66,27 @@ class RouterContext:
             "failed and the next model is tried."
         },
     )
+    review: str = field(
+        default="off",
+        metadata={
+            "description": "Review each cheap answer and re-ask a stronger model when "
+            "it scores low: 'off', 'scorer', 'logprobs' or 'judge'."
+        },
+    )
+    review_threshold: float = field(
+        default=0.45,
+        metadata={
+            "description": "Answers scoring below this (0-1) are re-asked of the next "
+            "stronger model."
+        },
+    )
+    judge_model: str | None = field(
+        default=None,
+        metadata={
+            "description": "Catalog model that judges answers when review='judge' "
+            "(default: the cheapest model)."
+        },
+    )
     dry_run: bool = field(
         default=False,
         metadata={"description": "Decide only: stop after select_model, call no model."},

@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 # and no second traced run per node (RunnableLambda adds one, ~0.2 ms a call).
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import get_runtime
+from langgraph.runtime import Runtime, get_runtime
 
 from smartroute_graph.catalog import Catalog, ModelSpec
 from smartroute_graph.classifiers.base import Classification, Classifier
@@ -43,6 +43,16 @@ from smartroute_graph.pricing import (
     estimate_tokens,
 )
 from smartroute_graph.providers import ModelProvider, error_kind, is_retryable, redact_secrets
+from smartroute_graph.review import (
+    JUDGE_CONFIG,
+    JudgeVerdict,
+    Review,
+    judge_messages,
+    logprob_confidence,
+    scorer_review,
+    structured_judge,
+    validate_review_method,
+)
 from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.taxonomy import COMPLEXITIES, Complexity, validate_domain
 
@@ -177,16 +187,114 @@ def build_graph(
     def route_to_model(state: RouterState) -> str:
         return state.get("next_model") or END
 
-    def review(state: RouterState) -> dict[str, Any]:
+    def judge_for(context: RouterContext, config: RunnableConfig) -> Any:
+        catalog_ = policy_for(context).catalog
+        name = context.judge_model or catalog_.ladder[0]
+        keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
+        return structured_judge(provider.get(catalog_[name], keys)), name
+
+    def review(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        attempts = state.get("attempts") or []
+        if attempts[-1].ok:
+            context = _context()
+            response = state["response"]
+            assert response is not None
+            if context.review == "judge":
+                judge, judge_name = judge_for(context, config)
+                try:
+                    verdict = judge.invoke(
+                        judge_messages(_last_user_text(state), response.text),
+                        {**config, **JUDGE_CONFIG},
+                    )
+                except Exception as exc:
+                    return review_answer(state, context, _judge_failed(judge_name, exc))
+                return review_answer(state, context, _judged(judge_name, verdict))
+            return review_answer(state, context, None)
+        return after_failure(state)
+
+    async def areview(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        attempts = state.get("attempts") or []
+        if attempts[-1].ok:
+            context = _context()
+            response = state["response"]
+            assert response is not None
+            if context.review == "judge":
+                judge, judge_name = judge_for(context, config)
+                try:
+                    verdict = await judge.ainvoke(
+                        judge_messages(_last_user_text(state), response.text),
+                        {**config, **JUDGE_CONFIG},
+                    )
+                except Exception as exc:
+                    return review_answer(state, context, _judge_failed(judge_name, exc))
+                return review_answer(state, context, _judged(judge_name, verdict))
+            return review_answer(state, context, None)
+        return after_failure(state)
+
+    def review_answer(
+        state: RouterState,
+        context: RouterContext,
+        judged: tuple[float | None, dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """Score the last answer; keep it, re-ask a stronger model, or keep the best so far."""
+        attempts = state.get("attempts") or []
+        decision = state["decision"]
+        response = state["response"]
+        assert decision is not None and response is not None
+        last = attempts[-1]
+        method = validate_review_method(context.review)
+        note: str | None = None
+        details: dict[str, Any] | None = None
+        score: float | None
+        if judged is not None:
+            score, details = judged
+            note = details.get("note") if details else None
+        elif method == "scorer":
+            score, details = scorer_review(_last_user_text(state), response.text, decision.domain)
+        else:
+            score = logprob_confidence(response)
+            if score is None:
+                note = "the provider returned no log-probabilities: answer kept unreviewed"
+        threshold = context.review_threshold
+        passed = score is None or score >= threshold
+        verdict = Review(
+            model=last.model,
+            method=method,
+            score=score,
+            threshold=threshold,
+            passed=passed,
+            note=note,
+            details=details,
+        )
+        reviews = [*(state.get("reviews") or []), verdict]
+        candidates = [*(state.get("candidates") or []), response]
+        update: dict[str, Any] = {"reviews": [verdict], "candidates": [response]}
+        if not passed:
+            limit = context.max_attempts or policy_for(context).max_attempts
+            catalog_ = policy_for(context).catalog
+            tried = {a.model for a in attempts}
+            stronger = [
+                m
+                for m in decision.fallbacks
+                if m not in tried and catalog_[m].tier > catalog_[last.model].tier
+            ]
+            if stronger and len(attempts) < limit:
+                return {**update, "next_model": stronger[0]}
+        # A passing answer is kept; when none passed, the best-scored one (later, stronger
+        # answers win ties).
+        best = (
+            len(reviews) - 1
+            if passed
+            else max(range(len(reviews)), key=lambda i: (reviews[i].score or 0.0, i))
+        )
+        final = _finalise(candidates[best], decision, attempts, reviews)
+        return {**update, "response": final, "messages": [final], "next_model": None}
+
+    def after_failure(state: RouterState) -> dict[str, Any]:
         attempts = state.get("attempts") or []
         decision = state["decision"]
         assert decision is not None
         last = attempts[-1]
-        if last.ok:
-            response = state["response"]
-            assert response is not None
-            final = _finalise(response, decision, attempts)
-            return {"response": final, "messages": [final], "next_model": None}
         context = _context()
         limit = context.max_attempts or policy_for(context).max_attempts
         tried = {a.model for a in attempts}
@@ -200,9 +308,13 @@ def build_graph(
     def after_review(state: RouterState) -> str:
         return "escalate" if state.get("next_model") else END
 
-    def after_model(state: RouterState) -> str:
+    def after_model(state: RouterState, runtime: Runtime[RouterContext]) -> str:
+        # Edge functions run untraced, outside the config context: take the runtime as given.
+        context = runtime.context if isinstance(runtime.context, RouterContext) else None
         attempts = state.get("attempts") or []
-        return END if attempts and attempts[-1].ok else "review"
+        if attempts and attempts[-1].ok and (context is None or context.review == "off"):
+            return END
+        return "review"
 
     def escalate(state: RouterState) -> dict[str, Any]:
         # A separate node so the retry is visible in Studio and traces (and so drawing the
@@ -219,7 +331,7 @@ def build_graph(
         graph.add_node(step.__name__, _light_node(step))
     for name in catalog:
         graph.add_node(name, _model_node(catalog[name], provider))
-    graph.add_node("review", _light_node(review))
+    graph.add_node("review", _node(review, areview, "review"))
     graph.add_node("escalate", _light_node(escalate))
 
     graph.add_edge(START, "prepare")
@@ -388,8 +500,11 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         # A good answer is final here: going through `review` would cost a graph step.
         decision = state["decision"]
         assert decision is not None
-        final = _finalise(_as_message(result), decision, [*(state.get("attempts") or []), attempt])
-        update = {"attempts": [attempt], "response": final, "messages": [final], "next_model": None}
+        attempts = [*(state.get("attempts") or []), attempt]
+        final = _finalise(_as_message(result), decision, attempts, state.get("reviews") or [])
+        update: dict[str, Any] = {"attempts": [attempt], "response": final, "next_model": None}
+        if _context().review == "off":
+            update["messages"] = [final]  # with review on, `review` appends the kept answer
         return update, event
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
@@ -479,9 +594,33 @@ def _as_message(message: BaseMessage) -> AIMessage:
     return AIMessage(content=message.content, id=message.id)
 
 
-def routing_metadata(decision: RoutingDecision, attempts: Sequence[Attempt]) -> dict[str, Any]:
-    """The ``response_metadata["smartroute"]`` dict: the decision and every attempt."""
-    answered = next((a.model for a in reversed(attempts) if a.ok), None)
+def _last_user_text(state: RouterState) -> str:
+    return next((m.text for m in reversed(state["messages"]) if m.type == "human"), state["text"])
+
+
+def _judged(judge: str, verdict: Any) -> tuple[float | None, dict[str, Any]]:
+    if not isinstance(verdict, JudgeVerdict):
+        return None, {"judge": judge, "note": f"the judge {judge} gave no usable verdict"}
+    return (verdict.score - 1) / 9, {
+        "judge": judge,
+        "judge_score": verdict.score,
+        "reason": verdict.reason,
+    }
+
+
+def _judge_failed(judge: str, exc: Exception) -> tuple[float | None, dict[str, Any]]:
+    message = redact_secrets(f"{type(exc).__name__}: {exc}")[:300]
+    return None, {"judge": judge, "note": f"the judge {judge} failed ({message}): answer kept"}
+
+
+def routing_metadata(
+    decision: RoutingDecision,
+    attempts: Sequence[Attempt],
+    reviews: Sequence[Review] = (),
+    answered: str | None = None,
+) -> dict[str, Any]:
+    """The ``response_metadata["smartroute"]`` dict: the decision, every attempt and review."""
+    answered = answered or next((a.model for a in reversed(attempts) if a.ok), None)
     return {
         "domain": decision.domain,
         "complexity": decision.complexity,
@@ -496,13 +635,17 @@ def routing_metadata(decision: RoutingDecision, attempts: Sequence[Attempt]) -> 
         "classifier": decision.classifier,
         "escalated": answered is not None and answered != decision.model,
         "attempts": [a.model_dump() for a in attempts],
+        "reviews": [r.model_dump() for r in reviews],
         "cost_usd": round(sum(a.cost_usd for a in attempts), 8),
         "estimated_cost_usd": round(decision.estimated_cost_usd, 8),
     }
 
 
 def _finalise(
-    response: AIMessage, decision: RoutingDecision, attempts: Sequence[Attempt]
+    response: AIMessage,
+    decision: RoutingDecision,
+    attempts: Sequence[Attempt],
+    reviews: Sequence[Review] = (),
 ) -> AIMessage:
     usage: UsageMetadata | None = None
     for attempt in attempts:
@@ -515,7 +658,11 @@ def _finalise(
             usage = part if usage is None else add_usage(usage, part)
     if response.usage_metadata and len([a for a in attempts if a.ok]) == 1:
         usage = response.usage_metadata  # keep the provider's token details
-    metadata = {**response.response_metadata, "smartroute": routing_metadata(decision, attempts)}
+    answered = response.response_metadata.get("smartroute", {}).get("answered_by")
+    answered = answered or next((a.model for a in reversed(attempts) if a.ok), None)
+    meta = routing_metadata(decision, attempts, reviews, answered)
+    meta["answered_by"] = answered
+    metadata = {**response.response_metadata, "smartroute": meta}
     return response.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
 

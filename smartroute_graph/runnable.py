@@ -42,6 +42,7 @@ from smartroute_graph.policy import (
     RoutingDecision,
 )
 from smartroute_graph.providers import ModelProvider
+from smartroute_graph.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
 from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 
 __all__ = ["SmartRouter"]
@@ -72,6 +73,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         api_keys: ``{provider: key}``; else per-request keys, else the environment.
         confidence_threshold, max_attempts, timeout_s, budget_usd, dry_run: defaults for
             the per-call settings of the same names.
+        review, review_threshold, judge_model: answer review (see :mod:`review`): score
+            each answer ('scorer', 'logprobs' or 'judge') and re-ask a stronger model when
+            it scores below the threshold; off by default.
     """
 
     def __init__(
@@ -88,6 +92,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         timeout_s: float | None = 60.0,
         budget_usd: float | None = None,
         dry_run: bool = False,
+        review: str = "off",
+        review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+        judge_model: str | None = None,
     ) -> None:
         if catalog is None and preset is None:
             raise ConfigError(
@@ -130,7 +137,19 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         )
         self.classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
         self.provider = ModelProvider(models, api_keys, timeout_s=timeout_s)
-        self.defaults = RouterContext(budget_usd=budget_usd, dry_run=dry_run, timeout_s=timeout_s)
+        validate_review_method(review)
+        if judge_model is not None and judge_model not in resolved:
+            raise ConfigError(
+                f"judge_model {judge_model!r} is not in the catalog: {', '.join(resolved)}"
+            )
+        self.defaults = RouterContext(
+            budget_usd=budget_usd,
+            dry_run=dry_run,
+            timeout_s=timeout_s,
+            review=review,
+            review_threshold=review_threshold,
+            judge_model=judge_model,
+        )
         self.graph_builder = build_graph(
             policies={self.policy_name: self.policy},
             classifiers=ClassifierRegistry({self.classifier.name: self.classifier}),
@@ -230,6 +249,10 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         """Yield the chosen model's tokens as they arrive, then one chunk with the routing
         metadata (cost and model name travel on that chunk only, so chunks merge cleanly)."""
         state, config, context = self._prepare(input, config, kwargs)
+        if context.review != "off":
+            # A reviewed answer may be replaced by a stronger model's: send it once it is kept.
+            yield from self._reviewed_chunks(self.graph.invoke(state, config, context=context))
+            return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         for mode, payload in self.graph.stream(
@@ -248,6 +271,11 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
         state, config, context = self._prepare(input, config, kwargs)
+        if context.review != "off":
+            output = await self.graph.ainvoke(state, config, context=context)
+            for reviewed in self._reviewed_chunks(output):
+                yield reviewed
+            return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         async for mode, payload in self.graph.astream(
@@ -260,6 +288,11 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             else:
                 final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
+
+    def _reviewed_chunks(self, output: Mapping[str, Any]) -> Iterator[AIMessageChunk]:
+        answer = self._answer(output)
+        yield AIMessageChunk(content=answer.content, usage_metadata=answer.usage_metadata)
+        yield self._metadata_chunk(output)
 
     def _model_chunk(self, payload: Any) -> AIMessageChunk | None:
         message, metadata = payload

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 from smartroute_graph.attachments import Attachment
 from smartroute_graph.classifiers.base import Classification
 from smartroute_graph.policy import RoutingDecision
+from smartroute_graph.review import Review
 
 __all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState"]
 
@@ -48,6 +49,7 @@ class RouterOutput(TypedDict, total=False):
     response: AIMessage | None
     decision: RoutingDecision | None
     attempts: Annotated[list[Attempt], operator.add]
+    reviews: Annotated[list[Review], operator.add]
 
 
 class RouterState(RouterInput, RouterOutput, total=False):
@@ -58,3 +60,5 @@ class RouterState(RouterInput, RouterOutput, total=False):
     input_tokens: int
     classification: Classification | None
     next_model: str | None
+    candidates: Annotated[list[AIMessage], operator.add]
+    """Answers that were reviewed, in order (the best one is kept)."""

@@ -22,7 +22,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from smartroute_graph.pricing import estimate_tokens
 
@@ -38,6 +39,10 @@ class FakeChatModel(BaseChatModel):
         error: raised on every call before any token (e.g. ``TimeoutError()``).
         error_after_tokens: when streaming, raise ``ConnectionError`` after this many tokens.
         delay_s: seconds to wait before answering (sync and async).
+        logprobs: token log-probabilities to report, in OpenAI's response_metadata shape.
+
+    ``with_structured_output(schema)`` parses each reply as JSON into ``schema``, so a
+    scripted reply such as ``'{"score": 8, "reason": "ok"}'`` serves as a structured answer.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -47,6 +52,7 @@ class FakeChatModel(BaseChatModel):
     error: BaseException | None = None
     error_after_tokens: int | None = None
     delay_s: float = 0.0
+    logprobs: list[float] | None = None
     _calls: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -96,10 +102,22 @@ class FakeChatModel(BaseChatModel):
         if self.error is not None:
             raise self.error
         text, usage = self._next(messages)
-        message = AIMessage(
-            content=text, usage_metadata=usage, response_metadata={"model_name": self.model_name}
-        )
+        message = AIMessage(content=text, usage_metadata=usage, response_metadata=self._metadata())
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"model_name": self.model_name}
+        if self.logprobs is not None:
+            metadata["logprobs"] = {
+                "content": [{"token": f"t{i}", "logprob": lp} for i, lp in enumerate(self.logprobs)]
+            }
+        return metadata
+
+    def with_structured_output(  # type: ignore[override]
+        self, schema: type[BaseModel], **kwargs: Any
+    ) -> Runnable[Any, BaseModel]:
+        """This model with each reply parsed as JSON into ``schema`` (pydantic)."""
+        return self | RunnableLambda(lambda message: schema.model_validate_json(message.text))
 
     def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
         if self.error is not None:
@@ -115,7 +133,7 @@ class FakeChatModel(BaseChatModel):
             message=AIMessageChunk(
                 content="",
                 usage_metadata=usage,
-                response_metadata={"model_name": self.model_name},
+                response_metadata=self._metadata(),
                 chunk_position="last",
             )
         )

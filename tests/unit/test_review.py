@@ -1,0 +1,135 @@
+"""The answer review cascade: score a cheap answer, re-ask a stronger model when it is weak."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from smartroute_graph import ConfigError, SmartRouter
+from smartroute_graph.review import logprob_confidence
+from smartroute_graph.testing import FakeChatModel
+
+from .stubs import StubClassifier
+
+GOOD_LOGPROBS = [-0.05, -0.1, -0.02]  # confidence ≈ 0.94
+POOR_LOGPROBS = [-2.0, -1.5, -2.5]  # confidence ≈ 0.14
+
+
+def meta(message: AIMessage) -> dict[str, Any]:
+    return message.response_metadata["smartroute"]
+
+
+def chat_router(fakes: dict[str, FakeChatModel], **kwargs: Any) -> SmartRouter:
+    return SmartRouter.from_preset(
+        "openai", models=fakes, classifier=StubClassifier("chat", "simple"), **kwargs
+    )
+
+
+def test_logprob_confidence_reads_openai_shape() -> None:
+    message = AIMessage(
+        "x",
+        response_metadata={
+            "logprobs": {
+                "content": [{"token": "a", "logprob": -0.1}, {"token": "b", "logprob": -0.3}]
+            }
+        },
+    )
+    assert logprob_confidence(message) == pytest.approx(0.8187, abs=1e-3)
+    assert logprob_confidence(AIMessage("x")) is None
+
+
+def test_low_logprob_confidence_escalates(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].logprobs = POOR_LOGPROBS
+    fakes["gpt-4.1"].logprobs = GOOD_LOGPROBS
+    answer = chat_router(fakes, review="logprobs", review_threshold=0.5).invoke("hello")
+    info = meta(answer)
+    assert answer.content.startswith("answer from gpt-4.1:")
+    assert [r["model"] for r in info["reviews"]] == ["gpt-4.1-nano", "gpt-4.1"]
+    assert [r["passed"] for r in info["reviews"]] == [False, True]
+    assert info["escalated"] is True and info["model"] == "gpt-4.1"
+    assert [a["model"] for a in info["attempts"]] == ["gpt-4.1-nano", "gpt-4.1"]
+    # Both calls were paid for.
+    assert info["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in info["attempts"]))
+
+
+def test_high_confidence_does_not_escalate(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].logprobs = GOOD_LOGPROBS
+    answer = chat_router(fakes, review="logprobs", review_threshold=0.5).invoke("hello")
+    info = meta(answer)
+    assert answer.content.startswith("answer from gpt-4.1-nano:")
+    assert len(info["reviews"]) == 1 and info["reviews"][0]["passed"] is True
+    assert fakes["gpt-4.1"].calls == 0 and info["escalated"] is False
+
+
+def test_the_better_answer_is_kept_and_attempts_are_bounded(
+    fakes: dict[str, FakeChatModel],
+) -> None:
+    fakes["gpt-4.1-nano"].logprobs = [-1.0]  # 0.37
+    fakes["gpt-4.1"].logprobs = [-3.0]  # 0.05: worse than the cheap answer
+    router = chat_router(fakes, review="logprobs", review_threshold=0.9, max_attempts=2)
+    answer = router.invoke("hello")
+    info = meta(answer)
+    assert len(info["attempts"]) == 2 and fakes["o4-mini"].calls == 0
+    assert answer.content.startswith("answer from gpt-4.1-nano:")
+    assert info["model"] == "gpt-4.1-nano" and info["escalated"] is False
+
+
+def test_no_logprobs_keeps_the_answer_with_a_note(fakes: dict[str, FakeChatModel]) -> None:
+    info = meta(chat_router(fakes, review="logprobs").invoke("hello"))
+    assert info["reviews"][0]["score"] is None
+    assert "no log-probabilities" in info["reviews"][0]["note"]
+
+
+def test_llm_judge_escalates_a_weak_answer(fakes: dict[str, FakeChatModel]) -> None:
+    # The judge is the catalog's gpt-4.1-nano: scripted to answer first, then to judge twice.
+    fakes["gpt-4.1-nano"].responses = [
+        "answer from gpt-4.1-nano: meh",
+        '{"score": 2, "reason": "misses the point"}',
+        '{"score": 9, "reason": "complete"}',
+    ]
+    router = chat_router(fakes, review="judge", judge_model="gpt-4.1-nano")
+    answer = router.invoke("hello")
+    info = meta(answer)
+    assert answer.content.startswith("answer from gpt-4.1:")
+    assert [r["details"]["judge_score"] for r in info["reviews"]] == [2, 9]
+    assert info["reviews"][0]["score"] == pytest.approx(1 / 9)
+    assert fakes["gpt-4.1-nano"].calls == 3
+
+
+def test_a_failing_judge_keeps_the_answer(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].responses = ["answer from nano", "not json at all"]
+    router = chat_router(fakes, review="judge")
+    info = meta(router.invoke("hello"))
+    assert info["reviews"][0]["passed"] is True
+    assert "the judge gpt-4.1-nano failed" in info["reviews"][0]["details"]["note"]
+
+
+def test_review_streams_the_kept_answer_only(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].logprobs = POOR_LOGPROBS
+    fakes["gpt-4.1"].logprobs = GOOD_LOGPROBS
+    chunks = list(chat_router(fakes, review="logprobs").stream("hello"))
+    text = "".join(str(c.content) for c in chunks)
+    assert text == "answer from gpt-4.1: all good here"
+    assert chunks[-1].response_metadata["smartroute"]["escalated"] is True
+
+
+async def test_async_review(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].logprobs = POOR_LOGPROBS
+    answer = await chat_router(fakes, review="logprobs").ainvoke("hello")
+    assert meta(answer)["escalated"] is True
+
+
+def test_review_is_a_per_request_setting(fakes: dict[str, FakeChatModel]) -> None:
+    fakes["gpt-4.1-nano"].logprobs = POOR_LOGPROBS
+    router = chat_router(fakes)
+    assert meta(router.invoke("hello"))["reviews"] == []
+    assert meta(router.invoke("hello", review="logprobs"))["escalated"] is True
+
+
+def test_bad_review_settings() -> None:
+    with pytest.raises(ConfigError, match="unknown review method 'vibes'"):
+        SmartRouter.from_preset("openai", review="vibes")
+    with pytest.raises(ConfigError, match="judge_model 'gpt-9' is not in the catalog"):
+        SmartRouter.from_preset("openai", review="judge", judge_model="gpt-9")

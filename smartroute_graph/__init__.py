@@ -6,7 +6,17 @@
 'o4-mini'
 """
 
-from smartroute_graph.attachments import Attachment
+from smartroute_graph.attachments import (
+    Attachment,
+    AttachmentEncodingError,
+    AttachmentError,
+    AttachmentLimits,
+    AttachmentTooLargeError,
+    CorruptAttachmentError,
+    EmptyAttachmentError,
+    EncryptedPDFError,
+    UnsupportedAttachmentError,
+)
 from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
 from smartroute_graph.config import RouterConfig, load_config
@@ -33,6 +43,10 @@ __all__ = [
     "DOMAINS",
     "AllModelsFailedError",
     "Attachment",
+    "AttachmentEncodingError",
+    "AttachmentError",
+    "AttachmentLimits",
+    "AttachmentTooLargeError",
     "Attempt",
     "BudgetError",
     "Catalog",
@@ -40,9 +54,12 @@ __all__ = [
     "Classifier",
     "Complexity",
     "ConfigError",
+    "CorruptAttachmentError",
     "CostTracker",
     "Domain",
+    "EmptyAttachmentError",
     "EmptyQueryError",
+    "EncryptedPDFError",
     "InputError",
     "MissingAPIKeyError",
     "ModelSpec",
@@ -58,6 +75,7 @@ __all__ = [
     "SmartRouter",
     "StreamInterruptedError",
     "UnknownModelError",
+    "UnsupportedAttachmentError",
     "build_graph",
     "estimate_tokens",
     "load_config",

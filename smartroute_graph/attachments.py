@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import mimetypes
 import re
 import struct
@@ -32,6 +33,7 @@ from urllib.parse import unquote_to_bytes
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartroute_graph.errors import InputError
+from smartroute_graph.pricing import estimate_tokens
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -60,6 +62,9 @@ MAX_PDF_PAGES = 300
 MAX_TEXT_CHARS = 2_000_000
 # 40 megapixels: above any camera phone; providers downscale long before this anyway.
 MAX_IMAGE_PIXELS = 40_000_000
+# A PDF read natively is rendered page by page as images (plus any text): providers bill
+# roughly 250-3,000 tokens a page; the high end keeps the context-window check safe.
+_NATIVE_PDF_PAGE_TOKENS = 1_500
 
 _SUPPORTED = "send a PDF, a PNG, JPEG, GIF or WebP image, or UTF-8 text"
 
@@ -333,6 +338,21 @@ class Attachment(BaseModel):
         return f"[attachment: {self.name} ({detail})]"
 
     @property
+    def estimated_tokens(self) -> int:
+        """Prompt tokens this file adds, for the context-window check and cost estimates.
+
+        Text (a PDF's or a text file's): its token count with the marker line. An image: the
+        high-detail tile formula OpenAI publishes (fit in 2048x2048, shortest side 768, then
+        85 + 170 per 512-pixel tile; 85-1,445), 1,105 when the size is unknown. A PDF read
+        natively: a conservative 1,500 a page.
+        """
+        if self.text is not None:
+            return estimate_tokens(f"{self.marker}\n{self.text}")
+        if self.kind == "image":
+            return _image_tokens(self.width, self.height)
+        return _NATIVE_PDF_PAGE_TOKENS * (self.pages or 1)
+
+    @property
     def needs_images(self) -> bool:
         """Whether the model must accept image input."""
         return self.kind == "image"
@@ -361,12 +381,27 @@ class Attachment(BaseModel):
 
 
 def _check_size(size: int, name: str, limits: AttachmentLimits) -> None:
-    if size > limits.max_bytes:
-        raise AttachmentTooLargeError(
-            f"attachment {name!r} is {size / 1e6:.1f} MB; the limit is "
-            f"{limits.max_bytes / 1e6:.1f} MB: send a smaller file (compress images, or split "
-            "the PDF)"
-        )
+    if size <= limits.max_bytes:
+        return
+    mib = 1024 * 1024
+    if limits.max_bytes >= mib and round(size / mib, 1) > round(limits.max_bytes / mib, 1):
+        actual, limit = f"{size / mib:.1f} MB", f"{round(limits.max_bytes / mib, 1):g} MB"
+    else:  # a small limit, or a file just over it: MB would round the two to the same figure
+        actual, limit = f"{size:,} bytes", f"{limits.max_bytes:,} bytes"
+    raise AttachmentTooLargeError(
+        f"attachment {name!r} is {actual}; the limit is {limit}: send a smaller file "
+        "(compress images, or split the PDF)"
+    )
+
+
+def _image_tokens(width: int | None, height: int | None) -> int:
+    if not width or not height:
+        return 85 + 170 * 6  # a typical 4:3 photo: 2 x 3 tiles
+    scale = min(1.0, 2048 / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
 
 
 def _image_mime(data: bytes) -> str | None:

@@ -78,7 +78,6 @@ NODE_NAMES = (
     "review",
     "escalate",
 )
-_IMAGE_TOKENS = 1_000  # a typical high-detail image; providers bill 85–1,500
 
 _executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="smartroute")
 
@@ -137,8 +136,7 @@ def build_graph(
                 "or attachments"
             )
         tokens = estimate_message_tokens(all_messages) + sum(
-            _IMAGE_TOKENS if a.kind == "image" else estimate_tokens(a.text or "")
-            for a in attachments
+            a.estimated_tokens for a in attachments
         )
         update: dict[str, Any] = {"text": text, "input_tokens": tokens}
         if new_messages:

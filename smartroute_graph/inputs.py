@@ -87,15 +87,22 @@ def _to_attachment(value: Any) -> Attachment:
     if isinstance(value, bytes):
         return Attachment.from_bytes(value)
     if isinstance(value, Mapping):
+        # {"data": <base64 or data URL>, "name": ...} is a file to check and parse; a dict
+        # with "kind" is an Attachment already built (a checkpoint, a serialised state).
+        encoded = value.get("data")
+        if "kind" not in value and isinstance(encoded, str | bytes):
+            return Attachment.from_base64(encoded, name=str(value.get("name") or "attachment"))
         try:
             return Attachment.model_validate(value)
         except ValueError as exc:
             raise InputError(f"invalid attachment: {exc}") from None
     if isinstance(value, str):
+        if value[:5].lower() == "data:":
+            return Attachment.from_base64(value)
         return Attachment.from_path(value)
     raise InputError(
         f"cannot read an attachment of type {type(value).__name__}: pass an Attachment, "
-        "bytes, a path or a dict"
+        "bytes, a path, a data: URL or a dict"
     )
 
 

@@ -188,8 +188,8 @@ class Policy:
 
         candidates = self._capable(attachments, input_tokens, c.complexity)
         if model not in candidates:
+            why = self._why_not(model, attachments, input_tokens, c.complexity)
             model = self._nearest(model, candidates, attachments, input_tokens)
-            why = self._why_not(table_model, attachments, input_tokens, c.complexity)
             reasons.append(f"{why}: moved to {model}")
 
         cost = cost_of(model)

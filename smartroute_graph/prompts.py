@@ -8,7 +8,7 @@ reaches the prompt without an edit here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypeVar
 
 from smartroute_graph.taxonomy import (
     COMPLEXITY_DESCRIPTIONS,
@@ -52,7 +52,10 @@ CLASSIFIER_TRUNCATION_NOTE: Final = "\n[… {omitted} characters omitted …]\n"
 """Put in the middle of a query too long to send whole; the length itself is evidence."""
 
 
-def _bullets(descriptions: Mapping[str, str]) -> str:
+_Label = TypeVar("_Label", bound=str)
+
+
+def _bullets(descriptions: Mapping[_Label, str]) -> str:
     return "\n".join(f"- {label}: {text}" for label, text in descriptions.items())
 
 

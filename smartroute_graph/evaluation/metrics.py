@@ -3,12 +3,18 @@
 Classification: :func:`accuracy`, :func:`per_class_f1`, :func:`macro_f1`,
 :func:`confusion_matrix`, :func:`expected_calibration_error`.
 
+Per-class and calibration detail: :func:`per_class_report`, :func:`reliability_table`.
+
 Routing (as the RouteLLM paper scores a router, see ``../shared/eval/README.md``): a router
 gives each prompt a "needs the strong model" score; sweeping a threshold over every cut point
 routes the top-scored share ``x`` of prompts to the strong model. :func:`routing_curve` returns
 the quality at every cut point, :func:`apgr` the area under the *performance gap recovered*
 curve (0.5 for random routing), :func:`cpt` the smallest share of strong calls that recovers
 a given fraction of the strong–weak gap (linearly interpolated between cut points).
+
+Cost curves (several models with prices): :func:`upper_hull` (the best quality reachable by
+randomly mixing fixed choices, e.g. single models), :func:`quality_at_cost` and
+:func:`cost_at_quality` (linear interpolation along a curve), :func:`percentile`.
 """
 
 from __future__ import annotations
@@ -23,12 +29,18 @@ __all__ = [
     "accuracy",
     "apgr",
     "confusion_matrix",
+    "cost_at_quality",
     "cpt",
     "expected_calibration_error",
     "macro_f1",
     "oracle_scores",
     "per_class_f1",
+    "per_class_report",
+    "percentile",
+    "quality_at_cost",
+    "reliability_table",
     "routing_curve",
+    "upper_hull",
 ]
 
 
@@ -191,6 +203,151 @@ def oracle_scores(weak: Sequence[float], strong: Sequence[float]) -> np.ndarray:
     """The oracle router's scores: the strong model's gain over the weak one per prompt."""
     gain: np.ndarray = np.asarray(strong, dtype=float) - np.asarray(weak, dtype=float)
     return gain
+
+
+def per_class_report(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support (gold count) of each label.
+
+    ``labels`` defaults to the labels present in ``gold``. A label never predicted has
+    precision 0.0; one with no gold rows has recall 0.0 (and support 0).
+    """
+    _check_same_length(gold, pred)
+    labels = list(labels) if labels is not None else sorted(set(gold))
+    out: dict[str, dict[str, float]] = {}
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=False))
+        predicted = sum(p == label for p in pred)
+        support = sum(g == label for g in gold)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": float(support),
+        }
+    return out
+
+
+def reliability_table(
+    confidences: Sequence[float], correct: Sequence[bool], n_bins: int = 10
+) -> list[dict[str, float]]:
+    """The reliability diagram behind :func:`expected_calibration_error`, one row per bin.
+
+    Each row: ``low``/``high`` bin edges, ``count``, mean ``confidence`` and ``accuracy`` of
+    the rows in the bin (both 0.0 for an empty bin), and ``gap`` = accuracy − confidence.
+    """
+    conf = np.asarray(confidences, dtype=float)
+    hit = np.asarray(correct, dtype=float)
+    if conf.shape != hit.shape:
+        raise ValueError("confidences and correct must have the same length")
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1) if conf.size else conf
+    rows: list[dict[str, float]] = []
+    for b in range(n_bins):
+        mask = bins == b
+        count = int(mask.sum())
+        mean_conf = float(conf[mask].mean()) if count else 0.0
+        acc = float(hit[mask].mean()) if count else 0.0
+        rows.append(
+            {
+                "low": b / n_bins,
+                "high": (b + 1) / n_bins,
+                "count": float(count),
+                "confidence": mean_conf,
+                "accuracy": acc,
+                "gap": acc - mean_conf if count else 0.0,
+            }
+        )
+    return rows
+
+
+def upper_hull(
+    costs: Sequence[float], qualities: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cost–quality frontier reachable by mixing the given points at random.
+
+    Returns the points of the upper-left concave hull, by increasing cost, starting at the
+    cheapest point (the best of the cheapest on ties) and ending at the best quality (the
+    cheapest of the best on ties). A router that does not beat this line is no better than
+    sending a random share of the traffic to each model.
+    """
+    x = np.asarray(costs, dtype=float)
+    y = np.asarray(qualities, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError("costs and qualities must be non-empty 1-D and of equal length")
+    order = np.lexsort((-y, x))  # by cost, best quality first among equal costs
+    hull: list[tuple[float, float]] = []
+    for i in order:
+        point = (float(x[i]), float(y[i]))
+        if hull and point[1] <= hull[-1][1]:
+            continue  # dearer and no better: never on the frontier
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            # drop the middle point when it lies on or under the chord
+            if (y2 - y1) * (point[0] - x1) <= (point[1] - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append(point)
+    hx, hy = zip(*hull, strict=True)
+    return np.asarray(hx), np.asarray(hy)
+
+
+def quality_at_cost(costs: Sequence[float], qualities: Sequence[float], cost: float) -> float:
+    """The best quality a curve reaches at ``cost`` or less, interpolating linearly.
+
+    Points need not be sorted. Below the cheapest point the answer is NaN (the curve cannot
+    spend that little); above the dearest it is the curve's best quality.
+    """
+    x = np.asarray(costs, dtype=float)
+    y = np.asarray(qualities, dtype=float)
+    if x.size == 0 or x.shape != y.shape:
+        raise ValueError("costs and qualities must be non-empty and of equal length")
+    if cost < x.min() - 1e-15:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    best = float(ys[xs <= cost + 1e-15].max())
+    # interpolation along each segment that straddles the cost
+    for (x0, y0), (x1, y1) in zip(
+        zip(xs[:-1], ys[:-1], strict=True), zip(xs[1:], ys[1:], strict=True), strict=True
+    ):
+        if x0 <= cost <= x1 and x1 > x0:
+            best = max(best, float(y0 + (cost - x0) * (y1 - y0) / (x1 - x0)))
+    return best
+
+
+def cost_at_quality(costs: Sequence[float], qualities: Sequence[float], quality: float) -> float:
+    """The least cost at which a curve reaches ``quality``, interpolating linearly between its
+    points in order of cost; NaN if the curve never reaches it."""
+    x = np.asarray(costs, dtype=float)
+    y = np.asarray(qualities, dtype=float)
+    if x.size == 0 or x.shape != y.shape:
+        raise ValueError("costs and qualities must be non-empty and of equal length")
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    hits = np.flatnonzero(ys >= quality - 1e-12)
+    if hits.size == 0:
+        return float("nan")
+    i = int(hits[0])
+    if i == 0 or ys[i] == ys[i - 1]:
+        return float(xs[i])
+    # the first point that reaches the quality, and the one before it (which does not)
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    return float(x0 + (quality - y0) * (x1 - x0) / (y1 - y0))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) by nearest rank, as latency reports use it; NaN when
+    empty."""
+    data = np.sort(np.asarray(values, dtype=float))
+    if data.size == 0:
+        return float("nan")
+    rank = max(1, int(np.ceil(q / 100.0 * data.size)))
+    return float(data[min(rank, data.size) - 1])
 
 
 def _check_same_length(a: Sequence[object], b: Sequence[object]) -> None:

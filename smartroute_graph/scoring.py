@@ -1,0 +1,1662 @@
+"""A deterministic response scorer: rate an answer on a rubric, with no model and no network.
+
+The older system scored every model's answer on a multi-dimensional rubric; this module does
+the same from surface evidence in well under a millisecond, so the router can review a cheap
+model's answer and re-ask a stronger one when it is weak (``review="scorer"``), and
+``compare`` can rank the answers of several models.
+
+Scale
+-----
+Every dimension is in [0, 1]. The overall :attr:`ResponseScore.score` is the weighted mean of
+the dimensions that apply to this query and answer, minus the penalties, clipped to [0, 1]:
+
+- **≥ 0.70: good.** Complete, on topic, well formed; no error was detected.
+- **0.45–0.70: acceptable.** Usable, with gaps: thin, unstructured, too long or too short,
+  a missed format instruction.
+- **< 0.45: weak, worth re-asking a stronger model** (:data:`WEAK_THRESHOLD`). Nearly always a
+  detected error: an empty answer, a refusal, wrong arithmetic, code that does not parse, a
+  truncated ending, looping repetition, the wrong language, an answer that ignores the
+  question.
+
+Dimensions (each 0 = bad, 1 = good; ``dimensions`` lists those that applied):
+
+- ``structure``: paragraphs, lists or headings where the answer is long; sane sentences.
+- ``examples``: "for example", "such as", code samples, inputs and outputs.
+- ``formatting``: closed code fences, balanced brackets and bold markers, no walls of text,
+  code in fences, consistent tables.
+- ``code_quality``: fenced code that parses (Python with :mod:`ast`, JSON with :mod:`json`,
+  brace languages by bracket balance), language tags, comments, no placeholders.
+- ``math_accuracy``: arithmetic claims such as ``17 * 23 = 391`` recomputed with a safe
+  evaluator (:func:`safe_eval`; never ``eval``), and a stated final answer.
+- ``creativity``: lexical variety (type-token ratio over 50-word windows), imagery (sensory
+  words, similes), the form asked for (lines for a poem, paragraphs for a story).
+- ``factual``: specific content (numbers, dates, names, technical terms), little hedging.
+- ``relevance``: how many of the query's key terms the answer takes up.
+- ``length_fit``: the answer's length against what the query asks (explicit limits, "briefly",
+  "in detail", the form, the domain's usual length, the length of a text to summarise).
+- ``faithfulness``: for operations on a given text, how much of the answer's wording comes from
+  that text (a summary that invents content scores low).
+- ``instructions``: explicit format instructions met (JSON, a table, N bullet points,
+  N sentences, a word limit, one word, yes or no, the lines of a haiku, limerick or sonnet).
+- ``tone``: for chat, conversational and brief, without report-style headings or boilerplate.
+- ``coherence``: reasoning connectives ("because", "therefore") and a stated conclusion.
+
+Weights depend on the query's domain (:data:`DOMAIN_WEIGHTS`): coding weighs code quality,
+math weighs math accuracy, creative weighs creativity, knowledge weighs factual content, text
+weighs faithfulness and format, chat weighs tone and brevity. With no domain given the weights
+are blended by the rules classifier's domain probabilities for the query.
+
+What it cannot do: check facts, run code, or judge a proof. A fluent, confident, wrong answer
+about history scores well here; use the LLM judge (``review="judge"``) where that matters.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import operator
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartroute_graph.classifiers.base import Classifier
+from smartroute_graph.classifiers.rules import RulesClassifier
+from smartroute_graph.errors import ConfigError, InputError, SmartRouteError
+from smartroute_graph.taxonomy import DOMAINS, Domain
+
+__all__ = [
+    "DIMENSIONS",
+    "DOMAIN_WEIGHTS",
+    "GOOD_THRESHOLD",
+    "PENALTY_CODES",
+    "SCORER_VERSION",
+    "WEAK_THRESHOLD",
+    "ArithmeticClaim",
+    "Dimension",
+    "ExpressionError",
+    "Penalty",
+    "PenaltyCode",
+    "ResponseScore",
+    "ResponseScorer",
+    "check_arithmetic",
+    "safe_eval",
+    "score_response",
+]
+
+SCORER_VERSION: Final = 1
+"""Bumped whenever scores change meaning, so traces from different versions are not mixed."""
+WEAK_THRESHOLD: Final = 0.45
+"""Below this an answer is weak: worth re-asking a stronger model."""
+GOOD_THRESHOLD: Final = 0.70
+"""At or above this an answer is good."""
+
+Dimension = Literal[
+    "structure",
+    "examples",
+    "formatting",
+    "code_quality",
+    "math_accuracy",
+    "creativity",
+    "factual",
+    "relevance",
+    "length_fit",
+    "faithfulness",
+    "instructions",
+    "tone",
+    "coherence",
+]
+DIMENSIONS: Final[tuple[Dimension, ...]] = get_args(Dimension)
+
+PenaltyCode = Literal[
+    "empty",
+    "refusal",
+    "disclaimer",
+    "truncated",
+    "repetition",
+    "wrong_arithmetic",
+    "code_syntax",
+    "missing_code",
+    "unbalanced",
+    "wrong_language",
+    "off_topic",
+    "format",
+    "length",
+]
+PENALTY_CODES: Final[tuple[PenaltyCode, ...]] = get_args(PenaltyCode)
+
+
+def _weights(**values: float) -> dict[Dimension, float]:
+    return {d: values.get(d, 0.0) for d in DIMENSIONS}
+
+
+# Relative weights per domain (renormalised over the dimensions that apply to an answer).
+# code_quality and math_accuracy keep a small weight everywhere: they only apply when the
+# answer has code or arithmetic, and then a broken program or a wrong sum matters anywhere.
+DOMAIN_WEIGHTS: Final[dict[Domain, dict[Dimension, float]]] = {
+    "coding": _weights(
+        code_quality=0.35, relevance=0.15, instructions=0.12, formatting=0.10, structure=0.08,
+        length_fit=0.08, examples=0.07, coherence=0.05, math_accuracy=0.05,
+    ),
+    "math": _weights(
+        math_accuracy=0.35, coherence=0.15, relevance=0.10, length_fit=0.10, instructions=0.10,
+        structure=0.08, formatting=0.07, code_quality=0.05,
+    ),
+    "reasoning": _weights(
+        coherence=0.30, relevance=0.15, structure=0.12, math_accuracy=0.10, length_fit=0.10,
+        instructions=0.10, formatting=0.05, factual=0.05, code_quality=0.05,
+    ),
+    "creative": _weights(
+        creativity=0.40, length_fit=0.15, instructions=0.15, relevance=0.12, structure=0.10,
+        formatting=0.05, code_quality=0.05, math_accuracy=0.05,
+    ),
+    "knowledge": _weights(
+        factual=0.30, relevance=0.20, structure=0.10, length_fit=0.10, instructions=0.10,
+        examples=0.05, coherence=0.07, formatting=0.05, code_quality=0.05, math_accuracy=0.10,
+    ),
+    "text": _weights(
+        faithfulness=0.30, instructions=0.20, length_fit=0.15, relevance=0.10, formatting=0.10,
+        structure=0.10, code_quality=0.05, math_accuracy=0.05,
+    ),
+    "chat": _weights(
+        tone=0.35, length_fit=0.30, relevance=0.15, instructions=0.10, formatting=0.05,
+        code_quality=0.05, math_accuracy=0.05,
+    ),
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Penalty(BaseModel):
+    """One detected problem: ``amount`` is subtracted from the weighted dimension mean."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: PenaltyCode
+    amount: Unit
+    reason: str
+    """What was wrong, for a person reading a trace."""
+
+
+class ResponseScore(BaseModel):
+    """The score of one answer; JSON-serialisable (it goes into metadata and traces)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: Unit
+    """Overall score: weighted mean of ``dimensions`` minus ``penalties``, in [0, 1]."""
+    weak: bool
+    """``score < threshold``: worth re-asking a stronger model."""
+    threshold: Unit
+    dimensions: dict[str, Unit]
+    """The dimensions that applied to this answer, each in [0, 1]."""
+    weights: dict[str, Unit]
+    """Each applied dimension's share of the weighted mean (they sum to 1)."""
+    penalties: tuple[Penalty, ...] = ()
+    domain: Domain
+    """The domain whose weights were used (the most probable one when inferred)."""
+    domain_inferred: bool = False
+    """True when no domain was given and the weights were blended from the query's domain
+    probabilities."""
+    stats: dict[str, int] = Field(default_factory=dict)
+    """What was counted: words, sentences, code blocks, arithmetic claims checked and wrong,
+    key terms of the query and how many the answer took up."""
+    version: int = SCORER_VERSION
+
+    @property
+    def overall(self) -> float:
+        """Alias of :attr:`score`."""
+        return self.score
+
+    @property
+    def reasons(self) -> list[str]:
+        """The penalties' reasons, most costly first."""
+        return [p.reason for p in sorted(self.penalties, key=lambda p: -p.amount)]
+
+
+class ArithmeticClaim(BaseModel):
+    """One arithmetic statement found in an answer, recomputed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    ok: bool
+    detail: str
+    """For a wrong claim, what the left-hand side really equals."""
+
+
+class ExpressionError(SmartRouteError, ValueError):
+    """:func:`safe_eval` refused an expression: not plain arithmetic, or too large to compute."""
+
+
+# --------------------------------------------------------------------------------------------
+# Safe arithmetic
+# --------------------------------------------------------------------------------------------
+
+MAX_EXPRESSION_CHARS: Final = 200
+MAX_EXPONENT: Final = 1000
+MAX_RESULT_DIGITS: Final = 1000
+_MAX_DEPTH = 40
+
+_BIN_OPS: Final[dict[type[ast.operator], Callable[[float, float], float]]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_OPERATOR_SPELLINGS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "^": "**"})
+
+
+def safe_eval(expression: str) -> int | float:
+    """Evaluate plain arithmetic: numbers, ``+ - * / // % **`` (or ``^``, ``×``, ``÷``) and
+    brackets. Nothing else is evaluated: names, calls, attributes, strings and every other
+    syntax raise :class:`ExpressionError`, as do expressions over
+    :data:`MAX_EXPRESSION_CHARS` characters, exponents over :data:`MAX_EXPONENT`, results over
+    :data:`MAX_RESULT_DIGITS` digits (so ``9**9**9`` is refused at once, not computed),
+    division by zero and non-real results.
+    """
+    text = expression.strip().translate(_OPERATOR_SPELLINGS)
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"expression is {len(text)} characters; the limit is {MAX_EXPRESSION_CHARS}"
+        )
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"not an arithmetic expression: {text!r} ({exc})") from None
+    return _evaluate(tree.body, 0)
+
+
+def _evaluate(node: ast.expr, depth: int) -> int | float:
+    if depth > _MAX_DEPTH:
+        raise ExpressionError("expression nests too deeply")
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)  # True + True is not arithmetic in prose
+    ):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _evaluate(node.operand, depth + 1)
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _BIN_OPS:
+        left = _evaluate(node.left, depth + 1)
+        right = _evaluate(node.right, depth + 1)
+        if isinstance(node.op, ast.Pow):
+            _check_power(left, right)
+        try:
+            result = _BIN_OPS[type(node.op)](left, right)
+        except ZeroDivisionError:
+            raise ExpressionError("division by zero") from None
+        except OverflowError:
+            raise ExpressionError("result too large") from None
+        if not isinstance(result, int | float):  # (-8) ** 0.5 is complex
+            raise ExpressionError("result is not a real number")
+        if isinstance(result, float) and not math.isfinite(result):
+            raise ExpressionError("result too large")
+        if isinstance(result, int) and result.bit_length() > MAX_RESULT_DIGITS * 3.33:
+            raise ExpressionError(f"result has more than {MAX_RESULT_DIGITS} digits")
+        return result
+    raise ExpressionError(
+        f"{type(node).__name__} is not allowed: only numbers, + - * / // % ** and brackets are"
+    )
+
+
+def _check_power(base: float, exponent: float) -> None:
+    # Refuse before computing: 9 ** 387420489 would take minutes and gigabytes.
+    if abs(exponent) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {exponent} is over the limit of {MAX_EXPONENT}")
+    if abs(base) > 1 and abs(exponent) * math.log10(abs(base)) > MAX_RESULT_DIGITS:
+        raise ExpressionError(f"result would have more than {MAX_RESULT_DIGITS} digits")
+
+
+_NUM = r"\d+(?:\.\d+)?"
+_ATOM = rf"(?:\(\s*)*-?{_NUM}(?:\s*\))*"
+_TERM = rf"{_ATOM}(?:\s*[-+*/^]\s*{_ATOM})*"
+_CLAIM = re.compile(rf"{_TERM}(?:\s*(?:=|≈|~=)\s*{_TERM})+")
+_BINARY_OP = re.compile(r"[\d)]\s*[-+*/^]\s*[(\-]*\s*\d")
+_PLAIN_NUMBER = re.compile(r"\(*\s*-?\d+(?:\.(\d+))?\s*\)*")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
+_LATEX_NOISE = re.compile(r"\\[()\[\]]|\\left|\\right|\$|\\,|\\!")
+_TIMES = re.compile(r"\\times|\\cdot|[×✕⋅·]|(?<=\d)\s+[xX]\s+(?=\d)")
+_PY_POWER = re.compile(r"(?<=[\d)])\s*\*\*\s*(?=[\d(])")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_OPERATOR_CHARS = frozenset("+-*/^%(")
+
+
+def _normalise_math(text: str) -> str:
+    text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
+    text = _TIMES.sub(" * ", text)
+    text = text.replace("\\div", "/").replace("÷", "/").replace("−", "-")
+    text = _PY_POWER.sub("^", text)
+    text = text.replace("**", " ")  # what is left of ** is markdown bold
+    text = _LATEX_NOISE.sub(" ", text)
+    return _THOUSANDS.sub("", text)
+
+
+def _balanced_side(side: str) -> str | None:
+    side = side.strip()
+    # A claim inside brackets, "(17 * 23 = 391)", leaves a stray bracket on each end.
+    while side.count("(") > side.count(")") and side.startswith("("):
+        side = side[1:].strip()
+    while side.count(")") > side.count("(") and side.endswith(")"):
+        side = side[:-1].strip()
+    return side if side.count("(") == side.count(")") else None
+
+
+def _tolerance(a: float, b: float, sides: tuple[str, str], approximate: bool) -> float:
+    tol = 1e-9 * max(1.0, abs(a), abs(b))
+    for side in sides:
+        literal = _PLAIN_NUMBER.fullmatch(side)
+        if not literal:
+            continue
+        if literal.group(1):
+            # "22 / 7 = 3.14": one unit in the last shown digit (rounded or truncated).
+            tol = max(tol, 10.0 ** -len(literal.group(1)))
+        elif approximate:
+            tol = max(tol, 0.5)  # "≈ 3": rounded to a whole number
+    if approximate:
+        tol = max(tol, 0.01 * max(abs(a), abs(b)))
+    return tol
+
+
+def check_arithmetic(text: str) -> list[ArithmeticClaim]:
+    """Find arithmetic claims (``17 * 23 = 391``, ``2^10 = 1024``, chains such as
+    ``17 × 23 = 340 + 51 = 391``, ``\\frac{1}{4} = 0.25``) in prose and recompute each.
+
+    Only claims made of numbers and operators on both sides are checked: ``2x + 3 = 7`` and
+    ``x = 3`` are algebra, not arithmetic, and are skipped, as are claims that cannot be
+    computed safely (see :func:`safe_eval`). A shown decimal may be rounded or truncated in its
+    last digit; ``≈`` allows 1%.
+    """
+    if "=" not in text and "≈" not in text:
+        return []
+    normalised = _normalise_math(text)
+    claims: list[ArithmeticClaim] = []
+    for match in _CLAIM.finditer(normalised):
+        claim = match.group(0).strip()
+        start, end = match.start(), match.end()
+        before = normalised[:start].rstrip()[-1:]
+        if start and (normalised[start - 1].isalnum() or normalised[start - 1] in "._"):
+            continue  # "x2 = 4", "v1.5 = …"
+        if before and before in _OPERATOR_CHARS:
+            continue  # the left side starts with a variable: "x + 2 * 3 = 8"
+        after_raw = normalised[end : end + 1]
+        after = normalised[end:].lstrip()[:1]
+        if after_raw and (after_raw.isalnum() or after_raw in "_%"):
+            continue  # "= 6x", "= 12%"
+        if after and after in _OPERATOR_CHARS - {"("}:
+            continue  # the right side goes on with a variable: "= 8 + y"
+        if not _BINARY_OP.search(claim):
+            continue  # "x = 4", "-3 = -3": nothing to compute
+        sides = [s for s in re.split(r"\s*(?:=|≈|~=)\s*", claim)]
+        approximate = "≈" in claim or "~=" in claim
+        balanced = [_balanced_side(s) for s in sides]
+        if any(s is None or not s for s in balanced):
+            continue
+        try:
+            values = [safe_eval(s) for s in balanced if s is not None]
+        except ExpressionError:
+            continue
+        wrong: str | None = None
+        for i in range(len(values) - 1):
+            pair = (balanced[i] or "", balanced[i + 1] or "")
+            a, b = float(values[i]), float(values[i + 1])
+            if abs(a - b) > _tolerance(a, b, pair, approximate):
+                wrong = f"{pair[0]} = {_show(values[i])}, not {pair[1]}"
+                break
+        claims.append(ArithmeticClaim(text=claim, ok=wrong is None, detail=wrong or "correct"))
+    return claims
+
+
+def _show(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared vocabulary
+# --------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S", re.MULTILINE)
+_NUMBERED_ITEM = re.compile(r"^\s*\d+[.)]\s+\S", re.MULTILINE)
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S", re.MULTILINE)
+_TABLE_ROW = re.compile(r"^\s*\|?[^|\n]*\|[^|\n]*\|", re.MULTILINE)
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+
+_NUMBER_WORDS: Final = {
+    "a": 1, "an": 1, "one": 1, "single": 1, "a single": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+    "twelve": 12,
+}  # fmt: skip
+_COUNT = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a single|single|an?)"
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Per-language function words: enough to tell the big Latin-script languages apart.
+_LANG_STOPWORDS: Final[dict[str, frozenset[str]]] = {
+    "en": _wordset(
+        "the and is are of to in that it for with was this you what how not be have on "
+        "can do does which there their they from would will has were been your about when "
+        "why who because if or but at by an we my a as no so me he she his her our"
+    ),
+    "es": _wordset(
+        "el la los las de que y en es por para una con no se lo como del más pero su "
+        "al está son qué cómo"
+    ),
+    "fr": _wordset(
+        "le la les des et est une dans que qui pour pas sur avec ce vous il du au sont "
+        "mais ou une cette être"
+    ),
+    "de": _wordset(
+        "der die das und ist nicht ein eine ich sie es mit den zu auf für von dem wie "
+        "sind auch im wird"
+    ),
+    "it": _wordset(
+        "il lo la gli che di è e una per non con del sono della come ma anche questo nel alla"
+    ),
+    "pt": _wordset(
+        "o a os as de que e é um uma para com não em do da no na por mais são como mas está"
+    ),
+    "nl": _wordset("de het een en van is dat niet ik je op te zijn met voor maar ook wat hoe er"),
+}
+# Only words that belong to one language vote: "de", "a", "as" and "do" say nothing.
+_LANG_MARKERS: Final[dict[str, frozenset[str]]] = {
+    lang: words - frozenset().union(*(w for other, w in _LANG_STOPWORDS.items() if other != lang))
+    for lang, words in _LANG_STOPWORDS.items()
+}
+_STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values()) | _wordset(
+    """a an about above after again all also am any as at because been before being below
+    between both but by could did doing down during each few further had has having he her
+    here hers him his i if into its itself just me more most my myself no nor now only or
+    other our out over own same she should so some such than then these those through too
+    under until up very we were when where who whom why will would your yours yourself
+    please write explain tell give show make create describe list help need want know using
+    use used way get let like could would might me us one two three short brief simple
+    quick detailed answer question something thing things can't don't i'm it's what's
+    hi hey hello thanks thank sentence sentences word words paragraph paragraphs
+    poem story haiku sonnet limerick joke essay show work working step steps"""
+)
+_LANGUAGE_NAMES = re.compile(
+    r"\b(translat\w*|tradu\w*|übersetz\w*|english|spanish|french|german|italian|portuguese|"
+    r"dutch|russian|chinese|mandarin|japanese|korean|arabic|hindi|greek|hebrew|thai|"
+    r"español|inglés|français|anglais|deutsch|englisch|italiano|português|"
+    r"nederlands|русск\w*|англий\w*)\b|翻译|翻訳|中文|英语|日本語|英語"
+)
+_TARGET_LANGUAGE = re.compile(
+    r"\b(?:into|to|in)\s+(english|spanish|french|german|italian|portuguese|dutch|russian|"
+    r"chinese|mandarin|japanese|korean|arabic|hindi|greek|hebrew|thai)\b"
+)
+_LANGUAGE_CODES: Final = {
+    "english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "russian": "ru", "chinese": "zh", "mandarin": "zh",
+    "japanese": "ja", "korean": "ko", "arabic": "ar", "hindi": "hi", "greek": "el",
+    "hebrew": "he", "thai": "th",
+}  # fmt: skip
+_SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("latin", re.compile(r"[A-Za-z\u00C0-\u024F]")),
+    ("ru", re.compile(r"[\u0400-\u04FF]")),
+    ("el", re.compile(r"[\u0370-\u03FF]")),
+    ("ar", re.compile(r"[\u0600-\u06FF]")),
+    ("he", re.compile(r"[\u0590-\u05FF]")),
+    ("hi", re.compile(r"[\u0900-\u097F]")),
+    ("th", re.compile(r"[\u0E00-\u0E7F]")),
+    ("ko", re.compile(r"[\uAC00-\uD7AF]")),
+    ("ja", re.compile(r"[\u3040-\u30FF]")),
+    ("zh", re.compile(r"[\u4E00-\u9FFF]")),
+)
+_IDEOGRAPHIC = frozenset({"zh", "ja", "ko"})
+
+
+def _stem(word: str) -> str:
+    # A five-letter prefix merges "checks/checking", "palindrome/palindromes" cheaply; a
+    # real stemmer would cost more than the whole scorer.
+    if len(word) > 5:
+        return word[:5]
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _language(text: str, words: list[str]) -> str | None:
+    """A language code when the text says clearly which language it is in, else None."""
+    sample = text[:2000]
+    if not sample.isascii():
+        counts = {name: len(pattern.findall(sample)) for name, pattern in _SCRIPTS}
+        if counts["ja"] and counts["zh"]:  # Japanese mixes kana and kanji
+            counts["ja"] += counts.pop("zh")
+        total = sum(counts.values())
+        script = max(counts, key=lambda k: counts[k])
+        least = 2 if script in _IDEOGRAPHIC else 8
+        if total == 0 or counts[script] < least or counts[script] < 0.6 * total:
+            return None
+        if script != "latin":
+            return script
+    votes = Counter(
+        lang for word in words[:200] for lang, marks in _LANG_MARKERS.items() if word in marks
+    )
+    ranked = votes.most_common(2)
+    if not ranked or ranked[0][1] < 3:
+        return None
+    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+        return None
+    return ranked[0][0]
+
+
+# --------------------------------------------------------------------------------------------
+# The query: what it asks for (cached: compare scores several answers to one query)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Constraint:
+    kind: str  # json | table | list | numbered | sentences | words | one_word | yes_no | lines
+    low: int = 0
+    high: int = 0
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    words: int
+    key_stems: frozenset[str]
+    language: str | None
+    mentions_language: bool
+    target_language: str | None
+    code_expected: bool
+    mathy: bool
+    short_question: bool
+    why: bool
+    brevity: bool
+    detail: bool
+    form: str | None  # poem form or story/joke/slogan
+    form_range: tuple[int, int] | None
+    text_task: str | None  # summary | translate | rewrite | extract
+    source: str
+    source_words: int
+    source_stems: frozenset[str]
+    constraints: tuple[_Constraint, ...]
+
+
+_CODE_VERB = re.compile(
+    r"\b(write|implement|create|fix|debug|refactor|rewrite|give me|show me|make|generate|"
+    r"complete|optimi[sz]e|convert|build|code up)\b"
+)
+_CODE_NOUN = re.compile(
+    r"\b(function|script|program|code|snippet|class|method|regex|regular expression|sql|"
+    r"query|algorithm|implementation|unit tests?|endpoint|decorator|one-liner|bash|python|"
+    r"javascript|typescript|java|c\+\+|rust|golang|go program|kotlin|swift|php|ruby)\b"
+)
+_MATHY = re.compile(
+    r"\d\s*[-+*/^×÷]\s*\d|\b(solve|calculate|compute|how many|how much|sum|product|percent|"
+    r"equation|integral|derivative|probability|average|mean)\b"
+)
+_SHORT_QUESTION = re.compile(
+    r"^\s*(what|who|when|where|which|how many|how much|how old|how long|how far|is|are|was|"
+    r"were|does|do|did|can|qu[eé]|qui|wer|was|wo|wann|cu[aá]l|d[oó]nde|quién)\b"
+)
+_MULTI_PART = re.compile(r"\b(and|or) (why|how|what|when|where|which|who)\b|\?.+\?")
+_WHY = re.compile(r"\b(why|how does|how do|how did|what causes|reasons?)\b")
+_BREVITY = re.compile(
+    r"\b(briefly|brief|short|shortly|quick|quickly|concise|concisely|tl;?dr|one-liner|"
+    r"in a nutshell|just tell me|in short|keep it short)\b"
+)
+_DETAIL = re.compile(
+    r"\b(in detail|detailed|in depth|in-depth|comprehensive|thorough|thoroughly|essay|"
+    r"elaborate|step[- ]by[- ]step|walk me through|explain|long|full|show (?:your |the |all )?"
+    r"(?:work|working|steps|reasoning))\b"
+)
+_FORMS: Final[tuple[tuple[re.Pattern[str], str, tuple[int, int]], ...]] = (
+    (re.compile(r"\bhaikus?\b"), "haiku", (8, 30)),
+    (re.compile(r"\blimericks?\b"), "limerick", (20, 60)),
+    (re.compile(r"\bsonnets?\b"), "sonnet", (80, 160)),
+    (re.compile(r"\b(poem|verse|lyrics|song|rap|ode|ballad)s?\b"), "poem", (20, 350)),
+    (re.compile(r"\b(story|tale|fable|fairy ?tale|screenplay)\b"), "story", (120, 1200)),
+    (re.compile(r"\b(joke|pun|one-liner|riddle)s?\b"), "joke", (5, 100)),
+    (re.compile(r"\b(slogan|tagline|motto|headline|title)s?\b"), "slogan", (2, 40)),
+)  # fmt: skip
+_POEM_LINES: Final = {"haiku": 3, "limerick": 5, "sonnet": 14}
+_TEXT_TASKS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"\b(summar\w*|tl;?dr|condense|shorten|key points|gist)\b"), "summary"),
+    (re.compile(r"\b(translat\w*|tradu\w*|übersetz\w*)\b|翻译|翻訳|переведи"), "translate"),
+    (
+        re.compile(
+            r"\b(rewrite|rephrase|paraphrase|proofread|correct|fix the grammar|edit|polish|"
+            r"simplify|make (it|this) (more|less)|formal|informal)\b"
+        ),
+        "rewrite",
+    ),
+    (re.compile(r"\b(extract|find all|list all|classify|categori[sz]e|sentiment)\b"), "extract"),
+)  # fmt: skip
+_QUOTED_SOURCE = re.compile(r"```[^\n]*\n(.*?)```|[\"“«](.{30,}?)[\"”»]", re.DOTALL)
+
+_JSON_ASK = re.compile(
+    r"\b(?:in|as|into|to|return|output|respond(?: only)? (?:with|in)|reply (?:with|in)|"
+    r"give me|format(?:ted)? (?:as|in)|only)\s+(?:a\s+|an\s+|valid\s+|only\s+|the\s+|strict\s+|"
+    r"raw\s+)*json\b"
+)
+_TABLE_ASK = re.compile(
+    r"\b(?:in|as|into|make|create|draw|using|format(?:ted)? as|produce|give me)\s+"
+    r"(?:a\s+)?(?:markdown\s+|comparison\s+)?table\b"
+)
+_LIST_COUNT_ASK = re.compile(
+    rf"\b{_COUNT}\s+(?:\w+\s+)?(bullet(?:ed)? ?points?|bullets|key points|points|items|tips|ways|"
+    r"reasons|examples|ideas|steps|facts|names|options|suggestions|questions|benefits|"
+    r"advantages|features)\b"
+)
+_LIST_ASK = re.compile(
+    r"\b(bullet(?:ed)? ?points?|bulleted list|as a list|in a list|list format)\b"
+)
+_NUMBERED_ASK = re.compile(r"\bnumbered (list|steps)\b")
+_SENTENCE_RANGE_ASK = re.compile(r"\b(\d+)\s*(?:-|–|to|or)\s*(\d+)\s+sentences\b")
+_SENTENCE_ASK = re.compile(
+    rf"\b(?:in|with|using|as|write|exactly|just|only)\s+{_COUNT}\s+sentences?\b"
+)
+_WORDS_MAX_ASK = re.compile(
+    r"\b(?:under|fewer than|less than|at most|no more than|maximum(?: of)?|max|within|up to|"
+    r"not exceeding|below)\s+(\d+)\s+words\b"
+)
+_WORDS_MIN_ASK = re.compile(
+    r"\b(?:at least|no fewer than|minimum(?: of)?|more than|over)\s+(\d+)\s+words\b"
+)
+_WORDS_RANGE_ASK = re.compile(r"\b(\d+)\s*(?:-|–|to)\s*(\d+)\s*-?\s*words?\b")
+_WORDS_ABOUT_ASK = re.compile(r"\b(\d+)\s*-?\s*words?\b")
+_ONE_WORD_ASK = re.compile(r"\b(?:one|a single|1|single)[- ]word\b")
+_YES_NO_ASK = re.compile(r"\b(?:answer|reply|respond|just say)\b[^.?!\n]{0,20}\byes\b\W+or\W+no\b")
+_MULTIPLE_FORMS = re.compile(
+    r"\b(\d+|two|three|four|five|several|some)\s+(haikus?|limericks|sonnets)\b"
+)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS.get(word, 1)
+
+
+def _split_source(query: str) -> tuple[str, str]:
+    """(instruction, given text) for queries that carry a text to operate on."""
+    match = _QUOTED_SOURCE.search(query)
+    if match:
+        source = match.group(1) or match.group(2) or ""
+        return query[: match.start()] + query[match.end() :], source
+    for sep in ("\n\n", "\n", ":"):
+        head, found, tail = query.partition(sep)
+        if found and len(head) <= 300 and len(tail.split()) >= 12:
+            return head, tail
+    return query, ""
+
+
+@lru_cache(maxsize=1024)
+def _analyse_query(query: str) -> _Query:
+    lowered = query.lower()
+    instruction, source = _split_source(query)
+    instruction_lower = instruction.lower()
+    words = _WORD.findall(lowered)
+    source_words = _WORD.findall(source.lower())
+    # Numbers are key terms too: an answer to "17 * 23" that never mentions 17 or 23 is odd.
+    key = {_stem(w) for w in words if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS}
+    mentions_language = bool(_LANGUAGE_NAMES.search(lowered))
+    target = _TARGET_LANGUAGE.search(instruction_lower)
+    form, form_range = None, None
+    for pattern, name, length in _FORMS:
+        if pattern.search(instruction_lower):
+            form, form_range = name, length
+            break
+    text_task = next((name for p, name in _TEXT_TASKS if p.search(instruction_lower)), None)
+    return _Query(
+        words=len(words),
+        key_stems=frozenset(key),
+        language=_language(query, words),
+        mentions_language=mentions_language,
+        target_language=_LANGUAGE_CODES.get(target.group(1)) if target else None,
+        code_expected=bool(
+            _CODE_VERB.search(instruction_lower) and _CODE_NOUN.search(instruction_lower)
+        )
+        and form is None,
+        mathy=bool(_MATHY.search(instruction_lower)),
+        short_question=len(words) <= 14
+        and bool(_SHORT_QUESTION.search(lowered))
+        and not _MULTI_PART.search(lowered),
+        why=bool(_WHY.search(instruction_lower)),
+        brevity=bool(_BREVITY.search(instruction_lower)),
+        detail=bool(_DETAIL.search(instruction_lower)),
+        form=form,
+        form_range=form_range,
+        text_task=text_task,
+        source=source,
+        source_words=len(source_words),
+        source_stems=frozenset(_stem(w) for w in source_words if w not in _STOPWORDS),
+        constraints=_constraints(instruction_lower, form),
+    )
+
+
+def _constraints(text: str, form: str | None) -> tuple[_Constraint, ...]:
+    found: list[_Constraint] = []
+    if _JSON_ASK.search(text):
+        found.append(_Constraint("json", label="JSON"))
+    if _TABLE_ASK.search(text):
+        found.append(_Constraint("table", label="a table"))
+    count = _LIST_COUNT_ASK.search(text)
+    if count and count.group(1) not in ("a", "an", "single", "a single"):
+        n = _count(count.group(1))
+        found.append(_Constraint("list", n, n, f"{n} {count.group(2)}"))
+    elif _NUMBERED_ASK.search(text):
+        found.append(_Constraint("numbered", label="a numbered list"))
+    elif _LIST_ASK.search(text):
+        found.append(_Constraint("list", label="a bulleted list"))
+    if m := _SENTENCE_RANGE_ASK.search(text):
+        lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+        found.append(_Constraint("sentences", lo, hi, f"{lo}-{hi} sentences"))
+    elif m := _SENTENCE_ASK.search(text):
+        n = _count(m.group(1))
+        found.append(_Constraint("sentences", n, n, f"{n} sentence{'s' if n > 1 else ''}"))
+    if m := _WORDS_MAX_ASK.search(text):
+        found.append(_Constraint("words", 1, int(m.group(1)), f"at most {m.group(1)} words"))
+    elif m := _WORDS_MIN_ASK.search(text):
+        found.append(_Constraint("words", int(m.group(1)), 10**6, f"at least {m.group(1)} words"))
+    elif m := _WORDS_RANGE_ASK.search(text):
+        lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+        found.append(_Constraint("words", lo, hi, f"{lo}-{hi} words"))
+    elif (m := _WORDS_ABOUT_ASK.search(text)) and int(m.group(1)) > 1:
+        n = int(m.group(1))
+        found.append(_Constraint("words", int(n * 0.7), int(n * 1.3) + 1, f"about {n} words"))
+    if _ONE_WORD_ASK.search(text):
+        found.append(_Constraint("one_word", label="one word"))
+    if _YES_NO_ASK.search(text):
+        found.append(_Constraint("yes_no", label="yes or no"))
+    if form in _POEM_LINES and not _MULTIPLE_FORMS.search(text):
+        n = _POEM_LINES[form]
+        found.append(_Constraint("lines", n, n, f"a {form} ({n} lines)"))
+    return tuple(found)
+
+
+# --------------------------------------------------------------------------------------------
+# The answer: prose, code blocks and counts, computed once
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    lang: str
+    code: str
+    closed: bool
+
+
+@dataclass(slots=True)
+class _Answer:
+    text: str
+    prose: str
+    blocks: list[_Block]
+    unclosed_fence: bool
+    words: list[str]
+    sentences: list[str]
+    prose_lines: list[str]
+    paragraphs: list[str]
+    list_items: int
+    headings: int
+    length: int
+    """Words in the whole answer, code included (what length limits count)."""
+
+    @property
+    def n_words(self) -> int:
+        return len(self.words)
+
+
+def _split_code(text: str) -> tuple[str, list[_Block], bool]:
+    if "```" not in text and "~~~" not in text:
+        return text, [], False
+    prose: list[str] = []
+    blocks: list[_Block] = []
+    fence: str | None = None
+    lang = ""
+    code: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence, lang, code = stripped[:3], stripped[3:].strip().lower(), []
+        elif fence is not None and stripped.startswith(fence) and not stripped[3:].strip():
+            blocks.append(_Block(lang, "\n".join(code), closed=True))
+            fence = None
+            prose.append("")
+        elif fence is not None:
+            code.append(line)
+        else:
+            prose.append(line)
+    if fence is not None:
+        blocks.append(_Block(lang, "\n".join(code), closed=False))
+    return "\n".join(prose), blocks, fence is not None
+
+
+def _analyse_answer(text: str) -> _Answer:
+    prose, blocks, unclosed = _split_code(text)
+    prose = _INLINE_CODE.sub(" code ", prose) if "`" in prose else prose
+    lines = [line for line in prose.split("\n") if line.strip()]
+    return _Answer(
+        text=text,
+        prose=prose,
+        blocks=blocks,
+        unclosed_fence=unclosed,
+        words=_WORD.findall(prose.lower()),
+        sentences=[s for s in _SENTENCE_SPLIT.split(prose.strip()) if _WORD.search(s)],
+        prose_lines=lines,
+        paragraphs=[p for p in re.split(r"\n\s*\n", prose) if p.strip()],
+        list_items=len(_LIST_ITEM.findall(prose)),
+        headings=len(_HEADING.findall(prose)),
+        length=len(text.split()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Code checks
+# --------------------------------------------------------------------------------------------
+
+_PY_LANGS = frozenset({"python", "py", "python3", "py3", "ipython", "pycon"})
+_BRACE_LANGS = _wordset(
+    "javascript js jsx ts tsx typescript java c cpp c++ cc h hpp csharp cs c# go golang rust rs "
+    "kotlin kt swift php scala dart sql css scss lua perl r"
+)
+_LOOKS_PYTHON = re.compile(
+    r"^\s*(?:def \w+\(|class \w+[(:]|import \w|from [\w.]+ import |print\(|@\w+|"
+    r"if __name__|for \w+ in .+:\s*$|while .+:\s*$)",
+    re.MULTILINE,
+)
+_C_STATEMENT_END = re.compile(r"[;{]\s*$", re.MULTILINE)
+_STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`")
+_SLASH_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_HASH_COMMENT = re.compile(r"#[^\n]*")
+_BRACKET = re.compile(r"[()\[\]{}]")
+_PAIRS: Final = {")": "(", "]": "[", "}": "{"}
+_PLACEHOLDER = re.compile(
+    r"\b(TODO|FIXME|your code here|implement (this|me)|not implemented)\b|^\s*(\.\.\.|pass)\s*$|"
+    r"^\s*#\s*\.\.\.|/\*\s*\.\.\.\s*\*/|//\s*\.\.\.",
+    re.MULTILINE | re.IGNORECASE,
+)
+_CODE_COMMENT = re.compile(r"(^|\s)(#|//|--)\s*\w|\"\"\"|/\*", re.MULTILINE)
+_UNFENCED_CODE = re.compile(
+    r"^\s*(?:def \w+\(.*\):|class \w+.*:|import \w+|from \w+ import|#include|"
+    r"public (?:static |class )|function \w+\(|(?:const|let|var) \w+ =|return .+;|for \(.*\) ?\{)",
+    re.MULTILINE,
+)
+
+
+def _bracket_problem(code: str, *, hash_comments: bool) -> str | None:
+    code = _STRING_LITERAL.sub('""', code)
+    code = _SLASH_COMMENT.sub("", code)
+    if hash_comments:
+        code = _HASH_COMMENT.sub("", code)
+    stack: list[str] = []
+    for char in _BRACKET.findall(code):
+        if char in "([{":
+            stack.append(char)
+        elif not stack or stack.pop() != _PAIRS[char]:
+            return f"unmatched {char!r}"
+    return f"unclosed {stack[-1]!r}" if stack else None
+
+
+def _python_problem(code: str) -> str | None:
+    lines = code.split("\n")
+    if any(line.lstrip().startswith(">>>") for line in lines):
+        # A console session: only the typed lines are code.
+        lines = [line.lstrip()[4:] for line in lines if line.lstrip().startswith((">>>", "..."))]
+        code = "\n".join(lines)
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"cannot parse: {type(exc).__name__}"
+    return None
+
+
+def _block_language(block: _Block) -> str:
+    if block.lang:
+        return block.lang
+    if _LOOKS_PYTHON.search(block.code) and not _C_STATEMENT_END.search(block.code):
+        return "python"
+    return ""
+
+
+def _block_problem(block: _Block) -> str | None:
+    """What is syntactically wrong with a code block, or None (also when it cannot tell)."""
+    lang = _block_language(block)
+    if lang in _PY_LANGS:
+        return _python_problem(block.code)
+    if lang == "json":
+        try:
+            json.loads(block.code)
+        except ValueError as exc:
+            return f"invalid JSON: {exc}"
+        return None
+    if lang in _BRACE_LANGS:
+        return _bracket_problem(block.code, hash_comments=lang in ("php", "r", "perl"))
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Penalty detectors
+# --------------------------------------------------------------------------------------------
+
+_REFUSAL = re.compile(
+    r"\b(?:i (?:cannot|can't|can ?not|am unable to|'m unable to|am not able to|won't|will not)"
+    r"\s+(?:help|assist|provide|do|answer|comply|fulfil+|create|write|generate|give|share|"
+    r"complete|support|engage|discuss)|i(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:cannot|"
+    r"can't|am unable|won't|can not)|i must (?:decline|refuse)|i(?:'m| am) not (?:able|allowed|"
+    r"permitted) to (?:help|assist|provide|answer|do)|(?:this|that|your) request (?:goes "
+    r"against|violates)|i can(?:no|')t (?:assist|help) with (?:that|this))"
+)
+_NON_ANSWER = re.compile(
+    r"\b(?:i (?:don't|do not) know|no idea|i have no information|i'm not sure)\b"
+)
+_DISCLAIMER = re.compile(
+    r"\b(?:as an ai(?: language model| assistant)?|as a (?:large )?language model|"
+    r"i(?:'m| am) (?:just )?an ai)\b"
+)
+_DANGLING = re.compile(
+    r"(?:[,:;(\[{–—-]|\b(?:the|a|an|and|or|but|of|to|with|which|that|is|are|for|in|on|by|"
+    r"because|as|from|if|then|so|this|these|their|its|our|your))\s*$",
+    re.IGNORECASE,
+)
+_TERMINAL = frozenset(".!?…)]}\"'”’*`|>:;。！？」")
+
+
+def _truncation(answer: _Answer) -> str | None:
+    if answer.unclosed_fence:
+        return "a code block is never closed (the answer stops inside it)"
+    tail = answer.text.rstrip()
+    if answer.blocks and tail.endswith(("```", "~~~")):
+        return None
+    last_line = tail.rsplit("\n", 1)[-1].strip()
+    if not last_line or len(answer.words) < 8:
+        return None
+    if _DANGLING.search(last_line) and not _LIST_ITEM.match(last_line):
+        return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
+    last_words = len(last_line.split())
+    if last_line[-1] in _TERMINAL or not last_line[-1].isalnum():
+        return None
+    # A long prose line that ends in a word, in an answer whose other sentences end properly.
+    ended = sum(1 for s in answer.sentences[:-1] if s.rstrip()[-1:] in _TERMINAL)
+    if last_words >= 12 and not _LIST_ITEM.match(last_line) and ended >= 1:
+        return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
+    return None
+
+
+def _repetition(answer: _Answer, creative: bool) -> tuple[float, str] | None:
+    words = answer.words
+    n = len(words)
+    if n < 6:
+        return None
+    if n < 16:
+        ratio = 1.0 - len(set(words)) / n
+        if ratio < 0.6:
+            return None
+        return min(0.5, ratio * 0.6), f"the same words repeat: {len(set(words))} distinct in {n}"
+    grams = list(zip(words, words[1:], words[2:], words[3:], strict=False))
+    ngram_ratio = 1.0 - len(set(grams)) / len(grams)
+    sentences = [" ".join(_WORD.findall(s.lower())) for s in answer.sentences]
+    sentences = [s for s in sentences if s.count(" ") >= 3]
+    dup_sentences = len(sentences) - len(set(sentences))
+    sentence_ratio = dup_sentences / len(sentences) if sentences else 0.0
+    # Refrains and anaphora are a device in poems and songs: allow more before calling it a loop.
+    allowed = 0.35 if creative else 0.2
+    worst = max(ngram_ratio, sentence_ratio if dup_sentences >= 2 else 0.0)
+    if worst <= allowed:
+        return None
+    amount = min(0.5, 0.15 + (worst - allowed) * 1.2)
+    if dup_sentences >= 2 and sentence_ratio >= ngram_ratio:
+        top, times = Counter(sentences).most_common(1)[0]
+        return amount, f"{dup_sentences} repeated sentences ('{top[:50]}' appears {times} times)"
+    return amount, f"{ngram_ratio:.0%} of the word 4-grams are repeats"
+
+
+def _prose_bracket_problem(prose: str) -> str | None:
+    # "1) first", "a) option" and ":)" are not brackets that need a partner.
+    cleaned = re.sub(r"^\s*(?:\d+|[a-zA-Z]|[ivx]+)\)\s", " ", prose, flags=re.MULTILINE)
+    cleaned = re.sub(r"[:;]-?[()]", " ", cleaned)
+    problem = _bracket_problem(cleaned, hash_comments=False)
+    return f"brackets in the text do not balance ({problem})" if problem else None
+
+
+# --------------------------------------------------------------------------------------------
+# Dimensions
+# --------------------------------------------------------------------------------------------
+
+
+def _clip(value: float) -> float:
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+def _structure(a: _Answer) -> float:
+    n = a.n_words
+    sentence_lengths = [len(s.split()) for s in a.sentences] or [n]
+    longest = max(sentence_lengths)
+    if n < 60:
+        return 0.85 if longest <= 45 else 0.55
+    mean = n / max(1, len(sentence_lengths))
+    score = 0.15
+    score += 0.25 * min(1.0, (len(a.paragraphs) - 1) / 2)
+    score += 0.25 * min(1.0, (a.list_items + 2 * a.headings) / 3)
+    score += 0.2 if 6 <= mean <= 30 else 0.1 if 4 <= mean <= 45 else 0.0
+    longest_paragraph = max((len(p.split()) for p in a.paragraphs), default=n)
+    score += 0.15 if longest_paragraph <= 180 else 0.05 if longest_paragraph <= 300 else 0.0
+    if len(a.paragraphs) <= 1 and a.list_items == 0 and n >= 150:
+        score -= 0.1  # a wall of text
+    # Blocks of code break the prose into parts just as paragraphs do.
+    score += 0.1 * min(2, len(a.blocks))
+    return _clip(score)
+
+
+_EXAMPLE_MARKERS = re.compile(
+    r"\b(for example|for instance|e\.g\.|such as|example:|consider|imagine|say you|"
+    r"suppose|like when|input:|output:|sample)\b|>>>|=>",
+    re.IGNORECASE,
+)
+
+
+def _examples(a: _Answer) -> float | None:
+    if a.n_words < 40:
+        return None
+    hits = len(_EXAMPLE_MARKERS.findall(a.prose)) + len(a.blocks)
+    return _clip(0.5 + 0.25 * hits)
+
+
+def _formatting(a: _Answer, prose_brackets: str | None) -> float:
+    score = 1.0
+    if a.unclosed_fence:
+        score -= 0.5
+    if prose_brackets:
+        score -= 0.15
+    if a.prose.count("**") % 2:
+        score -= 0.1
+    if any(len(p.split()) > 250 for p in a.paragraphs):
+        score -= 0.2
+    if len(_UNFENCED_CODE.findall(a.prose)) >= 2:
+        score -= 0.3
+    rows = _TABLE_ROW.findall(a.prose)
+    if len(rows) >= 2 and len({r.strip().strip("|").count("|") for r in rows}) > 1:
+        score -= 0.1  # table rows with different numbers of cells
+    if a.blocks and not any(b.lang for b in a.blocks):
+        score -= 0.05  # code fences without a language tag render without highlighting
+    return _clip(score)
+
+
+def _code_quality(a: _Answer, problems: list[str]) -> float:
+    unfenced = len(_UNFENCED_CODE.findall(a.prose))
+    if not a.blocks:
+        return 0.35 if unfenced >= 2 else 0.1
+    if problems:
+        return 0.1
+    code = "\n".join(b.code for b in a.blocks)
+    score = 0.6
+    score += 0.1 if all(b.lang for b in a.blocks) else 0.0
+    score += 0.1 if _CODE_COMMENT.search(code) or a.n_words >= 15 else 0.0
+    score += 0.1 if code.count("\n") >= 2 else 0.0
+    score += 0.1 if re.search(r"\b(assert|print|console\.log|>>>|test|example)\b", code) else 0.0
+    if _PLACEHOLDER.search(code):
+        score -= 0.3
+    return _clip(score)
+
+
+_FINAL_ANSWER = re.compile(
+    r"\b(the answer is|answer:|therefore|thus|hence|so the|so,? the|in total|total is|result is|"
+    r"equals|which gives|we get|final answer|q\.?e\.?d)\b|\\boxed|∎|=\s*\**\s*-?\d",
+    re.IGNORECASE,
+)
+
+
+def _math_accuracy(a: _Answer, claims: list[ArithmeticClaim], q: _Query) -> float | None:
+    if not claims and not q.mathy:
+        return None
+    has_final = bool(_FINAL_ANSWER.search(a.prose)) or (
+        a.n_words <= 6 and any(w.isdigit() for w in a.words)
+    )
+    if not claims:
+        return 0.75 if has_final else 0.45
+    wrong = sum(not c.ok for c in claims)
+    if wrong:
+        return 0.3 * (len(claims) - wrong) / len(claims)
+    return _clip(0.8 + 0.1 * min(2, len(claims)) - (0.0 if has_final else 0.1))
+
+
+_IMAGERY: Final = _wordset(
+    """red crimson scarlet golden gold silver amber azure blue green emerald violet purple grey
+    gray white black pale dark bright light shadow shadows glow glowing gleam shimmer shimmering
+    glitter sparkle flicker flickering dusk dawn twilight moon moonlight sun sunlight starlight
+    stars star whisper whispers whispering hum echo echoes rustle murmur roar silence hush sigh
+    soft velvet cold warm chill frost frozen damp scent fragrance smoke sweet bitter salt rain
+    wind breeze mist fog storm thunder river sea ocean waves tide leaves petals blossom bloom
+    ember embers flame flames fire ash stone dust sky skies cloud clouds snow ice honey blood
+    bone heart tears drift drifting dance dancing trembling burning"""
+)
+_SIMILE = re.compile(r"\b(like an? |like the |as \w+ as )", re.IGNORECASE)
+_DIALOGUE = re.compile(r"[\"“][^\"”\n]{3,}[\"”]")
+
+
+def _creativity(a: _Answer, q: _Query, topic: frozenset[str]) -> float:
+    words = a.words
+    n = len(words)
+    if n == 0:
+        return 0.0
+    # Type-token ratio over 50-word windows: a long text is not penalised for its length.
+    windows = [words[i : i + 50] for i in range(0, n, 50)]
+    windows = [w for w in windows if len(w) >= 20] or [words]
+    ttr = sum(len(set(w)) / len(w) for w in windows) / len(windows)
+    # Short texts have few chances to repeat a word: expect more of them.
+    floor = 0.45 if n >= 50 else 0.6
+    variety = _clip((ttr - floor) / 0.35)
+    # The query's own words ("autumn rain") are the topic, not imagery the answer brought.
+    vivid = sum(1 for w in words if w in _IMAGERY and _stem(w) not in topic)
+    vivid += len(_SIMILE.findall(a.prose))
+    imagery = _clip(vivid / max(0.5, n / 100) / 10)
+    if q.form in ("poem", "haiku", "limerick", "sonnet"):
+        form = 1.0 if len(a.prose_lines) >= 3 else 0.3
+    elif q.form == "story":
+        form = 1.0 if len(a.paragraphs) >= 2 or _DIALOGUE.search(a.prose) else 0.6
+    else:
+        form = 0.7
+    return _clip(0.45 * variety + 0.35 * imagery + 0.2 * form)
+
+
+_PROPER_NOUN = re.compile(r"(?<=[a-z,;:(]\s)[A-Z][\w-]+")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_HEDGE = re.compile(
+    r"\b(i think|i believe|i guess|i'm not sure|i am not sure|not sure|not certain|maybe|"
+    r"perhaps|possibly|probably|might be|may be|could be|it depends|hard to say|some say|"
+    r"reportedly|allegedly|i can't be certain)\b",
+    re.IGNORECASE,
+)
+_VAGUE = re.compile(r"\b(things|stuff|various|etc|and so on|some people|many people)\b", re.I)
+
+
+def _factual(a: _Answer) -> float | None:
+    n = a.n_words
+    if n < 3:
+        return None
+    specifics = len(_PROPER_NOUN.findall(a.prose)) + len(_NUMBER.findall(a.prose))
+    technical = sum(1 for w in a.words if len(w) >= 9) / n
+    # Density alone flatters a one-line answer; the count rewards covering more ground.
+    specific = (
+        0.35 * _clip(specifics / n * 100 / 6)
+        + 0.35 * _clip(specifics / 8)
+        + 0.3 * _clip(technical / 0.12)
+    )
+    hedges = len(_HEDGE.findall(a.prose)) / max(1, len(a.sentences))
+    vague = len(_VAGUE.findall(a.prose))
+    return _clip(0.35 + 0.6 * specific - 0.6 * min(0.5, hedges) - 0.05 * min(3, vague))
+
+
+def _answer_stems(a: _Answer) -> set[str]:
+    stems = {_stem(w) for w in a.words}
+    for block in a.blocks:  # identifiers count: is_palindrome takes up "palindrome"
+        for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", block.code):
+            stems.add(_stem(word.lower()))
+    return stems
+
+
+_CASUAL = re.compile(
+    r"\b(you|your|i'm|i|we|let's|glad|happy|hope)\b|[!?]|'(s|re|ll|ve|d|m)\b", re.IGNORECASE
+)
+_ROBOTIC = re.compile(
+    r"\b(as an ai|language model|in conclusion|furthermore|moreover|it is important to note|"
+    r"i do not have (feelings|emotions|personal))\b",
+    re.IGNORECASE,
+)
+
+
+def _tone(a: _Answer) -> float:
+    score = 0.6
+    casual = len(_CASUAL.findall(a.prose))
+    score += 0.2 if casual >= 2 else 0.1 if casual else 0.0
+    score += 0.1 if a.n_words <= 80 else 0.0
+    if a.headings or len(_TABLE_ROW.findall(a.prose)) >= 2:
+        score -= 0.3  # a chat reply is not a report
+    if a.list_items >= 5:
+        score -= 0.15
+    score -= 0.15 * min(2, len(_ROBOTIC.findall(a.prose)))
+    return _clip(score)
+
+
+_CONNECTIVE = re.compile(
+    r"\b(because|therefore|thus|hence|so|since|which means|it follows|consequently|"
+    r"as a result|first|second|third|then|next|finally|if|otherwise|given that|but|however|"
+    r"step \d)\b",
+    re.IGNORECASE,
+)
+
+
+def _coherence(a: _Answer) -> float:
+    if a.n_words < 12:
+        return 0.4  # a bare verdict: nothing wrong, but no reasoning shown
+    rate = len(_CONNECTIVE.findall(a.prose)) / max(1, len(a.sentences))
+    concluded = bool(_FINAL_ANSWER.search(a.prose))
+    return _clip(0.25 + 0.45 * min(1.0, rate / 0.6) + (0.3 if concluded else 0.0))
+
+
+_DEFAULT_LENGTH: Final[dict[Domain, tuple[int, int]]] = {
+    "chat": (1, 60),
+    "coding": (20, 500),
+    "math": (3, 350),
+    "reasoning": (15, 450),
+    "creative": (30, 500),
+    "knowledge": (15, 400),
+    "text": (5, 300),
+}
+
+
+# The least a query that asks for detail ("explain", "step by step") needs, per domain.
+_DETAIL_MINIMUM: Final[dict[Domain, int]] = {
+    "chat": 20,
+    "coding": 40,
+    "math": 12,
+    "reasoning": 40,
+    "creative": 60,
+    "knowledge": 60,
+    "text": 20,
+}
+
+
+def _expected_length(q: _Query, domain: Domain) -> tuple[float, float, bool]:
+    """(low, high, explicit) number of words the query asks for."""
+    lo: float
+    hi: float
+    summary_cap = max(25, 0.6 * q.source_words) if q.text_task == "summary" else math.inf
+    for c in q.constraints:
+        if c.kind in ("words", "one_word", "sentences"):
+            if c.kind == "words":
+                lo, hi = c.low, c.high
+            elif c.kind == "one_word":
+                lo, hi = 1, 3
+            else:
+                lo, hi = max(1, 4 * c.low), 35 * c.high + 10
+            # "Summarise in 3 sentences" also means: shorter than the text.
+            hi = min(hi, summary_cap) if q.source_words >= 12 else hi
+            return min(lo, hi), hi, True
+    if q.form_range:
+        lo, hi = q.form_range
+        return lo, hi, False
+    if q.source_words >= 12 and q.text_task:
+        s = q.source_words
+        if q.text_task == "summary":
+            return max(5, 0.05 * s), summary_cap, False
+        if q.text_task in ("translate", "rewrite"):
+            return max(1, 0.5 * s), max(8, 1.7 * s), False
+        return 1, max(40, 0.6 * s), False
+    lo, hi = _DEFAULT_LENGTH[domain]
+    if q.short_question:
+        lo, hi = 1, min(hi, 150)
+    if q.brevity:
+        lo, hi = 1, max(25, hi / 3)
+    elif q.detail:
+        lo, hi = max(lo, _DETAIL_MINIMUM[domain]), hi * 1.5
+    elif q.why:
+        # A reason takes a sentence or two; an explanation of how or why the world works, more.
+        lo = max(lo, 40 if domain in ("knowledge", "reasoning") else 25)
+    if q.words > 60:
+        hi *= 1.5
+    return lo, hi, False
+
+
+def _length_fit(n: int, lo: float, hi: float) -> float:
+    if lo <= n <= hi:
+        return 1.0
+    ratio = n / lo if n < lo else n / hi
+    # Gaussian in log-ratio: half or double the range's edge scores about 0.6.
+    return math.exp(-(math.log(max(ratio, 1e-3)) ** 2) / (2 * 0.7**2))
+
+
+def _json_ok(a: _Answer) -> bool:
+    candidates = [a.text.strip(), *(b.code for b in a.blocks)]
+    start = min((i for i in (a.text.find("{"), a.text.find("[")) if i >= 0), default=-1)
+    if start >= 0:
+        end = max(a.text.rfind("}"), a.text.rfind("]"))
+        candidates.append(a.text[start : end + 1])
+    for candidate in candidates:
+        try:
+            json.loads(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _constraint_met(c: _Constraint, a: _Answer) -> bool:
+    if c.kind == "json":
+        return _json_ok(a)
+    if c.kind == "table":
+        return len(_TABLE_ROW.findall(a.prose)) >= 2
+    if c.kind == "list":
+        if not c.low:
+            return a.list_items >= 2
+        slack = 1 if c.low >= 5 else 0
+        counts = (a.list_items, len(a.paragraphs), len(a.blocks))
+        return any(abs(k - c.low) <= slack for k in counts)
+    if c.kind == "numbered":
+        return len(_NUMBERED_ITEM.findall(a.prose)) >= 2
+    if c.kind == "sentences":
+        slack = 1 if c.high >= 3 else 0
+        return c.low - slack <= len(a.sentences) <= c.high + slack
+    if c.kind == "words":
+        # 15% slack: word counting differs between tools and people.
+        return 0.85 * c.low <= a.length <= 1.15 * c.high
+    if c.kind == "one_word":
+        return a.n_words <= 3
+    if c.kind == "yes_no":
+        return bool(a.words) and a.words[0] in ("yes", "no")
+    if c.kind == "lines":
+        lines = len(a.prose_lines)
+        return c.low <= lines <= c.low + 1  # a title line is fine
+    return True
+
+
+def _describe_miss(c: _Constraint, a: _Answer) -> str:
+    if c.kind == "words":
+        return f"the query asks for {c.label}; the answer has {a.length}"
+    if c.kind == "sentences":
+        return f"the query asks for {c.label}; the answer has {len(a.sentences)}"
+    if c.kind == "lines":
+        return f"the query asks for {c.label}; the answer has {len(a.prose_lines)} lines"
+    if c.kind == "list" and c.low:
+        return f"the query asks for {c.label}; the answer has {a.list_items} list items"
+    return f"the query asks for {c.label}; the answer is not in that form"
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer
+# --------------------------------------------------------------------------------------------
+
+WeightOverrides = Mapping[str, Mapping[str, float]]
+
+
+class ResponseScorer:
+    """Scores answers on the rubric in this module's docstring.
+
+    Args:
+        weights: per-domain weight overrides, e.g. ``{"coding": {"code_quality": 0.5}}``;
+            dimensions not named keep their defaults (:data:`DOMAIN_WEIGHTS`). Weights are
+            relative: they are renormalised over the dimensions that apply to each answer.
+        threshold: below it an answer is ``weak`` (default :data:`WEAK_THRESHOLD`).
+        classifier: infers the query's domain when ``score`` gets none (default: the rules
+            classifier, microseconds per query and cached).
+    """
+
+    def __init__(
+        self,
+        weights: WeightOverrides | None = None,
+        *,
+        threshold: float = WEAK_THRESHOLD,
+        classifier: Classifier | None = None,
+    ) -> None:
+        if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
+            raise ConfigError(f"threshold must be a number in [0, 1]; got {threshold!r}")
+        self.threshold = float(threshold)
+        self.weights: dict[str, dict[str, float]] = _merge_weights(weights or {})
+        self._classifier = classifier
+
+    def _domain_weights(self, query: str, domain: str | None) -> tuple[dict[str, float], Domain]:
+        if domain is not None:
+            if domain not in DOMAINS:
+                raise InputError(
+                    f"unknown domain {domain!r}; pass one of {', '.join(DOMAINS)} or None to "
+                    "infer it from the query"
+                )
+            chosen: Domain = domain
+            return dict(self.weights[chosen]), chosen
+        if self._classifier is None:
+            self._classifier = _default_classifier()
+        result = self._classifier.classify([query])[0]
+        blended: dict[str, float] = {
+            dim: sum(result.domain_probs.get(d, 0.0) * self.weights[d][dim] for d in DOMAINS)
+            for dim in DIMENSIONS
+        }
+        return blended, result.domain
+
+    def score(self, query: str, answer: str, domain: str | None = None) -> ResponseScore:
+        """Score ``answer`` as a reply to ``query``; ``domain`` picks the weights (one of
+        :data:`~smartroute_graph.taxonomy.DOMAINS`, or None to infer it from the query)."""
+        weights, chosen = self._domain_weights(query, domain)
+        inferred = domain is None
+        text = answer.strip() if isinstance(answer, str) else ""
+        q = _analyse_query(query if isinstance(query, str) else "")
+        if not _WORD.search(text):
+            return ResponseScore(
+                score=0.0,
+                weak=True,
+                threshold=self.threshold,
+                dimensions={},
+                weights={},
+                penalties=(Penalty(code="empty", amount=1.0, reason="the answer is empty"),),
+                domain=chosen,
+                domain_inferred=inferred,
+                stats={"words": 0},
+            )
+        a = _analyse_answer(text)
+        penalties: list[Penalty] = []
+
+        def penalise(code: PenaltyCode, amount: float, reason: str) -> None:
+            penalties.append(Penalty(code=code, amount=round(amount, 4), reason=reason))
+
+        # Checks shared by dimensions and penalties.
+        claims = check_arithmetic(a.prose) if any(c.isdigit() for c in a.prose) else []
+        wrong = [c for c in claims if not c.ok]
+        problems = [p for b in a.blocks if (p := _block_problem(b))]
+        prose_brackets = _prose_bracket_problem(a.prose) if _BRACKET.search(a.prose) else None
+        stems = _answer_stems(a)
+        covered = len(q.key_stems & stems)
+        coverage = covered / len(q.key_stems) if q.key_stems else 1.0
+        answer_language = _language(a.prose, a.words)
+        expected_language = q.target_language if q.target_language else None
+        lo, hi, explicit = _expected_length(q, chosen)
+
+        dims: dict[str, float] = {}
+        for dim, weight in weights.items():
+            if weight <= 0.0:
+                continue
+            value: float | None
+            if dim == "structure":
+                value = _structure(a)
+            elif dim == "examples":
+                value = _examples(a)
+            elif dim == "formatting":
+                value = _formatting(a, prose_brackets)
+            elif dim == "code_quality":
+                value = _code_quality(a, problems) if q.code_expected or a.blocks else None
+            elif dim == "math_accuracy":
+                value = _math_accuracy(a, claims, q)
+            elif dim == "creativity":
+                value = _creativity(a, q, q.key_stems)
+            elif dim == "factual":
+                value = _factual(a)
+            elif dim == "relevance":
+                usable = len(q.key_stems) >= 2 and not (
+                    q.text_task == "translate" or q.mentions_language
+                )
+                value = _clip(0.25 + 1.25 * coverage) if usable else None
+            elif dim == "length_fit":
+                value = _length_fit(a.length, lo, hi)
+            elif dim == "faithfulness":
+                value = self._faithfulness(a, q)
+            elif dim == "instructions":
+                met = [_constraint_met(c, a) for c in q.constraints]
+                value = sum(met) / len(met) if met else None
+            elif dim == "tone":
+                value = _tone(a)
+            else:
+                value = _coherence(a)
+            if value is not None:
+                dims[dim] = round(_clip(value), 4)
+
+        # Penalties: the errors that make an answer worth re-asking.
+        opening = " ".join(a.sentences[:3]).lower()
+        if _REFUSAL.search(opening) or (a.n_words < 25 and _NON_ANSWER.search(opening)):
+            short = a.n_words < 60
+            penalise(
+                "refusal",
+                0.55 if short else 0.25,
+                "the answer refuses or does not answer"
+                + ("" if short else " before going on")
+                + f": '{a.sentences[0][:80]}'",
+            )
+        elif _DISCLAIMER.search(opening):
+            penalise("disclaimer", 0.1, "the answer opens with an 'as an AI' disclaimer")
+        if cut := _truncation(a):
+            penalise("truncated", 0.25, cut)
+        if rep := _repetition(a, creative=chosen == "creative"):
+            penalise("repetition", rep[0], rep[1])
+        if wrong:
+            detail = "; ".join(c.detail for c in wrong[:3])
+            penalise(
+                "wrong_arithmetic",
+                min(0.4, 0.2 + 0.1 * (len(wrong) - 1)),
+                f"{len(wrong)} of {len(claims)} arithmetic claims are wrong: {detail}",
+            )
+        if problems:
+            penalise("code_syntax", 0.25, f"a code block does not parse: {problems[0]}")
+        elif q.code_expected and not a.blocks and len(_UNFENCED_CODE.findall(a.prose)) < 2:
+            penalise("missing_code", 0.2, "the query asks for code and the answer has none")
+        if prose_brackets and not a.unclosed_fence:
+            penalise("unbalanced", 0.05, prose_brackets)
+        if a.unclosed_fence:
+            penalise("unbalanced", 0.1, "a ``` code fence is opened and never closed")
+        if expected_language and answer_language and answer_language != expected_language:
+            penalise(
+                "wrong_language",
+                0.35,
+                f"the query asks for {expected_language}; the answer is in {answer_language}",
+            )
+        elif (
+            not q.mentions_language
+            and q.language
+            and answer_language
+            and answer_language != q.language
+        ):
+            penalise(
+                "wrong_language",
+                0.35,
+                f"the query is in {q.language}; the answer is in {answer_language}",
+            )
+        n_terms = len(q.key_stems)
+        if (
+            a.n_words >= 5
+            and not q.mentions_language
+            and q.text_task != "translate"
+            and ((n_terms >= 3 and covered == 0) or (n_terms >= 6 and coverage < 0.1))
+        ):
+            penalise(
+                "off_topic",
+                0.3,
+                f"the answer takes up {covered} of the query's {n_terms} key terms",
+            )
+        missed = [c for c in q.constraints if not _constraint_met(c, a)]
+        for c in missed:
+            if c.kind in ("words", "sentences", "one_word"):
+                penalise("length", 0.15, _describe_miss(c, a))
+        format_misses = [c for c in missed if c.kind not in ("words", "sentences", "one_word")]
+        for c in format_misses[:3]:
+            penalise("format", 0.1, _describe_miss(c, a))
+        if not explicit and lo >= 20 and a.length < lo / 4:
+            penalise(
+                "length",
+                0.15,
+                f"the answer has {a.length} words; this query needs about {int(lo)} or more",
+            )
+        elif not explicit and a.length > hi * 4:
+            penalise(
+                "length",
+                0.1,
+                f"the answer has {a.length} words; this query needs about {int(hi)} at most",
+            )
+
+        total = sum(weights[d] for d in dims)
+        shares = {d: weights[d] / total for d in dims} if total > 0 else {}
+        base = sum(shares[d] * dims[d] for d in dims) if shares else 0.5
+        overall = _clip(base - sum(p.amount for p in penalties))
+        return ResponseScore(
+            score=round(overall, 4),
+            weak=overall < self.threshold,
+            threshold=self.threshold,
+            dimensions=dims,
+            weights={d: round(s, 4) for d, s in shares.items()},
+            penalties=tuple(penalties),
+            domain=chosen,
+            domain_inferred=inferred,
+            stats={
+                "words": a.length,
+                "sentences": len(a.sentences),
+                "code_blocks": len(a.blocks),
+                "arithmetic_claims": len(claims),
+                "arithmetic_wrong": len(wrong),
+                "key_terms": n_terms,
+                "key_terms_found": covered,
+            },
+        )
+
+    @staticmethod
+    def _faithfulness(a: _Answer, q: _Query) -> float | None:
+        if not q.source_stems or q.text_task == "translate" or q.mentions_language:
+            return None
+        content = [_stem(w) for w in a.words if w not in _STOPWORDS and not w.isdigit()]
+        if not content:
+            return None
+        supported = sum(1 for s in content if s in q.source_stems) / len(content)
+        return _clip(supported / 0.8)
+
+
+def _merge_weights(overrides: WeightOverrides) -> dict[str, dict[str, float]]:
+    merged: dict[str, dict[str, float]] = {
+        d: {dim: w for dim, w in ws.items()} for d, ws in DOMAIN_WEIGHTS.items()
+    }
+    for domain, values in overrides.items():
+        if domain not in DOMAINS:
+            raise ConfigError(
+                f"weights name unknown domain {domain!r}; use one of {', '.join(DOMAINS)}"
+            )
+        for dim, weight in values.items():
+            if dim not in DIMENSIONS:
+                raise ConfigError(
+                    f"weights for {domain!r} name unknown dimension {dim!r}; use one of "
+                    f"{', '.join(DIMENSIONS)}"
+                )
+            if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+                raise ConfigError(
+                    f"weight {domain}.{dim} must be a finite number >= 0; got {weight!r}"
+                )
+            merged[domain][dim] = float(weight)
+        if sum(merged[domain].values()) <= 0:
+            raise ConfigError(f"the weights for {domain!r} are all zero; give one a weight > 0")
+    return merged
+
+
+@lru_cache(maxsize=1)
+def _default_classifier() -> Classifier:
+    return RulesClassifier()
+
+
+@lru_cache(maxsize=1)
+def _default_scorer() -> ResponseScorer:
+    return ResponseScorer()
+
+
+def score_response(query: str, answer: str, domain: str | None = None) -> ResponseScore:
+    """Score ``answer`` to ``query`` with the default :class:`ResponseScorer`.
+
+    ``domain`` (one of the seven taxonomy domains) picks the weights; None infers it from the
+    query. See the module docstring for what the score means (below 0.45: weak, re-ask).
+    """
+    return _default_scorer().score(query, answer, domain)

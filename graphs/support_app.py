@@ -18,7 +18,7 @@ from typing_extensions import TypedDict
 from smartroute_graph.context import RouterContext
 from smartroute_graph.policy import RoutingDecision
 from smartroute_graph.state import Attempt
-from smartroute_graph.studio import build_router_graph, is_keyless_dry_run
+from smartroute_graph.studio import RouterGraph, build_router_graph, is_keyless_dry_run
 
 MAX_MESSAGE_CHARS = 32_000
 """Longer user messages are turned away before any model is chosen."""
@@ -110,8 +110,11 @@ def _reject(text: str) -> dict[str, Any]:
     }
 
 
-def build_support_app() -> StateGraph[SupportState, RouterContext, SupportInput, SupportOutput]:
-    """The uncompiled app graph, with the Studio router graph as its ``router`` node."""
+def build_support_app(
+    router: RouterGraph | None = None,
+) -> StateGraph[SupportState, RouterContext, SupportInput, SupportOutput]:
+    """The uncompiled app graph; ``router`` (default: the Studio router graph, both presets,
+    dry run without keys) becomes its ``router`` node."""
     builder = StateGraph(
         SupportState,
         context_schema=RouterContext,
@@ -119,7 +122,7 @@ def build_support_app() -> StateGraph[SupportState, RouterContext, SupportInput,
         output_schema=SupportOutput,
     )
     builder.add_node("guard", guard)
-    builder.add_node("router", build_router_graph(name="router"))
+    builder.add_node("router", router or build_router_graph(name="router"))
     builder.add_node("finish", finish)
     builder.add_edge(START, "guard")
     builder.add_conditional_edges("guard", after_guard, {"router": "router", END: END})

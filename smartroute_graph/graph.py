@@ -143,15 +143,27 @@ def build_graph(
             update["messages"] = new_messages
         return update
 
-    def classify_domain(state: RouterState) -> dict[str, Any]:
-        name = _context().classifier or default_classifier
+    def classifier_for(context: RouterContext) -> Classifier:
+        name = context.classifier or default_classifier
         try:
-            classifier = classifiers[name]
+            return classifiers[name]
         except KeyError:
             raise ConfigError(
                 f"unknown classifier {name!r}; this router has: {', '.join(classifiers)}"
             ) from None
+
+    def classify_domain(state: RouterState) -> dict[str, Any]:
+        classifier = classifier_for(_context())
         return {"classification": classifier.classify([state["text"]])[0]}
+
+    async def aclassify_domain(state: RouterState) -> dict[str, Any]:
+        # A classifier that waits on the network (the LLM backend) has an async twin; the
+        # CPU-light ones run inline, as a light node does.
+        classifier = classifier_for(_context())
+        aclassify = getattr(classifier, "aclassify", None)
+        if aclassify is None:
+            return {"classification": classifier.classify([state["text"]])[0]}
+        return {"classification": (await aclassify([state["text"]]))[0]}
 
     def assess_complexity(state: RouterState) -> dict[str, Any]:
         context = _context()
@@ -325,7 +337,9 @@ def build_graph(
         input_schema=RouterInput,
         output_schema=RouterOutput,
     )
-    for step in (prepare, classify_domain, assess_complexity, select_model):
+    graph.add_node("prepare", _light_node(prepare))
+    graph.add_node("classify_domain", _node(classify_domain, aclassify_domain, "classify_domain"))
+    for step in (assess_complexity, select_model):
         graph.add_node(step.__name__, _light_node(step))
     for name in catalog:
         graph.add_node(name, _model_node(catalog[name], provider))

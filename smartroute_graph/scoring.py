@@ -323,10 +323,17 @@ def _check_power(base: float, exponent: float) -> None:
         raise ExpressionError(f"result would have more than {MAX_RESULT_DIGITS} digits")
 
 
+MAX_CLAIMS: Final = 24
+"""At most this many arithmetic claims are recomputed per answer (the first and last half:
+working steps and final answers), so a long table of sums cannot make scoring slow."""
+
 _NUM = r"\d+(?:\.\d+)?"
 _ATOM = rf"(?:\(\s*)*-?{_NUM}(?:\s*\))*"
-_TERM = rf"{_ATOM}(?:\s*[-+*/^]\s*{_ATOM})*"
-_CLAIM = re.compile(rf"{_TERM}(?:\s*(?:=|≈|~=)\s*{_TERM})+")
+_TERM = re.compile(rf"{_ATOM}(?:\s*[-+*/^]\s*{_ATOM})*")
+# Runs of digits, operators and brackets around "=": a plain character class that the
+# regex engine scans quickly; each run is then split into sides and checked.
+_RUN = re.compile(r"[-(\d][\d \t.+\-*/^()]*(?:[=≈][\d \t.+\-*/^()]*)+")
+_SENTENCE_DOT = re.compile(r"\.(?:[ \t]+|$)")
 _BINARY_OP = re.compile(r"[\d)]\s*[-+*/^]\s*[(\-]*\s*\d")
 _PLAIN_NUMBER = re.compile(r"\(*\s*-?\d+(?:\.(\d+))?\s*\)*")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
@@ -338,13 +345,20 @@ _OPERATOR_CHARS = frozenset("+-*/^%(")
 
 
 def _normalise_math(text: str) -> str:
-    text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
-    text = _TIMES.sub(" * ", text)
-    text = text.replace("\\div", "/").replace("÷", "/").replace("−", "-")
-    text = _PY_POWER.sub("^", text)
-    text = text.replace("**", " ")  # what is left of ** is markdown bold
-    text = _LATEX_NOISE.sub(" ", text)
-    return _THOUSANDS.sub("", text)
+    # Each rewrite runs only when its trigger is present: most answers have none of them.
+    if "\\" in text or "$" in text:
+        text = _LATEX_FRAC.sub(r"(\1)/(\2)", text)
+        text = text.replace("\\div", "/")
+        text = _LATEX_NOISE.sub(" ", text)
+    if "×" in text or "\\" in text or "x" in text or "X" in text or "·" in text or "⋅" in text:
+        text = _TIMES.sub(" * ", text)
+    text = text.replace("÷", "/").replace("−", "-")
+    if "**" in text:
+        text = _PY_POWER.sub("^", text)
+        text = text.replace("**", " ")  # what is left of ** is markdown bold
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    return text
 
 
 def _balanced_side(side: str) -> str | None:
@@ -354,7 +368,9 @@ def _balanced_side(side: str) -> str | None:
         side = side[1:].strip()
     while side.count(")") > side.count("(") and side.endswith(")"):
         side = side[:-1].strip()
-    return side if side.count("(") == side.count(")") else None
+    if not side or side.count("(") != side.count(")") or not _TERM.fullmatch(side):
+        return None
+    return side
 
 
 def _tolerance(a: float, b: float, sides: tuple[str, str], approximate: bool) -> float:
@@ -373,6 +389,35 @@ def _tolerance(a: float, b: float, sides: tuple[str, str], approximate: bool) ->
     return tol
 
 
+def _candidates(text: str) -> list[str]:
+    """The arithmetic statements in ``text`` (normalised), before any is computed."""
+    found: list[str] = []
+    for match in _RUN.finditer(text):
+        run, start, end = match.group(0), match.start(), match.end()
+        before = text[:start].rstrip()[-1:]
+        if start and (text[start - 1].isalnum() or text[start - 1] in "._"):
+            continue  # "x2 = 4", "v1.5 = …"
+        if before and (before in _OPERATOR_CHARS or (run[0] == "-" and before.isalnum())):
+            continue  # the left side starts with a variable: "x + 2 * 3 = 8", "x -2 = 1"
+        # "391. Then 2 + 2 = 4" is two sentences: split the run at sentence full stops.
+        pieces = _SENTENCE_DOT.split(run)
+        last = len(pieces) - 1
+        if not run[-1].isspace() and end < len(text) and (text[end].isalnum() or text[end] in "_%"):
+            pieces[last] = ""  # "= 6x", "= 12%": the last value is not a plain number
+        for piece in pieces:
+            claim = " ".join(piece.split()).rstrip(".")
+            if ("=" in claim or "≈" in claim) and _BINARY_OP.search(claim):
+                found.append(claim)
+    return found
+
+
+def _number(side: str) -> int | float:
+    literal = _PLAIN_NUMBER.fullmatch(side)
+    if literal and "(" not in side and ")" not in side:
+        return float(side) if literal.group(1) else int(side)  # most right-hand sides
+    return safe_eval(side)
+
+
 def check_arithmetic(text: str) -> list[ArithmeticClaim]:
     """Find arithmetic claims (``17 * 23 = 391``, ``2^10 = 1024``, chains such as
     ``17 × 23 = 340 + 51 = 391``, ``\\frac{1}{4} = 0.25``) in prose and recompute each.
@@ -380,40 +425,28 @@ def check_arithmetic(text: str) -> list[ArithmeticClaim]:
     Only claims made of numbers and operators on both sides are checked: ``2x + 3 = 7`` and
     ``x = 3`` are algebra, not arithmetic, and are skipped, as are claims that cannot be
     computed safely (see :func:`safe_eval`). A shown decimal may be rounded or truncated in its
-    last digit; ``≈`` allows 1%.
+    last digit; ``≈`` allows 1%. At most :data:`MAX_CLAIMS` claims are checked.
     """
     if "=" not in text and "≈" not in text:
         return []
-    normalised = _normalise_math(text)
+    candidates = _candidates(_normalise_math(text))
+    if len(candidates) > MAX_CLAIMS:
+        half = MAX_CLAIMS // 2
+        candidates = candidates[:half] + candidates[-half:]
     claims: list[ArithmeticClaim] = []
-    for match in _CLAIM.finditer(normalised):
-        claim = match.group(0).strip()
-        start, end = match.start(), match.end()
-        before = normalised[:start].rstrip()[-1:]
-        if start and (normalised[start - 1].isalnum() or normalised[start - 1] in "._"):
-            continue  # "x2 = 4", "v1.5 = …"
-        if before and before in _OPERATOR_CHARS:
-            continue  # the left side starts with a variable: "x + 2 * 3 = 8"
-        after_raw = normalised[end : end + 1]
-        after = normalised[end:].lstrip()[:1]
-        if after_raw and (after_raw.isalnum() or after_raw in "_%"):
-            continue  # "= 6x", "= 12%"
-        if after and after in _OPERATOR_CHARS - {"("}:
-            continue  # the right side goes on with a variable: "= 8 + y"
-        if not _BINARY_OP.search(claim):
-            continue  # "x = 4", "-3 = -3": nothing to compute
-        sides = [s for s in re.split(r"\s*(?:=|≈|~=)\s*", claim)]
-        approximate = "≈" in claim or "~=" in claim
-        balanced = [_balanced_side(s) for s in sides]
-        if any(s is None or not s for s in balanced):
+    for claim in candidates:
+        approximate = "≈" in claim
+        sides = [_balanced_side(s) for s in claim.replace("≈", "=").split("=")]
+        if any(s is None for s in sides):
             continue
+        checked = [s for s in sides if s is not None]
         try:
-            values = [safe_eval(s) for s in balanced if s is not None]
-        except ExpressionError:
+            values = [_number(s) for s in checked]
+        except (ExpressionError, ValueError):
             continue
         wrong: str | None = None
         for i in range(len(values) - 1):
-            pair = (balanced[i] or "", balanced[i + 1] or "")
+            pair = (checked[i], checked[i + 1])
             a, b = float(values[i]), float(values[i + 1])
             if abs(a - b) > _tolerance(a, b, pair, approximate):
                 wrong = f"{pair[0]} = {_show(values[i])}, not {pair[1]}"

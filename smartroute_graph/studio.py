@@ -37,6 +37,7 @@ from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 __all__ = [
     "NO_KEY_DRY_RUN",
     "NO_PNG_RENDERER",
+    "RouterGraph",
     "STUDIO_PRESETS",
     "build_router_graph",
     "draw_png",
@@ -60,6 +61,7 @@ NO_PNG_RENDERER = (
 )
 
 RouterGraph = CompiledStateGraph[RouterState, RouterContext, RouterInput, RouterOutput]
+"""The compiled router graph's type."""
 
 
 def build_router_graph(

@@ -20,7 +20,7 @@ __all__ = [
 
 # The backend SmartRouter and `smartroute classify` use when none is named.
 DEFAULT_CLASSIFIER = "rules"
-_BACKENDS = ("rules",)
+_BACKENDS = ("rules", "llm")
 
 
 def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
@@ -29,6 +29,12 @@ def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
         name = DEFAULT_CLASSIFIER
     if name == "rules":
         return RulesClassifier()
+    if name == "llm":
+        # Built lazily: no API key is needed until the first query (and none at all to
+        # fall back to the default backend).
+        from smartroute_graph.classifiers.llm import LLMClassifier
+
+        return LLMClassifier()
     raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(_BACKENDS)}")
 
 

@@ -173,9 +173,7 @@ def load_prices(path: str | Path) -> dict[str, ModelPrice]:
         try:
             prices[model] = ModelPrice(
                 input_per_m=float(_first(entry, "input_per_1m", "input_price_per_m", "input")),
-                output_per_m=float(
-                    _first(entry, "output_per_1m", "output_price_per_m", "output")
-                ),
+                output_per_m=float(_first(entry, "output_per_1m", "output_price_per_m", "output")),
             )
         except (KeyError, TypeError, ValueError):
             raise EvalDataError(
@@ -265,7 +263,7 @@ def load_dataset(
         if not prices_path.is_file() and not all(r.costs for r in rows):
             raise EvalDataError(
                 f"{name}: a multi-model table needs prices: pass --prices FILE "
-                f"({{model: {{\"input_per_1m\", \"output_per_1m\"}}}}); {prices_path} does "
+                f'({{model: {{"input_per_1m", "output_per_1m"}}}}); {prices_path} does '
                 "not exist and not every row has 'costs'"
             )
         if prices_path.is_file():
@@ -320,8 +318,7 @@ def _row(kind: DatasetKind, file: str, number: int, row: dict[str, Any]) -> Eval
         )
     if complexity is not None and complexity not in COMPLEXITIES:
         raise EvalDataError(
-            f"{where}: unknown complexity {complexity!r}; expected one of "
-            f"{', '.join(COMPLEXITIES)}"
+            f"{where}: unknown complexity {complexity!r}; expected one of {', '.join(COMPLEXITIES)}"
         )
     scores = _numbers(row.get("scores"), "scores", where) if kind != "labels" else None
     if kind == "labels" and domain is None and complexity is None:
@@ -332,7 +329,8 @@ def _row(kind: DatasetKind, file: str, number: int, row: dict[str, Any]) -> Eval
     return EvalRow(
         id=str(row.get("id", f"{Path(file).stem}-{number}")),
         prompt=prompt,
-        source=str(row.get("source", "")),
+        # The corpus has no source; its language is the useful breakdown there.
+        source=str(row.get("source") or (f"lang:{row['lang']}" if row.get("lang") else "")),
         history=history,
         domain=domain,
         complexity=complexity,

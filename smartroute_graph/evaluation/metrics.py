@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# What the functions added for cost curves accept: any sequence of numbers or a 1-D array.
+Numbers = Sequence[float] | np.ndarray
+
 __all__ = [
     "RoutingCurve",
     "accuracy",
@@ -264,9 +267,7 @@ def reliability_table(
     return rows
 
 
-def upper_hull(
-    costs: Sequence[float], qualities: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
+def upper_hull(costs: Numbers, qualities: Numbers) -> tuple[np.ndarray, np.ndarray]:
     """The cost–quality frontier reachable by mixing the given points at random.
 
     Returns the points of the upper-left concave hull, by increasing cost, starting at the
@@ -296,7 +297,7 @@ def upper_hull(
     return np.asarray(hx), np.asarray(hy)
 
 
-def quality_at_cost(costs: Sequence[float], qualities: Sequence[float], cost: float) -> float:
+def quality_at_cost(costs: Numbers, qualities: Numbers, cost: float) -> float:
     """The best quality a curve reaches at ``cost`` or less, interpolating linearly.
 
     Points need not be sorted. Below the cheapest point the answer is NaN (the curve cannot
@@ -320,7 +321,7 @@ def quality_at_cost(costs: Sequence[float], qualities: Sequence[float], cost: fl
     return best
 
 
-def cost_at_quality(costs: Sequence[float], qualities: Sequence[float], quality: float) -> float:
+def cost_at_quality(costs: Numbers, qualities: Numbers, quality: float) -> float:
     """The least cost at which a curve reaches ``quality``, interpolating linearly between its
     points in order of cost; NaN if the curve never reaches it."""
     x = np.asarray(costs, dtype=float)
@@ -340,7 +341,7 @@ def cost_at_quality(costs: Sequence[float], qualities: Sequence[float], quality:
     return float(x0 + (quality - y0) * (x1 - x0) / (y1 - y0))
 
 
-def percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Numbers, q: float) -> float:
     """The ``q``-th percentile (0–100) by nearest rank, as latency reports use it; NaN when
     empty."""
     data = np.sort(np.asarray(values, dtype=float))

@@ -80,6 +80,8 @@ class RunResult:
     catalog: Catalog
     settings: RouteSettings = field(default_factory=RouteSettings)
     wall_s: float = 0.0
+    policy_table: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The policy's (domain → complexity → model) table the decisions came from."""
 
     @property
     def decisions(self) -> list[RoutingDecision]:
@@ -168,6 +170,9 @@ def route_dataset(
         catalog=router.catalog,
         settings=settings,
         wall_s=time.perf_counter() - started,
+        policy_table={
+            d: {str(c): m for c, m in row.items()} for d, row in router.policy.table.items()
+        },
     )
 
 

@@ -438,14 +438,17 @@ def test_fallbacks_are_not_cached() -> None:
 def test_calls_are_tagged_nostream_and_named() -> None:
     recorder = TagRecorder()
     classifier = LLMClassifier(model=LabelModel())
+
     # The callbacks reach classify through the caller's run context (as inside a graph node).
-    RunnableLambda(lambda text: classifier.classify([text])).invoke(
-        "hello", {"callbacks": [recorder]}
-    )
+    def one(text: str) -> Any:
+        return classifier.classify([text])
+
+    def many(texts: list[str]) -> Any:
+        return classifier.classify(texts)
+
+    RunnableLambda(one).invoke("hello", {"callbacks": [recorder]})
     classifier.classify(["a", "b"])  # a batch too (no callbacks here: nothing recorded)
-    RunnableLambda(lambda texts: classifier.classify(texts)).invoke(
-        ["c", "d"], {"callbacks": [recorder]}
-    )
+    RunnableLambda(many).invoke(["c", "d"], {"callbacks": [recorder]})
     assert len(recorder.chat_model_tags) == 3
     assert all("nostream" in tags for tags in recorder.chat_model_tags)
     assert recorder.chain_names.count(CLASSIFIER_RUN_NAME) == 3
@@ -499,8 +502,10 @@ def test_graph_messages_stream_has_no_classifier_message(
     # Below SmartRouter.stream (which also filters by node): LangGraph itself must not emit
     # the classifier's call in stream_mode="messages".
     router = llm_router(fakes, LabelModel())
-    events = list(
-        router.graph.stream({"query": "Prove that sqrt(2) is irrational"}, stream_mode="messages")
+    events: list[tuple[BaseMessage, dict[str, Any]]] = list(
+        router.graph.stream(  # type: ignore[arg-type]
+            {"query": "Prove that sqrt(2) is irrational"}, stream_mode="messages"
+        )
     )
     ai_nodes = {meta["langgraph_node"] for message, meta in events if message.type != "human"}
     assert ai_nodes and ai_nodes <= set(router.catalog)
@@ -568,3 +573,24 @@ async def test_chat_openai_server_error_falls_back() -> None:
         assert c.backend == "llm→rules"
         assert c.note is not None and c.note.startswith("llm classifier failed (")
         assert "503" in c.note and c.note.endswith("; fell back to rules")
+
+
+async def test_async_router_awaits_the_classifier(fakes: dict[str, FakeChatModel]) -> None:
+    # ainvoke must not block the event loop on the classifier's model call.
+    sync_calls: list[str] = []
+
+    class AsyncOnly(LabelModel):
+        def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            sync_calls.append("sync")
+            return super()._generate(*args, **kwargs)
+
+    model = AsyncOnly(answer=lambda q: label("chat", "simple"))
+    answer = await llm_router(fakes, model).ainvoke("hello there")
+    assert answer.response_metadata["smartroute"]["classifier"] == "llm"
+    assert model.queries == ["hello there"] and sync_calls == []
+
+
+def test_llm_backend_by_name(fakes: dict[str, FakeChatModel]) -> None:
+    router = SmartRouter.from_preset("openai", models=fakes)
+    decision = router.route("hello there", classifier="llm")
+    assert decision.classifier == "llm→rules"  # no key in unit tests: it falls back

@@ -1,0 +1,612 @@
+"""The figures of an evaluation run, as plain dicts (JSON-ready; :mod:`report` renders them).
+
+- :func:`score_labels`: classification against gold labels (accuracy, macro-F1, per-class
+  precision/recall, confusion, per-source accuracy, reliability table and ECE), and, when a
+  row has both labels, how the router's pick compares with the pick its gold labels get.
+- :func:`score_strong_weak`: RouteLLM's scoring of a router on a strong/weak outcome table.
+  The router's "needs the strong model" score is ``complexity_score`` (``score="complexity"``)
+  or, ``score="domain-aware"``, ``complexity_score + P(coding or math or reasoning)``: the
+  probability that the prompt is in a domain where strong models gain most moves it up the
+  order, and complexity orders prompts within. Beside it: all-weak, all-strong, random (mean
+  of seeded draws), the oracle, the domain rule (coding/math/reasoning → strong) and the
+  router's own policy as one point (a pick other than the catalog's cheapest model counts as
+  a strong call).
+- :func:`score_multi_model`: quality against cost on a table of several priced models: every
+  single model, always-cheapest, always-most-expensive, the best single model, the oracle
+  (per prompt, the cheapest of the best-scoring models), random mixing (the upper hull of the
+  single models), and two multi-model policies driven by the router's classification (see
+  the function).
+- :func:`traffic`: every report's traffic block: each model's share, the total and per-prompt
+  estimated cost, and decision latency (median, p99).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset, EvalRow
+from smartroute_graph.evaluation.metrics import (
+    RoutingCurve,
+    accuracy,
+    apgr,
+    confusion_matrix,
+    cost_at_quality,
+    cpt,
+    expected_calibration_error,
+    macro_f1,
+    oracle_scores,
+    per_class_report,
+    percentile,
+    quality_at_cost,
+    reliability_table,
+    routing_curve,
+    upper_hull,
+)
+from smartroute_graph.evaluation.runner import RunResult
+from smartroute_graph.policy import RoutingDecision
+from smartroute_graph.pricing import estimate_tokens
+from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+
+__all__ = [
+    "HARD_DOMAINS",
+    "STRONG_SCORES",
+    "analyse",
+    "row_costs",
+    "score_labels",
+    "score_multi_model",
+    "score_strong_weak",
+    "strong_scores",
+    "traffic",
+]
+
+# Domains where a strong model gains most over a weak one (RouteLLM's MT-bench categories).
+HARD_DOMAINS = ("coding", "math", "reasoning")
+STRONG_SCORES = ("complexity", "domain-aware")
+DEFAULT_OUTPUT_TOKENS = 300
+_MAX_CURVE_POINTS = 400
+
+
+def traffic(run: RunResult) -> dict[str, Any]:
+    """Model shares, estimated cost (the catalog's prices) and decision latency of a run."""
+    decisions = run.decisions
+    n = len(decisions)
+    counts = Counter(d.model for d in decisions)
+    cost = float(sum(d.estimated_cost_usd for d in decisions))
+    latencies = [r.latency_ms for r in run.routed]
+    return {
+        "n": n,
+        "models": {
+            m: {"count": counts.get(m, 0), "share": counts.get(m, 0) / n if n else 0.0}
+            for m in run.catalog.ladder
+        },
+        "strong_share": sum(c for m, c in counts.items() if m != run.cheapest) / n if n else 0.0,
+        "estimated_cost_usd": cost,
+        "estimated_cost_per_prompt_usd": cost / n if n else 0.0,
+        "latency_ms": {
+            "median": percentile(latencies, 50),
+            "p99": percentile(latencies, 99),
+            "mean": float(np.mean(latencies)) if latencies else float("nan"),
+            "mode": run.mode,
+        },
+        "wall_s": run.wall_s,
+    }
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+
+def score_labels(run: RunResult, n_bins: int = 10) -> dict[str, Any]:
+    """Classification figures against the gold labels present in the set."""
+    rows = run.dataset.rows
+    out: dict[str, Any] = {}
+    with_domain = [(i, r) for i, r in enumerate(rows) if r.domain is not None]
+    if with_domain:
+        out["domain"] = _label_block(
+            [r.domain or "" for _, r in with_domain],
+            [run.routed[i].decision.domain for i, _ in with_domain],
+            [
+                run.routed[i].decision.domain_probs.get(run.routed[i].decision.domain, 0.0)
+                for i, _ in with_domain
+            ],
+            [r.source for _, r in with_domain],
+            DOMAINS,
+            n_bins,
+        )
+    with_complexity = [(i, r) for i, r in enumerate(rows) if r.complexity is not None]
+    if with_complexity:
+        block = _label_block(
+            [r.complexity or "" for _, r in with_complexity],
+            [run.routed[i].decision.complexity for i, _ in with_complexity],
+            [
+                run.routed[i].decision.complexity_probs.get(run.routed[i].decision.complexity, 0.0)
+                for i, _ in with_complexity
+            ],
+            [r.source for _, r in with_complexity],
+            COMPLEXITIES,
+            n_bins,
+        )
+        given = _complexity_given_gold_domain(run, with_complexity)
+        if given is not None:
+            block["accuracy_given_gold_domain"] = given
+        out["complexity"] = block
+    both = [(i, r) for i, r in enumerate(rows) if r.domain and r.complexity]
+    if both:
+        out["routing_vs_gold"] = _routing_vs_gold(run, both)
+    return out
+
+
+def _label_block(
+    gold: list[str],
+    pred: list[str],
+    confidence: list[float],
+    sources: list[str],
+    labels: Sequence[str],
+    n_bins: int,
+) -> dict[str, Any]:
+    present = [label for label in labels if label in set(gold)]
+    shown = [label for label in labels if label in set(gold) | set(pred)]
+    correct = [g == p for g, p in zip(gold, pred, strict=True)]
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for source, hit in zip(sources, correct, strict=True):
+        by_source[source or "(none)"].append(hit)
+    matrix = confusion_matrix(gold, pred, list(labels))
+    return {
+        "n": len(gold),
+        "accuracy": accuracy(gold, pred),
+        "macro_f1": macro_f1(gold, pred, present),
+        "labels_present": present,
+        "per_class": per_class_report(gold, pred, shown),
+        "confusion": {
+            "rows": present,
+            "cols": list(labels),
+            "matrix": [matrix[list(labels).index(g)] for g in present],
+        },
+        "per_source": {
+            s: {"n": len(v), "accuracy": float(np.mean(v))} for s, v in sorted(by_source.items())
+        },
+        "ece": expected_calibration_error(confidence, correct, n_bins),
+        "reliability": reliability_table(confidence, correct, n_bins),
+    }
+
+
+def _complexity_given_gold_domain(
+    run: RunResult, with_complexity: list[tuple[int, EvalRow]]
+) -> float | None:
+    hits: list[bool] = []
+    for i, row in with_complexity:
+        c = run.routed[i].classification
+        if row.domain is None or c is None or row.domain not in c.complexity_by_domain:
+            return None
+        probs = c.complexity_by_domain[row.domain]
+        hits.append(max(COMPLEXITIES, key=lambda k: probs.get(k, 0.0)) == row.complexity)
+    return float(np.mean(hits)) if hits else None
+
+
+def _routing_vs_gold(run: RunResult, both: list[tuple[int, EvalRow]]) -> dict[str, Any]:
+    """How the router's pick compares with the table's pick for the gold labels."""
+    catalog = run.catalog
+    ladder = list(catalog.ladder)
+    table = run.policy_table
+    under = over = same = 0
+    for i, row in both:
+        gold_model = table[str(row.domain)][str(row.complexity)]
+        picked = run.routed[i].decision.model
+        if picked == gold_model:
+            same += 1
+        elif catalog[picked].tier < catalog[gold_model].tier or (
+            catalog[picked].tier == catalog[gold_model].tier
+            and ladder.index(picked) < ladder.index(gold_model)
+        ):
+            under += 1
+        else:
+            over += 1
+    n = len(both)
+    return {
+        "n": n,
+        "same_model": same / n,
+        "under_routed": under / n,
+        "over_routed": over / n,
+        "note": "gold pick = the policy table's model for the row's gold (domain, complexity); "
+        "under-routed = the router picked a weaker model",
+    }
+
+
+# -- strong / weak ---------------------------------------------------------------------------
+
+
+def strong_scores(decisions: Sequence[RoutingDecision], score: str = "complexity") -> np.ndarray:
+    """Each prompt's "needs the strong model" score (higher → strong); see the module doc."""
+    if score not in STRONG_SCORES:
+        raise EvalDataError(f"unknown score {score!r}; choose one of {', '.join(STRONG_SCORES)}")
+    base = np.array([d.complexity_score for d in decisions], dtype=float)
+    if score == "complexity":
+        return base
+    hard = np.array([sum(d.domain_probs.get(x, 0.0) for x in HARD_DOMAINS) for d in decisions])
+    result: np.ndarray = base + hard
+    return result
+
+
+def _curve_row(name: str, curve: RoutingCurve, kind: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "apgr": apgr(curve),
+        "cpt50": cpt(curve, 0.5),
+        "cpt80": cpt(curve, 0.8),
+        "curve": _thin(curve.share, curve.quality),
+    }
+
+
+def _thin(x: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    if x.size > _MAX_CURVE_POINTS:
+        keep = np.unique(np.linspace(0, x.size - 1, _MAX_CURVE_POINTS).round().astype(int))
+        x, y = x[keep], y[keep]
+    return {"x": [float(v) for v in x], "y": [float(v) for v in y]}
+
+
+def score_strong_weak(
+    run: RunResult, *, score: str = "complexity", seeds: int = 20
+) -> dict[str, Any]:
+    """RouteLLM's figures for the router on a strong/weak table (see the module doc)."""
+    dataset = run.dataset
+    weak = np.array([(r.scores or {})[dataset.weak] for r in dataset.rows], dtype=float)
+    strong = np.array([(r.scores or {})[dataset.strong] for r in dataset.rows], dtype=float)
+    decisions = run.decisions
+    rng = np.random.default_rng(0)
+    w, st = weak.tolist(), strong.tolist()
+    randoms = [routing_curve(rng.random(weak.size).tolist(), w, st) for _ in range(seeds)]
+    rule = np.array([1.0 if d.domain in HARD_DOMAINS else 0.0 for d in decisions])
+    rows: list[dict[str, Any]] = [
+        {"name": "all weak", "kind": "baseline", "share": 0.0, "quality": float(weak.mean())},
+        {"name": "all strong", "kind": "baseline", "share": 1.0, "quality": float(strong.mean())},
+        {
+            "name": f"random (mean of {seeds})",
+            "kind": "baseline",
+            "apgr": float(np.mean([apgr(c) for c in randoms])),
+            "cpt50": float(np.mean([cpt(c, 0.5) for c in randoms])),
+            "cpt80": float(np.mean([cpt(c, 0.8) for c in randoms])),
+            "curve": {"x": [0.0, 1.0], "y": [float(weak.mean()), float(strong.mean())]},
+        },
+        _curve_row("oracle", routing_curve(oracle_scores(w, st).tolist(), w, st), "oracle"),
+    ]
+    for variant in STRONG_SCORES:
+        label = "complexity_score" if variant == "complexity" else "domain-aware score"
+        curve = routing_curve(strong_scores(decisions, variant).tolist(), w, st)
+        row = _curve_row(f"router: {label}", curve, "router")
+        row["primary"] = variant == score
+        rows.append(row)
+    rows.append(
+        _curve_row(
+            "router: domain rule (coding/math/reasoning → strong)",
+            routing_curve(rule.tolist(), w, st),
+            "router",
+        )
+    )
+    picked_strong = np.array([d.model != run.cheapest for d in decisions])
+    quality = float(np.where(picked_strong, strong, weak).mean())
+    gap = float(strong.mean() - weak.mean())
+    rows.append(
+        {
+            "name": f"router policy ({run.preset}: not {run.cheapest} → strong)",
+            "kind": "policy",
+            "share": float(picked_strong.mean()),
+            "quality": quality,
+            "pgr": (quality - float(weak.mean())) / gap if gap else 0.0,
+        }
+    )
+    return {
+        "weak_model": dataset.weak,
+        "strong_model": dataset.strong,
+        "weak": float(weak.mean()),
+        "strong": float(strong.mean()),
+        "score": score,
+        "rows": rows,
+    }
+
+
+# -- multi-model ------------------------------------------------------------------------------
+
+
+def row_costs(dataset: EvalDataset, output_tokens: int = DEFAULT_OUTPUT_TOKENS) -> np.ndarray:
+    """Dollar cost of each (row, model): the row's own ``costs`` when given, else the prompt's
+    estimated input tokens and ``output_tokens`` at the table's prices."""
+    models = dataset.models
+    costs = np.zeros((len(dataset.rows), len(models)))
+    for i, row in enumerate(dataset.rows):
+        tokens_in = estimate_tokens(row.text) + 7  # one user message's framing, as pricing does
+        for j, model in enumerate(models):
+            if row.costs and model in row.costs:
+                costs[i, j] = row.costs[model]
+            else:
+                price = dataset.prices[model]
+                costs[i, j] = (
+                    tokens_in * price.input_per_m + output_tokens * price.output_per_m
+                ) / 1e6
+    return costs
+
+
+def _pick(scores: np.ndarray, costs: np.ndarray, choice: np.ndarray) -> tuple[float, float]:
+    idx = np.arange(choice.size)
+    return float(scores[idx, choice].mean()), float(costs[idx, choice].mean())
+
+
+def _shares(choice: np.ndarray, models: Sequence[str]) -> dict[str, float]:
+    counts = np.bincount(choice, minlength=len(models))
+    return {m: float(counts[j] / choice.size) for j, m in enumerate(models)}
+
+
+def _rank_quantile(values: np.ndarray) -> np.ndarray:
+    """For each value, the share of values strictly below it (ties share a quantile)."""
+    order = np.sort(values)
+    result: np.ndarray = np.searchsorted(order, values, side="left") / values.size
+    return result
+
+
+def _ladder_choice(rank: np.ndarray, ladder: Sequence[int], alpha: float) -> np.ndarray:
+    position = np.clip(rank + 2 * alpha - 1, 0.0, 1.0 - 1e-9)
+    steps: np.ndarray = np.asarray(ladder)[(position * len(ladder)).astype(int)]
+    return steps
+
+
+def _frontier(cost: np.ndarray, quality: np.ndarray) -> list[int]:
+    """Models no cheaper-or-equal model matches in quality, by increasing cost."""
+    order = sorted(range(cost.size), key=lambda j: (cost[j], -quality[j]))
+    kept: list[int] = []
+    for j in order:
+        if not kept or quality[j] > quality[kept[-1]]:
+            kept.append(j)
+    return kept
+
+
+def _versus_best(
+    curve_cost: Sequence[float], curve_quality: Sequence[float], best: dict[str, Any]
+) -> dict[str, float]:
+    q_at = quality_at_cost(curve_cost, curve_quality, best["cost"])
+    c_at = cost_at_quality(curve_cost, curve_quality, best["quality"])
+    return {
+        "quality_at_best_single_cost": q_at,
+        "quality_gain_at_equal_cost": q_at - best["quality"],
+        "cost_to_match_best_single": c_at,
+        "cost_ratio_to_match_best_single": c_at / best["cost"] if best["cost"] else float("nan"),
+    }
+
+
+def score_multi_model(
+    run: RunResult,
+    *,
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+    ladder: str = "frontier",
+    fit_fraction: float = 0.5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Quality against cost on a multi-model table.
+
+    Policies driven by the router's classification:
+
+    - ``ladder``: models ordered by cost (``ladder="frontier"``: only the models no cheaper
+      model matches in mean quality; ``"all"``; or a comma-separated list). Prompts ranked by
+      ``complexity_score`` are cut into equal bands, one per ladder step (the operating point,
+      alpha = 0.5); sweeping alpha from 0 to 1 slides the bands from all-cheapest to
+      all-dearest, tracing the curve.
+    - ``policy table``: a (domain, complexity) → model table, fitted on a random
+      ``fit_fraction`` of the rows (for each cell, the cheapest model whose mean score in the
+      cell is within a tolerance of the cell's best; cells with under 5 rows use the
+      domain's, then the global pick) and measured on the other rows; the tolerance is swept.
+      Its baselines are re-measured on the same held-out rows.
+    """
+    dataset = run.dataset
+    models = list(dataset.models)
+    scores = np.array([[(r.scores or {})[m] for m in models] for r in dataset.rows], dtype=float)
+    costs = row_costs(dataset, output_tokens)
+    mean_cost, mean_quality = costs.mean(axis=0), scores.mean(axis=0)
+    singles = [
+        {"model": m, "cost": float(mean_cost[j]), "quality": float(mean_quality[j])}
+        for j, m in enumerate(models)
+    ]
+    cheapest = min(range(len(models)), key=lambda j: (mean_cost[j], -mean_quality[j]))
+    dearest = max(range(len(models)), key=lambda j: (mean_cost[j], mean_quality[j]))
+    best = max(range(len(models)), key=lambda j: (mean_quality[j], -mean_cost[j]))
+    oracle = _oracle_choice(scores, costs)
+    q_oracle, c_oracle = _pick(scores, costs, oracle)
+    hull_x, hull_y = upper_hull(mean_cost, mean_quality)
+    best_row = {"cost": float(mean_cost[best]), "quality": float(mean_quality[best])}
+
+    steps = _ladder_steps(ladder, models, mean_cost, mean_quality)
+    decisions = run.decisions
+    rank = _rank_quantile(np.array([d.complexity_score for d in decisions], dtype=float))
+    alphas = np.linspace(0.0, 1.0, 101)
+    ladder_points = []
+    for alpha in alphas:
+        choice = _ladder_choice(rank, steps, float(alpha))
+        q, c = _pick(scores, costs, choice)
+        ladder_points.append((c, q))
+    operating = _ladder_choice(rank, steps, 0.5)
+    q_op, c_op = _pick(scores, costs, operating)
+    lx = [p[0] for p in ladder_points]
+    ly = [p[1] for p in ladder_points]
+
+    baselines = [
+        {"name": f"always cheapest ({models[cheapest]})", **_point(singles[cheapest])},
+        {"name": f"always most expensive ({models[dearest]})", **_point(singles[dearest])},
+        {"name": f"best single model ({models[best]})", **_point(singles[best])},
+        {"name": "oracle (cheapest best model per prompt)", "cost": c_oracle, "quality": q_oracle},
+    ]
+    result: dict[str, Any] = {
+        "models": models,
+        "output_tokens": output_tokens,
+        "singles": singles,
+        "baselines": baselines,
+        "random_mix_hull": {"x": [float(v) for v in hull_x], "y": [float(v) for v in hull_y]},
+        "random_mix_quality_at_best_single_cost": quality_at_cost(hull_x, hull_y, best_row["cost"]),
+        "oracle_shares": _shares(oracle, models),
+        "ladder": {
+            "models": [models[j] for j in steps],
+            "selection": ladder,
+            "curve": {"x": lx, "y": ly, "alpha": [float(a) for a in alphas]},
+            "operating_point": {
+                "alpha": 0.5,
+                "cost": c_op,
+                "quality": q_op,
+                "shares": _shares(operating, models),
+                "total_cost": float(costs[np.arange(operating.size), operating].sum()),
+            },
+            **_versus_best(lx, ly, best_row),
+        },
+    }
+    table = _policy_table_curve(
+        decisions, scores, costs, models, fit_fraction=fit_fraction, seed=seed
+    )
+    if table is not None:
+        result["policy_table"] = table
+    return result
+
+
+def _point(single: dict[str, Any]) -> dict[str, float]:
+    return {"cost": single["cost"], "quality": single["quality"]}
+
+
+def _oracle_choice(scores: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    best = scores.max(axis=1, keepdims=True)
+    masked = np.where(scores >= best - 1e-12, costs, np.inf)
+    choice: np.ndarray = masked.argmin(axis=1)
+    return choice
+
+
+def _ladder_steps(
+    ladder: str, models: list[str], mean_cost: np.ndarray, mean_quality: np.ndarray
+) -> list[int]:
+    if ladder == "frontier":
+        return _frontier(mean_cost, mean_quality)
+    if ladder == "all":
+        return sorted(range(len(models)), key=lambda j: (mean_cost[j], models[j]))
+    names = [n.strip() for n in ladder.split(",") if n.strip()]
+    unknown = [n for n in names if n not in models]
+    if unknown or not names:
+        raise EvalDataError(
+            f"--ladder: unknown model(s) {unknown or ladder!r}; use 'frontier', 'all' or a "
+            f"comma-separated list of: {', '.join(models)}"
+        )
+    return sorted((models.index(n) for n in names), key=lambda j: mean_cost[j])
+
+
+_TOLERANCES = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+_MIN_CELL_ROWS = 5
+
+
+def _policy_table_curve(
+    decisions: Sequence[RoutingDecision],
+    scores: np.ndarray,
+    costs: np.ndarray,
+    models: list[str],
+    *,
+    fit_fraction: float,
+    seed: int,
+) -> dict[str, Any] | None:
+    n = len(decisions)
+    if not 0.0 < fit_fraction < 1.0:
+        raise EvalDataError(f"fit fraction must be between 0 and 1, got {fit_fraction}")
+    n_fit = round(n * fit_fraction)
+    if n_fit < _MIN_CELL_ROWS or n - n_fit < 1:
+        return None
+    perm = np.random.default_rng(seed).permutation(n)
+    fit, test = np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+    cells = [(d.domain, d.complexity) for d in decisions]
+    test_best = max(
+        range(len(models)),
+        key=lambda j: (scores[fit, j].mean(), -costs[fit, j].mean()),
+    )
+    best_row = {
+        "cost": float(costs[test, test_best].mean()),
+        "quality": float(scores[test, test_best].mean()),
+    }
+    points: list[dict[str, Any]] = []
+    for tol in _TOLERANCES:
+        table = _fit_table(cells, scores, costs, fit, tol)
+        choice = np.array([table[cells[i]] for i in test])
+        q = float(scores[test, choice].mean())
+        c = float(costs[test, choice].mean())
+        points.append(
+            {"tolerance": tol, "cost": c, "quality": q, "shares": _shares(choice, models)}
+        )
+    tx = [float(p["cost"]) for p in points]
+    ty = [float(p["quality"]) for p in points]
+    oracle = _oracle_choice(scores[test], costs[test])
+    q_or, c_or = _pick(scores[test], costs[test], oracle)
+    return {
+        "fit_rows": int(n_fit),
+        "test_rows": int(n - n_fit),
+        "seed": seed,
+        "points": points,
+        "best_single_on_test": {"model": models[test_best], **best_row},
+        "oracle_on_test": {"cost": c_or, "quality": q_or},
+        **_versus_best(tx, ty, best_row),
+    }
+
+
+def _fit_table(
+    cells: Sequence[tuple[str, str]],
+    scores: np.ndarray,
+    costs: np.ndarray,
+    fit: np.ndarray,
+    tol: float,
+) -> dict[tuple[str, str], int]:
+    def pick(rows: np.ndarray) -> int:
+        quality = scores[rows].mean(axis=0)
+        cost = costs[rows].mean(axis=0)
+        good = np.flatnonzero(quality >= quality.max() - tol - 1e-12)
+        return int(good[np.argmin(cost[good])])
+
+    overall = pick(fit)
+    by_domain: dict[str, int] = {}
+    for domain in DOMAINS:
+        rows = np.array([i for i in fit if cells[i][0] == domain], dtype=int)
+        by_domain[domain] = pick(rows) if rows.size >= _MIN_CELL_ROWS else overall
+    table: dict[tuple[str, str], int] = {}
+    for domain in DOMAINS:
+        for level in COMPLEXITIES:
+            rows = np.array([i for i in fit if cells[i] == (domain, level)], dtype=int)
+            enough = rows.size >= _MIN_CELL_ROWS
+            table[(domain, level)] = pick(rows) if enough else by_domain[domain]
+    return table
+
+
+def analyse(run: RunResult, **options: Any) -> dict[str, Any]:
+    """Every figure for a run, by the dataset's kind (``options`` go to the scorer:
+    ``score`` for strong-weak tables; ``output_tokens``, ``ladder``, ``fit_fraction``,
+    ``seed`` for multi-model tables)."""
+    dataset = run.dataset
+    report: dict[str, Any] = {
+        "dataset": {
+            "name": dataset.name,
+            "path": str(dataset.path) if dataset.path else None,
+            "kind": dataset.kind,
+            "rows": len(dataset.rows),
+            "rows_in_file": dataset.total_rows or len(dataset.rows),
+        },
+        "router": {
+            "classifier": run.classifier,
+            "preset": run.preset,
+            "catalog": list(run.catalog.ladder),
+            "complexity_cutoffs": run.settings.complexity_cutoffs,
+            "confidence_threshold": run.settings.confidence_threshold,
+            "mode": run.mode,
+        },
+        "traffic": traffic(run),
+    }
+    if dataset.kind == "labels":
+        report["labels"] = score_labels(run)
+    elif dataset.kind == "strong-weak":
+        report["strong_weak"] = score_strong_weak(run, score=options.get("score", "complexity"))
+    else:
+        report["multi_model"] = score_multi_model(
+            run,
+            output_tokens=options.get("output_tokens", DEFAULT_OUTPUT_TOKENS),
+            ladder=options.get("ladder", "frontier"),
+            fit_fraction=options.get("fit_fraction", 0.5),
+            seed=options.get("seed", 0),
+        )
+    return report

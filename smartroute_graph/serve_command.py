@@ -1,0 +1,182 @@
+"""``smartroute serve``: run the HTTP API (:mod:`smartroute_graph.server`) with uvicorn.
+
+Wired into the CLI by ``add_parser``; ``python -m smartroute_graph.serve_command`` runs it
+alone. The server token is read from the environment variable named by ``--token-env``
+(never from the command line, where other users of the machine could read it in the process
+list). A server whose environment holds provider keys refuses to start without a token
+unless ``--insecure-open`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from smartroute_graph.catalog import PRESETS
+from smartroute_graph.errors import SmartRouteError
+
+__all__ = ["DEFAULT_TOKEN_ENV", "add_parser", "main", "run"]
+
+DEFAULT_TOKEN_ENV = "SMARTROUTE_SERVER_TOKEN"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add the ``serve`` sub-command to ``subparsers``; ``args.func(args)`` runs it."""
+    p = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API (REST, OpenAI-compatible /v1, /playground)",
+        description=(
+            "Serve the router over HTTP: the older systems' endpoints (/route, /query, ...), "
+            "an OpenAI-compatible /v1/chat/completions, OpenAPI docs at /docs and a browser "
+            "playground at /playground."
+        ),
+    )
+    _add_arguments(p)
+    p.set_defaults(func=run)
+    parser: argparse.ArgumentParser = p
+    return parser
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--preset",
+        default="openai",
+        choices=sorted(PRESETS),
+        help="catalog and policy to route with (default: openai)",
+    )
+    p.add_argument("--config", help="router config file (.yaml, .toml or .json)")
+    p.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+    p.add_argument(
+        "--token-env",
+        default=DEFAULT_TOKEN_ENV,
+        metavar="VAR",
+        help=(
+            "environment variable holding the server token that protected endpoints require "
+            f"as 'Authorization: Bearer <token>' (default: {DEFAULT_TOKEN_ENV}; unset: no "
+            "token)"
+        ),
+    )
+    p.add_argument(
+        "--insecure-open",
+        action="store_true",
+        help=(
+            "serve without a token even though provider keys are set: anyone who can reach "
+            "the server can spend them"
+        ),
+    )
+    p.add_argument("--max-batch", type=int, default=100, help="most queries per batch request")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (default: info)",
+    )
+
+
+def _router(args: argparse.Namespace) -> Any:
+    from smartroute_graph.runnable import SmartRouter
+
+    kwargs: dict[str, Any] = {}
+    if args.classifier:
+        kwargs["classifier"] = args.classifier
+    if args.config:
+        return SmartRouter.from_config(args.config, **kwargs)
+    return SmartRouter.from_preset(args.preset, **kwargs)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the app and serve it until interrupted; returns the exit status.
+
+    Raises:
+        SmartRouteError: the server dependencies are missing, or the configuration is
+            unsafe (provider keys without a token) or invalid.
+    """
+    try:
+        import uvicorn
+
+        from smartroute_graph.server import create_app
+    except ImportError as exc:
+        raise SmartRouteError(
+            f"the server needs extra packages ({exc.name} is missing): "
+            "pip install 'smartroute-graph[server]'"
+        ) from None
+    if not logging.getLogger().handlers:
+        # Request lines (smartroute_graph.server) next to uvicorn's own messages.
+        logging.basicConfig(
+            level=args.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    token = os.environ.get(args.token_env, "").strip() or None
+    app = create_app(
+        _router(args),
+        server_token=token,
+        insecure_open=args.insecure_open,
+        max_batch=args.max_batch,
+    )
+    base = f"http://{args.host}:{args.port}"
+    if token:
+        auth = f"token required (from ${args.token_env})"
+    elif args.insecure_open:
+        auth = "OPEN: no token, and provider keys are set (--insecure-open)"
+    else:
+        auth = f"open (no provider keys on the server; set ${args.token_env} to require a token)"
+    lines = [
+        f"smartroute serving on {base}",
+        f"  docs:       {base}/docs",
+        f"  playground: {base}/playground",
+        f"  OpenAI API: {base}/v1  (model 'smartroute')",
+        f"  access:     {auth}",
+    ]
+    if token is None and not _is_loopback(args.host):
+        lines.append(
+            f"  warning:    {args.host} is reachable from other machines and no token is set"
+        )
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+    # The app logs each request (path without query string); uvicorn's access log would
+    # log query strings too, so it is off.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m smartroute_graph.serve_command [options]``: serve without the full CLI."""
+    parser = argparse.ArgumentParser(
+        prog="smartroute serve", description="Serve the router over HTTP."
+    )
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except SmartRouteError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

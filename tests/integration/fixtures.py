@@ -1,0 +1,166 @@
+"""Helpers of the server's integration tests: a live uvicorn server in a thread, and routers
+built on scripted models (``smartroute_graph.testing.FakeChatModel``)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import Field
+
+from smartroute_graph import SmartRouter
+from smartroute_graph.testing import FakeChatModel
+
+__all__ = [
+    "MODEL_NAMES",
+    "LiveServer",
+    "RecordingFake",
+    "Tracker",
+    "fake_models",
+    "fake_router",
+    "free_port",
+    "live_server",
+]
+
+MODEL_NAMES = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
+
+
+class Tracker:
+    """What a group of models was sent, and how many of their calls overlapped."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[BaseMessage]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+
+    def enter(self, messages: list[BaseMessage]) -> None:
+        with self._lock:
+            self.seen.append(list(messages))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+class RecordingFake(FakeChatModel):
+    """A scripted model that reports each call to a :class:`Tracker` (shared by a group)."""
+
+    tracker: Tracker = Field(default_factory=Tracker)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.tracker.enter(messages)
+        try:
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        finally:
+            self.tracker.leave()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.tracker.enter(messages)
+        try:
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+        finally:
+            self.tracker.leave()
+
+
+def fake_models(tracker: Tracker | None = None, **overrides: Any) -> dict[str, RecordingFake]:
+    """One recording model per openai-preset name, sharing one tracker; each answer names
+    its model. ``overrides`` apply to every model (per model: pass ``{name: {...}}`` as
+    ``per_model``)."""
+    tracker = tracker or Tracker()
+    per_model: dict[str, dict[str, Any]] = overrides.pop("per_model", {})
+    return {
+        name: RecordingFake(
+            responses=[f"answer from {name}: all good here"],
+            model_name=name,
+            tracker=tracker,
+            **{**overrides, **per_model.get(name, {})},
+        )
+        for name in MODEL_NAMES
+    }
+
+
+def fake_router(models: dict[str, FakeChatModel] | None = None, **kwargs: Any) -> SmartRouter:
+    """The openai preset with scripted models (no network, no keys)."""
+    return SmartRouter.from_preset("openai", models=models or fake_models(), **kwargs)
+
+
+class LiveServer:
+    """A uvicorn server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Bound here, handed to uvicorn: no window in which another process takes the port.
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # records propagate to the root logger (pytest's caplog)
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self._sock])),
+            name=f"uvicorn-{self.port}",
+            daemon=True,
+        )
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[LiveServer]:
+    """Serve ``app`` for the duration of the ``with`` block."""
+    server = LiveServer(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (for servers started in another process)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+

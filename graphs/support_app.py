@@ -26,7 +26,7 @@ MAX_MESSAGE_CHARS = 32_000
 Status = Literal["accepted", "rejected", "answered", "dry_run"]
 
 
-class SupportInput(TypedDict):
+class SupportInput(TypedDict, total=False):
     """The conversation so far; its last message is the user's question."""
 
     messages: Annotated[list[AnyMessage], add_messages]
@@ -70,7 +70,7 @@ def guard(state: SupportState) -> dict[str, Any]:
     return update
 
 
-def after_guard(state: SupportState) -> Literal["router", "__end__"]:
+def after_guard(state: SupportState) -> str:
     """Route accepted messages to the router; rejected ones end the run."""
     return "router" if state.get("status") == "accepted" else END
 

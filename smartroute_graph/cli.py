@@ -213,6 +213,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_draw(args: argparse.Namespace) -> int:
     router = _router(args)
+    if args.png:
+        from smartroute_graph.studio import NO_PNG_RENDERER, draw_png, png_renderer
+
+        if not draw_png(router.graph, args.png):
+            why = NO_PNG_RENDERER if png_renderer() is None else "every local renderer failed"
+            _console(sys.stderr).print(f"[red]error:[/red] no PNG written: {why}", markup=True)
+            return 1
+        print(args.png)
+        return 0
     print(router.graph.get_graph().draw_mermaid())
     return 0
 
@@ -261,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     draw = sub.add_parser("draw", help="print the routing graph as mermaid")
     _add_router_options(draw)
+    draw.add_argument("--png", metavar="PATH", help="write a PNG with a local renderer instead")
     draw.set_defaults(func=_cmd_draw)
 
     try:

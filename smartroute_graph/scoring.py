@@ -464,16 +464,39 @@ def _show(value: int | float) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Shared vocabulary
+# Words: one fast tokenisation shared by every check
 # --------------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\S", re.MULTILINE)
-_NUMBERED_ITEM = re.compile(r"^\s*\d+[.)]\s+\S", re.MULTILINE)
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S", re.MULTILINE)
-_TABLE_ROW = re.compile(r"^\s*\|?[^|\n]*\|[^|\n]*\|", re.MULTILINE)
-_INLINE_CODE = re.compile(r"`[^`\n]+`")
+# ASCII punctuation (but the apostrophe, which contractions keep) becomes a space. A bytes
+# table: str.translate with a dict is ten times slower, and this runs on every answer.
+_ASCII_PUNCT = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
+_PUNCT_TABLE = bytes.maketrans(_ASCII_PUNCT.encode(), b" " * len(_ASCII_PUNCT))
+_UNICODE_PUNCT = re.compile(r"[“”«»—–…·•¿¡‘。，、！？：；（）「」『』]")
+_IDEOGRAPH = re.compile(r"[\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF]")
+
+
+def _tokens(lowered: str) -> list[str]:
+    """Lower-case words and numbers: punctuation splits, apostrophes stay ("don't"); each
+    Chinese, Japanese or Korean character is a token (those scripts put no spaces)."""
+    if not lowered.isascii():
+        lowered = _UNICODE_PUNCT.sub(" ", lowered.replace("’", "'"))
+        if _IDEOGRAPH.search(lowered):
+            lowered = _IDEOGRAPH.sub(r" \g<0> ", lowered)
+    return lowered.encode().translate(_PUNCT_TABLE).decode().split()
+
+
+def _stem(word: str) -> str:
+    """A crude stem: see :func:`_stems`."""
+    if len(word) > 5:
+        return word[:5]
+    return word[:-1] if len(word) > 3 and word[-1] == "s" else word
+
+
+def _stems(words: frozenset[str] | set[str]) -> set[str]:
+    # A five-letter prefix merges "checks/checking", "palindrome/palindromes" cheaply; a
+    # real stemmer would cost more than the whole scorer. Inlined: this runs per answer word.
+    return {w[:5] if len(w) > 5 else (w[:-1] if len(w) > 3 and w[-1] == "s" else w) for w in words}
+
 
 _NUMBER_WORDS: Final = {
     "a": 1, "an": 1, "one": 1, "single": 1, "a single": 1, "two": 2, "three": 3, "four": 4,
@@ -515,9 +538,11 @@ _LANG_STOPWORDS: Final[dict[str, frozenset[str]]] = {
     "nl": _wordset("de het een en van is dat niet ik je op te zijn met voor maar ook wat hoe er"),
 }
 # Only words that belong to one language vote: "de", "a", "as" and "do" say nothing.
-_LANG_MARKERS: Final[dict[str, frozenset[str]]] = {
-    lang: words - frozenset().union(*(w for other, w in _LANG_STOPWORDS.items() if other != lang))
+_LANG_MARKERS: Final[dict[str, str]] = {
+    word: lang
     for lang, words in _LANG_STOPWORDS.items()
+    for word in words
+    if sum(word in other for other in _LANG_STOPWORDS.values()) == 1
 }
 _STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values()) | _wordset(
     """a an about above after again all also am any as at because been before being below
@@ -529,7 +554,9 @@ _STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values()) | _wordset(
     use used way get let like could would might me us one two three short brief simple
     quick detailed answer question something thing things can't don't i'm it's what's
     hi hey hello thanks thank sentence sentences word words paragraph paragraphs
-    poem story haiku sonnet limerick joke essay show work working step steps"""
+    poem story haiku sonnet limerick joke essay show work working step steps tip tips
+    better best good ways ideas reason reasons example examples
+    的 是 了 在 和 有 我 你 他 这 那 哪 里 什 么 吗 呢 怎 样 个 一 不 也 就 而 与 或 の は が を に で と も"""
 )
 _LANGUAGE_NAMES = re.compile(
     r"\b(translat\w*|tradu\w*|übersetz\w*|english|spanish|french|german|italian|portuguese|"
@@ -547,6 +574,7 @@ _LANGUAGE_CODES: Final = {
     "japanese": "ja", "korean": "ko", "arabic": "ar", "hindi": "hi", "greek": "el",
     "hebrew": "he", "thai": "th",
 }  # fmt: skip
+_NON_LATIN_LETTER = re.compile(r"[\u0370-\u1FFF\u3040-\u9FFF\uAC00-\uD7AF]")
 _SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     ("latin", re.compile(r"[A-Za-z\u00C0-\u024F]")),
     ("ru", re.compile(r"[\u0400-\u04FF]")),
@@ -562,31 +590,21 @@ _SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
 _IDEOGRAPHIC = frozenset({"zh", "ja", "ko"})
 
 
-def _stem(word: str) -> str:
-    # A five-letter prefix merges "checks/checking", "palindrome/palindromes" cheaply; a
-    # real stemmer would cost more than the whole scorer.
-    if len(word) > 5:
-        return word[:5]
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
 def _language(text: str, words: list[str]) -> str | None:
     """A language code when the text says clearly which language it is in, else None."""
     sample = text[:2000]
-    if not sample.isascii():
+    if not sample.isascii() and len(_NON_LATIN_LETTER.findall(sample)) >= 2:
         counts = {name: len(pattern.findall(sample)) for name, pattern in _SCRIPTS}
         if counts["ja"] and counts["zh"]:  # Japanese mixes kana and kanji
             counts["ja"] += counts.pop("zh")
         total = sum(counts.values())
         script = max(counts, key=lambda k: counts[k])
         least = 2 if script in _IDEOGRAPHIC else 8
-        if total == 0 or counts[script] < least or counts[script] < 0.6 * total:
+        if counts[script] < least or counts[script] < 0.6 * total:
             return None
         if script != "latin":
             return script
-    votes = Counter(
-        lang for word in words[:200] for lang, marks in _LANG_MARKERS.items() if word in marks
-    )
+    votes = Counter(lang for w in words[:200] if (lang := _LANG_MARKERS.get(w)))
     ranked = votes.most_common(2)
     if not ranked or ranked[0][1] < 3:
         return None
@@ -742,10 +760,16 @@ def _analyse_query(query: str) -> _Query:
     lowered = query.lower()
     instruction, source = _split_source(query)
     instruction_lower = instruction.lower()
-    words = _WORD.findall(lowered)
-    source_words = _WORD.findall(source.lower())
+    words = _tokens(lowered)
+    source_words = _tokens(source.lower())
     # Numbers are key terms too: an answer to "17 * 23" that never mentions 17 or 23 is odd.
-    key = {_stem(w) for w in words if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS}
+    key = _stems(
+        {
+            w
+            for w in words
+            if (len(w) >= 3 or w.isdigit() or _IDEOGRAPH.match(w)) and w not in _STOPWORDS
+        }
+    )
     mentions_language = bool(_LANGUAGE_NAMES.search(lowered))
     target = _TARGET_LANGUAGE.search(instruction_lower)
     form, form_range = None, None
@@ -776,7 +800,7 @@ def _analyse_query(query: str) -> _Query:
         text_task=text_task,
         source=source,
         source_words=len(source_words),
-        source_stems=frozenset(_stem(w) for w in source_words if w not in _STOPWORDS),
+        source_stems=frozenset(_stems(set(source_words) - _STOPWORDS)),
         constraints=_constraints(instruction_lower, form),
     )
 
@@ -837,20 +861,35 @@ class _Block:
 class _Answer:
     text: str
     prose: str
+    """The answer without its fenced code blocks."""
     blocks: list[_Block]
     unclosed_fence: bool
     words: list[str]
+    """Lower-case words of the prose."""
+    counts: Counter[str]
+    joined: str
+    """The prose words joined by single spaces and padded: " w1 w2 … ", so that a phrase
+    search for " for example " matches whole words only."""
     sentences: list[str]
     prose_lines: list[str]
     paragraphs: list[str]
     list_items: int
+    numbered_items: int
     headings: int
+    table_rows: list[str]
     length: int
     """Words in the whole answer, code included (what length limits count)."""
 
     @property
     def n_words(self) -> int:
         return len(self.words)
+
+    def phrases(self, phrases: tuple[str, ...]) -> int:
+        return sum(self.joined.count(p) for p in phrases)
+
+    def count(self, words: frozenset[str]) -> int:
+        counts = self.counts
+        return sum(counts[w] for w in words if w in counts)
 
 
 def _split_code(text: str) -> tuple[str, list[_Block], bool]:
@@ -878,22 +917,62 @@ def _split_code(text: str) -> tuple[str, list[_Block], bool]:
     return "\n".join(prose), blocks, fence is not None
 
 
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+_NUMBERED = re.compile(r"\d{1,3}[.)]\s")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_ENDS = (". ", "? ", "! ", "。", "？", "！")
+
+
+def _sentences(prose: str) -> list[str]:
+    # str.replace and split, not a regex: four times faster, and an abbreviation that ends
+    # a "sentence" early ("e.g. ") moves no score much.
+    for end in _SENTENCE_ENDS:
+        if end in prose:
+            prose = prose.replace(end, end.rstrip() + "\n")
+    return [s for line in prose.split("\n") if (s := line.strip(" \t>#*-|"))]
+
+
 def _analyse_answer(text: str) -> _Answer:
     prose, blocks, unclosed = _split_code(text)
-    prose = _INLINE_CODE.sub(" code ", prose) if "`" in prose else prose
+    if "`" in prose:
+        prose = _INLINE_CODE.sub(" code ", prose)
+    words = _tokens(prose.lower())
     lines = [line for line in prose.split("\n") if line.strip()]
+    list_items = numbered = headings = 0
+    table_rows: list[str] = []
+    for line in lines:
+        stripped = line.lstrip()
+        first = stripped[:1]
+        if first in "-*+•" and stripped[1:2] == " ":
+            list_items += 1
+        elif first.isdigit() and _NUMBERED.match(stripped):
+            list_items += 1
+            numbered += 1
+        elif first == "#" and stripped.lstrip("#")[:1] == " ":
+            headings += 1
+        if stripped.count("|") >= 2:
+            table_rows.append(stripped)
+    length = len(text.split())
+    if not text.isascii():  # Chinese and Japanese put no spaces between words
+        length += len(_IDEOGRAPH.findall(text)) // 2
     return _Answer(
         text=text,
         prose=prose,
         blocks=blocks,
         unclosed_fence=unclosed,
-        words=_WORD.findall(prose.lower()),
-        sentences=[s for s in _SENTENCE_SPLIT.split(prose.strip()) if _WORD.search(s)],
+        words=words,
+        counts=Counter(words),
+        joined=f" {' '.join(words)} ",
+        sentences=_sentences(prose),
         prose_lines=lines,
-        paragraphs=[p for p in re.split(r"\n\s*\n", prose) if p.strip()],
-        list_items=len(_LIST_ITEM.findall(prose)),
-        headings=len(_HEADING.findall(prose)),
-        length=len(text.split()),
+        paragraphs=[p for p in _PARAGRAPH_BREAK.split(prose) if p.strip()]
+        if "\n" in prose
+        else [prose],
+        list_items=list_items,
+        numbered_items=numbered,
+        headings=headings,
+        table_rows=table_rows,
+        length=length,
     )
 
 
@@ -923,16 +1002,26 @@ _PLACEHOLDER = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 _CODE_COMMENT = re.compile(r"(^|\s)(#|//|--)\s*\w|\"\"\"|/\*", re.MULTILINE)
+_CODE_USAGE = re.compile(r"\b(assert|print|console\.log|test\w*|example)\b|>>>")
 _UNFENCED_CODE = re.compile(
     r"^\s*(?:def \w+\(.*\):|class \w+.*:|import \w+|from \w+ import|#include|"
     r"public (?:static |class )|function \w+\(|(?:const|let|var) \w+ =|return .+;|for \(.*\) ?\{)",
     re.MULTILINE,
 )
+_CODE_HINTS = ("def ", "class ", "import ", "#include", "public ", "function ", "const ", "let ")
+_CODE_HINTS2 = ("var ", "return ", "for (")
 
 
-def _bracket_problem(code: str, *, hash_comments: bool) -> str | None:
-    code = _STRING_LITERAL.sub('""', code)
-    code = _SLASH_COMMENT.sub("", code)
+def _unfenced_code_lines(prose: str) -> int:
+    if not any(h in prose for h in _CODE_HINTS) and not any(h in prose for h in _CODE_HINTS2):
+        return 0
+    return len(_UNFENCED_CODE.findall(prose))
+
+
+def _bracket_problem(code: str, *, hash_comments: bool = False, prose: bool = False) -> str | None:
+    if not prose:  # in prose an apostrophe is not a quote, and // is not a comment
+        code = _STRING_LITERAL.sub('""', code)
+        code = _SLASH_COMMENT.sub("", code)
     if hash_comments:
         code = _HASH_COMMENT.sub("", code)
     stack: list[str] = []
@@ -1017,16 +1106,16 @@ def _truncation(answer: _Answer) -> str | None:
     if answer.blocks and tail.endswith(("```", "~~~")):
         return None
     last_line = tail.rsplit("\n", 1)[-1].strip()
-    if not last_line or len(answer.words) < 8:
+    if not last_line or answer.n_words < 8:
         return None
-    if _DANGLING.search(last_line) and not _LIST_ITEM.match(last_line):
+    is_item = last_line[:1] in "-*+•" or bool(_NUMBERED.match(last_line))
+    if _DANGLING.search(last_line[-30:]) and not is_item:
         return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
-    last_words = len(last_line.split())
-    if last_line[-1] in _TERMINAL or not last_line[-1].isalnum():
+    if last_line[-1] in _TERMINAL or not last_line[-1].isalnum() or is_item:
         return None
     # A long prose line that ends in a word, in an answer whose other sentences end properly.
-    ended = sum(1 for s in answer.sentences[:-1] if s.rstrip()[-1:] in _TERMINAL)
-    if last_words >= 12 and not _LIST_ITEM.match(last_line) and ended >= 1:
+    ended = sum(1 for s in answer.sentences[:-1] if s[-1:] in _TERMINAL)
+    if len(last_line.split()) >= 12 and ended >= 1:
         return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
     return None
 
@@ -1037,14 +1126,14 @@ def _repetition(answer: _Answer, creative: bool) -> tuple[float, str] | None:
     if n < 6:
         return None
     if n < 16:
-        ratio = 1.0 - len(set(words)) / n
+        distinct = len(answer.counts)
+        ratio = 1.0 - distinct / n
         if ratio < 0.6:
             return None
-        return min(0.5, ratio * 0.6), f"the same words repeat: {len(set(words))} distinct in {n}"
-    grams = list(zip(words, words[1:], words[2:], words[3:], strict=False))
-    ngram_ratio = 1.0 - len(set(grams)) / len(grams)
-    sentences = [" ".join(_WORD.findall(s.lower())) for s in answer.sentences]
-    sentences = [s for s in sentences if s.count(" ") >= 3]
+        return min(0.5, ratio * 0.6), f"the same words repeat: {distinct} distinct in {n}"
+    grams = set(zip(words, words[1:], words[2:], words[3:], strict=False))
+    ngram_ratio = 1.0 - len(grams) / (n - 3)
+    sentences = [s.lower() for s in answer.sentences if s.count(" ") >= 3]
     dup_sentences = len(sentences) - len(set(sentences))
     sentence_ratio = dup_sentences / len(sentences) if sentences else 0.0
     # Refrains and anaphora are a device in poems and songs: allow more before calling it a loop.
@@ -1059,11 +1148,16 @@ def _repetition(answer: _Answer, creative: bool) -> tuple[float, str] | None:
     return amount, f"{ngram_ratio:.0%} of the word 4-grams are repeats"
 
 
+_LIST_PAREN = re.compile(r"^\s*(?:\d+|[a-zA-Z]|[ivx]+)\)\s", re.MULTILINE)
+_EMOTICON = re.compile(r"[:;]-?[()]")
+
+
 def _prose_bracket_problem(prose: str) -> str | None:
     # "1) first", "a) option" and ":)" are not brackets that need a partner.
-    cleaned = re.sub(r"^\s*(?:\d+|[a-zA-Z]|[ivx]+)\)\s", " ", prose, flags=re.MULTILINE)
-    cleaned = re.sub(r"[:;]-?[()]", " ", cleaned)
-    problem = _bracket_problem(cleaned, hash_comments=False)
+    cleaned = _LIST_PAREN.sub(" ", prose) if ")" in prose else prose
+    if ":" in cleaned or ";" in cleaned:
+        cleaned = _EMOTICON.sub(" ", cleaned)
+    problem = _bracket_problem(cleaned, prose=True)
     return f"brackets in the text do not balance ({problem})" if problem else None
 
 
@@ -1078,16 +1172,15 @@ def _clip(value: float) -> float:
 
 def _structure(a: _Answer) -> float:
     n = a.n_words
-    sentence_lengths = [len(s.split()) for s in a.sentences] or [n]
-    longest = max(sentence_lengths)
+    sentence_lengths = [s.count(" ") + 1 for s in a.sentences] or [n]
     if n < 60:
-        return 0.85 if longest <= 45 else 0.55
-    mean = n / max(1, len(sentence_lengths))
+        return 0.85 if max(sentence_lengths) <= 45 else 0.55
+    mean = n / len(sentence_lengths)
     score = 0.15
     score += 0.25 * min(1.0, (len(a.paragraphs) - 1) / 2)
     score += 0.25 * min(1.0, (a.list_items + 2 * a.headings) / 3)
     score += 0.2 if 6 <= mean <= 30 else 0.1 if 4 <= mean <= 45 else 0.0
-    longest_paragraph = max((len(p.split()) for p in a.paragraphs), default=n)
+    longest_paragraph = max((p.count(" ") + 1 for p in a.paragraphs), default=n)
     score += 0.15 if longest_paragraph <= 180 else 0.05 if longest_paragraph <= 300 else 0.0
     if len(a.paragraphs) <= 1 and a.list_items == 0 and n >= 150:
         score -= 0.1  # a wall of text
@@ -1096,21 +1189,20 @@ def _structure(a: _Answer) -> float:
     return _clip(score)
 
 
-_EXAMPLE_MARKERS = re.compile(
-    r"\b(for example|for instance|e\.g\.|such as|example:|consider|imagine|say you|"
-    r"suppose|like when|input:|output:|sample)\b|>>>|=>",
-    re.IGNORECASE,
-)
+_EXAMPLE_PHRASES = (
+    " for example ", " for instance ", " e g ", " such as ", " example ", " consider ",
+    " imagine ", " say you ", " suppose ", " input ", " output ", " sample ", " like when ",
+)  # fmt: skip
 
 
 def _examples(a: _Answer) -> float | None:
     if a.n_words < 40:
         return None
-    hits = len(_EXAMPLE_MARKERS.findall(a.prose)) + len(a.blocks)
+    hits = a.phrases(_EXAMPLE_PHRASES) + a.text.count(">>>") + len(a.blocks)
     return _clip(0.5 + 0.25 * hits)
 
 
-def _formatting(a: _Answer, prose_brackets: str | None) -> float:
+def _formatting(a: _Answer, prose_brackets: str | None, unfenced: int) -> float:
     score = 1.0
     if a.unclosed_fence:
         score -= 0.5
@@ -1118,11 +1210,11 @@ def _formatting(a: _Answer, prose_brackets: str | None) -> float:
         score -= 0.15
     if a.prose.count("**") % 2:
         score -= 0.1
-    if any(len(p.split()) > 250 for p in a.paragraphs):
+    if any(p.count(" ") > 250 for p in a.paragraphs):
         score -= 0.2
-    if len(_UNFENCED_CODE.findall(a.prose)) >= 2:
-        score -= 0.3
-    rows = _TABLE_ROW.findall(a.prose)
+    if unfenced >= 2:
+        score -= 0.3  # code pasted as prose loses its indentation when rendered
+    rows = a.table_rows
     if len(rows) >= 2 and len({r.strip().strip("|").count("|") for r in rows}) > 1:
         score -= 0.1  # table rows with different numbers of cells
     if a.blocks and not any(b.lang for b in a.blocks):
@@ -1130,36 +1222,44 @@ def _formatting(a: _Answer, prose_brackets: str | None) -> float:
     return _clip(score)
 
 
-def _code_quality(a: _Answer, problems: list[str]) -> float:
-    unfenced = len(_UNFENCED_CODE.findall(a.prose))
+def _code_quality(a: _Answer, problems: list[str], unfenced: int) -> float:
     if not a.blocks:
         return 0.35 if unfenced >= 2 else 0.1
     if problems:
         return 0.1
     code = "\n".join(b.code for b in a.blocks)
-    score = 0.6
+    score = 0.5
     score += 0.1 if all(b.lang for b in a.blocks) else 0.0
-    score += 0.1 if _CODE_COMMENT.search(code) or a.n_words >= 15 else 0.0
+    score += 0.15 if a.n_words >= 15 else 0.0  # code with no word of explanation
+    score += 0.05 if _CODE_COMMENT.search(code) else 0.0
     score += 0.1 if code.count("\n") >= 2 else 0.0
-    score += 0.1 if re.search(r"\b(assert|print|console\.log|>>>|test|example)\b", code) else 0.0
+    score += 0.1 if _CODE_USAGE.search(code) else 0.0
     if _PLACEHOLDER.search(code):
         score -= 0.3
     return _clip(score)
 
 
-_FINAL_ANSWER = re.compile(
-    r"\b(the answer is|answer:|therefore|thus|hence|so the|so,? the|in total|total is|result is|"
-    r"equals|which gives|we get|final answer|q\.?e\.?d)\b|\\boxed|∎|=\s*\**\s*-?\d",
-    re.IGNORECASE,
-)
+_CONCLUSION_PHRASES = (
+    " the answer is ", " answer ", " therefore ", " thus ", " hence ", " so the ", " in total ",
+    " total is ", " result is ", " equals ", " which gives ", " we get ", " qed ", " so ",
+    " in conclusion ", " overall ", " in short ",
+)  # fmt: skip
+_EQUALS_NUMBER = re.compile(r"=\s*\**\s*-?\$?\d")
+
+
+def _concluded(a: _Answer) -> bool:
+    return (
+        any(p in a.joined for p in _CONCLUSION_PHRASES)
+        or "\\boxed" in a.text
+        or "∎" in a.text
+        or ("=" in a.prose and bool(_EQUALS_NUMBER.search(a.prose)))
+    )
 
 
 def _math_accuracy(a: _Answer, claims: list[ArithmeticClaim], q: _Query) -> float | None:
     if not claims and not q.mathy:
         return None
-    has_final = bool(_FINAL_ANSWER.search(a.prose)) or (
-        a.n_words <= 6 and any(w.isdigit() for w in a.words)
-    )
+    has_final = _concluded(a) or (a.n_words <= 6 and any(w[0].isdigit() for w in a.words))
     if not claims:
         return 0.75 if has_final else 0.45
     wrong = sum(not c.ok for c in claims)
@@ -1178,15 +1278,16 @@ _IMAGERY: Final = _wordset(
     ember embers flame flames fire ash stone dust sky skies cloud clouds snow ice honey blood
     bone heart tears drift drifting dance dancing trembling burning"""
 )
-_SIMILE = re.compile(r"\b(like an? |like the |as \w+ as )", re.IGNORECASE)
+_SIMILE_PHRASES = (" like a ", " like an ", " like the ", " as if ", " as though ")
+_AS_AS = re.compile(r" as \w+ as ")
 _DIALOGUE = re.compile(r"[\"“][^\"”\n]{3,}[\"”]")
 
 
-def _creativity(a: _Answer, q: _Query, topic: frozenset[str]) -> float:
+def _creativity(a: _Answer, q: _Query) -> float | None:
     words = a.words
     n = len(words)
     if n == 0:
-        return 0.0
+        return None  # only code: nothing to judge here
     # Type-token ratio over 50-word windows: a long text is not penalised for its length.
     windows = [words[i : i + 50] for i in range(0, n, 50)]
     windows = [w for w in windows if len(w) >= 20] or [words]
@@ -1195,8 +1296,11 @@ def _creativity(a: _Answer, q: _Query, topic: frozenset[str]) -> float:
     floor = 0.45 if n >= 50 else 0.6
     variety = _clip((ttr - floor) / 0.35)
     # The query's own words ("autumn rain") are the topic, not imagery the answer brought.
-    vivid = sum(1 for w in words if w in _IMAGERY and _stem(w) not in topic)
-    vivid += len(_SIMILE.findall(a.prose))
+    topic = q.key_stems
+    vivid = sum(a.counts[w] for w in _IMAGERY if w in a.counts and _stem(w) not in topic)
+    vivid += a.phrases(_SIMILE_PHRASES)
+    if " as " in a.joined:
+        vivid += len(_AS_AS.findall(a.joined))
     imagery = _clip(vivid / max(0.5, n / 100) / 10)
     if q.form in ("poem", "haiku", "limerick", "sonnet"):
         form = 1.0 if len(a.prose_lines) >= 3 else 0.3
@@ -1207,79 +1311,98 @@ def _creativity(a: _Answer, q: _Query, topic: frozenset[str]) -> float:
     return _clip(0.45 * variety + 0.35 * imagery + 0.2 * form)
 
 
-_PROPER_NOUN = re.compile(r"(?<=[a-z,;:(]\s)[A-Z][\w-]+")
-_NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_HEDGE = re.compile(
-    r"\b(i think|i believe|i guess|i'm not sure|i am not sure|not sure|not certain|maybe|"
-    r"perhaps|possibly|probably|might be|may be|could be|it depends|hard to say|some say|"
-    r"reportedly|allegedly|i can't be certain)\b",
-    re.IGNORECASE,
-)
-_VAGUE = re.compile(r"\b(things|stuff|various|etc|and so on|some people|many people)\b", re.I)
+_MID_SENTENCE_CAPITAL = re.compile(r"[a-z,;:(] [A-Z]")
+_HEDGE_WORDS = _wordset("maybe perhaps possibly probably reportedly allegedly")
+_HEDGE_PHRASES = (
+    " i think ", " i believe ", " i guess ", " not sure ", " not certain ", " might be ",
+    " may be ", " could be ", " it depends ", " hard to say ", " some say ",
+)  # fmt: skip
+_VAGUE_WORDS = _wordset("things stuff various etc")
+_VAGUE_PHRASES = (" and so on ", " some people ", " many people ")
 
 
 def _factual(a: _Answer) -> float | None:
     n = a.n_words
     if n < 3:
         return None
-    specifics = len(_PROPER_NOUN.findall(a.prose)) + len(_NUMBER.findall(a.prose))
-    technical = sum(1 for w in a.words if len(w) >= 9) / n
+    # Names in mid-sentence, and numbers, dates, quantities: the specifics of an answer.
+    # Summed over distinct words (half as many as words): this runs on every answer.
+    counts = a.counts.items()
+    numbers = sum(c for w, c in counts if w[0].isdigit())
+    specifics = len(_MID_SENTENCE_CAPITAL.findall(a.prose)) + numbers
+    technical = sum(c for w, c in counts if len(w) >= 9) / n
     # Density alone flatters a one-line answer; the count rewards covering more ground.
     specific = (
         0.35 * _clip(specifics / n * 100 / 6)
         + 0.35 * _clip(specifics / 8)
         + 0.3 * _clip(technical / 0.12)
     )
-    hedges = len(_HEDGE.findall(a.prose)) / max(1, len(a.sentences))
-    vague = len(_VAGUE.findall(a.prose))
+    hedges = (a.count(_HEDGE_WORDS) + a.phrases(_HEDGE_PHRASES)) / max(1, len(a.sentences))
+    vague = a.count(_VAGUE_WORDS) + a.phrases(_VAGUE_PHRASES)
     return _clip(0.35 + 0.6 * specific - 0.6 * min(0.5, hedges) - 0.05 * min(3, vague))
 
 
+_IDENTIFIER_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
 def _answer_stems(a: _Answer) -> set[str]:
-    stems = {_stem(w) for w in a.words}
+    stems = _stems(set(a.counts))
     for block in a.blocks:  # identifiers count: is_palindrome takes up "palindrome"
-        for word in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", block.code):
-            stems.add(_stem(word.lower()))
+        stems |= _stems({w.lower() for w in _IDENTIFIER_PART.findall(block.code)})
+        stems.add(_stem(block.lang))
     return stems
 
 
-_CASUAL = re.compile(
-    r"\b(you|your|i'm|i|we|let's|glad|happy|hope)\b|[!?]|'(s|re|ll|ve|d|m)\b", re.IGNORECASE
-)
-_ROBOTIC = re.compile(
-    r"\b(as an ai|language model|in conclusion|furthermore|moreover|it is important to note|"
-    r"i do not have (feelings|emotions|personal))\b",
-    re.IGNORECASE,
-)
+_CASUAL_WORDS = _wordset("you your i'm i we let's glad happy hope thanks sure")
+_ROBOTIC_PHRASES = (
+    " as an ai ", " language model ", " in conclusion ", " furthermore ", " moreover ",
+    " it is important to note ", " i do not have feelings ", " i do not have emotions ",
+    " i do not have personal ", " functioning ",
+)  # fmt: skip
 
 
 def _tone(a: _Answer) -> float:
     score = 0.6
-    casual = len(_CASUAL.findall(a.prose))
+    casual = a.count(_CASUAL_WORDS) + a.prose.count("!") + a.prose.count("?")
     score += 0.2 if casual >= 2 else 0.1 if casual else 0.0
     score += 0.1 if a.n_words <= 80 else 0.0
-    if a.headings or len(_TABLE_ROW.findall(a.prose)) >= 2:
+    if a.headings or len(a.table_rows) >= 2:
         score -= 0.3  # a chat reply is not a report
     if a.list_items >= 5:
         score -= 0.15
-    score -= 0.15 * min(2, len(_ROBOTIC.findall(a.prose)))
+    score -= 0.15 * min(2, a.phrases(_ROBOTIC_PHRASES))
     return _clip(score)
 
 
-_CONNECTIVE = re.compile(
-    r"\b(because|therefore|thus|hence|so|since|which means|it follows|consequently|"
-    r"as a result|first|second|third|then|next|finally|if|otherwise|given that|but|however|"
-    r"step \d)\b",
-    re.IGNORECASE,
+_CONNECTIVE_WORDS = _wordset(
+    "because therefore thus hence so since consequently first second third then next finally "
+    "if otherwise but however step"
 )
+_CONNECTIVE_PHRASES = (" which means ", " it follows ", " as a result ", " given that ")
 
 
 def _coherence(a: _Answer) -> float:
     if a.n_words < 12:
         return 0.4  # a bare verdict: nothing wrong, but no reasoning shown
-    rate = len(_CONNECTIVE.findall(a.prose)) / max(1, len(a.sentences))
-    concluded = bool(_FINAL_ANSWER.search(a.prose))
-    return _clip(0.25 + 0.45 * min(1.0, rate / 0.6) + (0.3 if concluded else 0.0))
+    connectives = a.count(_CONNECTIVE_WORDS) + a.phrases(_CONNECTIVE_PHRASES)
+    rate = connectives / max(1, len(a.sentences))
+    return _clip(0.25 + 0.45 * min(1.0, rate / 0.6) + (0.3 if _concluded(a) else 0.0))
+
+
+def _faithfulness(a: _Answer, q: _Query) -> float | None:
+    if not q.source_stems or q.text_task == "translate" or q.mentions_language:
+        return None
+    # Distinct content words: how much of the answer's vocabulary the text supports.
+    content = [w for w in a.counts if w not in _STOPWORDS and not w[0].isdigit()]
+    if not content:
+        return None
+    supported = sum(1 for w in content if _stem(w) in q.source_stems) / len(content)
+    score = _clip(supported / 0.8)
+    if q.text_task == "summary" and q.source_words:
+        # Copying the text back is not summarising it.
+        ratio = a.n_words / q.source_words
+        score *= 1.0 if ratio <= 0.7 else _clip((1.2 - ratio) / 0.5) * 0.6 + 0.4
+    return score
 
 
 _DEFAULT_LENGTH: Final[dict[Domain, tuple[int, int]]] = {
@@ -1337,7 +1460,9 @@ def _expected_length(q: _Query, domain: Domain) -> tuple[float, float, bool]:
     if q.brevity:
         lo, hi = 1, max(25, hi / 3)
     elif q.detail:
-        lo, hi = max(lo, _DETAIL_MINIMUM[domain]), hi * 1.5
+        # "Show your working" on a sum asks for a few steps whatever the domain.
+        least = _DETAIL_MINIMUM["math" if q.mathy else domain]
+        lo, hi = max(lo, least), hi * 1.5
     elif q.why:
         # A reason takes a sentence or two; an explanation of how or why the world works, more.
         lo = max(lo, 40 if domain in ("knowledge", "reasoning") else 25)
@@ -1373,7 +1498,7 @@ def _constraint_met(c: _Constraint, a: _Answer) -> bool:
     if c.kind == "json":
         return _json_ok(a)
     if c.kind == "table":
-        return len(_TABLE_ROW.findall(a.prose)) >= 2
+        return len(a.table_rows) >= 2
     if c.kind == "list":
         if not c.low:
             return a.list_items >= 2
@@ -1381,7 +1506,7 @@ def _constraint_met(c: _Constraint, a: _Answer) -> bool:
         counts = (a.list_items, len(a.paragraphs), len(a.blocks))
         return any(abs(k - c.low) <= slack for k in counts)
     if c.kind == "numbered":
-        return len(_NUMBERED_ITEM.findall(a.prose)) >= 2
+        return a.numbered_items >= 2
     if c.kind == "sentences":
         slack = 1 if c.high >= 3 else 0
         return c.low - slack <= len(a.sentences) <= c.high + slack
@@ -1415,6 +1540,10 @@ def _describe_miss(c: _Constraint, a: _Answer) -> str:
 # --------------------------------------------------------------------------------------------
 
 WeightOverrides = Mapping[str, Mapping[str, float]]
+# Blended weights (no domain given) below this are skipped: they would move the score by
+# less than its rounding and cost time.
+_NEGLIGIBLE_WEIGHT = 0.02
+_LENGTH_KINDS = ("words", "sentences", "one_word")
 
 
 class ResponseScorer:
@@ -1427,6 +1556,10 @@ class ResponseScorer:
         threshold: below it an answer is ``weak`` (default :data:`WEAK_THRESHOLD`).
         classifier: infers the query's domain when ``score`` gets none (default: the rules
             classifier, microseconds per query and cached).
+
+    Raises:
+        ConfigError: an unknown domain or dimension in ``weights``, a negative weight, a
+            domain whose weights are all zero, or a threshold outside [0, 1].
     """
 
     def __init__(
@@ -1436,7 +1569,11 @@ class ResponseScorer:
         threshold: float = WEAK_THRESHOLD,
         classifier: Classifier | None = None,
     ) -> None:
-        if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
+        if not (
+            isinstance(threshold, int | float)
+            and not isinstance(threshold, bool)
+            and 0.0 <= threshold <= 1.0
+        ):
             raise ConfigError(f"threshold must be a number in [0, 1]; got {threshold!r}")
         self.threshold = float(threshold)
         self.weights: dict[str, dict[str, float]] = _merge_weights(weights or {})
@@ -1450,7 +1587,7 @@ class ResponseScorer:
                     "infer it from the query"
                 )
             chosen: Domain = domain
-            return dict(self.weights[chosen]), chosen
+            return self.weights[chosen], chosen
         if self._classifier is None:
             self._classifier = _default_classifier()
         result = self._classifier.classify([query])[0]
@@ -1461,13 +1598,25 @@ class ResponseScorer:
         return blended, result.domain
 
     def score(self, query: str, answer: str, domain: str | None = None) -> ResponseScore:
-        """Score ``answer`` as a reply to ``query``; ``domain`` picks the weights (one of
-        :data:`~smartroute_graph.taxonomy.DOMAINS`, or None to infer it from the query)."""
+        """Score ``answer`` as a reply to ``query``.
+
+        ``domain`` picks the weights: one of :data:`~smartroute_graph.taxonomy.DOMAINS`, or
+        None to blend them by the query's inferred domain probabilities.
+
+        Raises:
+            InputError: ``domain`` is not one of the seven domains, or ``query`` or
+                ``answer`` is not a string.
+        """
+        if not isinstance(query, str) or not isinstance(answer, str):
+            raise InputError(
+                "score() takes the query and the answer as strings; got "
+                f"{type(query).__name__} and {type(answer).__name__} (pass message.text)"
+            )
         weights, chosen = self._domain_weights(query, domain)
         inferred = domain is None
-        text = answer.strip() if isinstance(answer, str) else ""
-        q = _analyse_query(query if isinstance(query, str) else "")
-        if not _WORD.search(text):
+        text = answer.strip()
+        q = _analyse_query(query)
+        if not text or not any(c.isalnum() for c in text[:2000]):
             return ResponseScore(
                 score=0.0,
                 weak=True,
@@ -1480,26 +1629,22 @@ class ResponseScorer:
                 stats={"words": 0},
             )
         a = _analyse_answer(text)
-        penalties: list[Penalty] = []
 
-        def penalise(code: PenaltyCode, amount: float, reason: str) -> None:
-            penalties.append(Penalty(code=code, amount=round(amount, 4), reason=reason))
-
-        # Checks shared by dimensions and penalties.
-        claims = check_arithmetic(a.prose) if any(c.isdigit() for c in a.prose) else []
+        # Checks that dimensions and penalties share.
+        has_digit = any(c.isdigit() for c in a.prose)
+        claims = check_arithmetic(a.prose) if has_digit else []
         wrong = [c for c in claims if not c.ok]
         problems = [p for b in a.blocks if (p := _block_problem(b))]
         prose_brackets = _prose_bracket_problem(a.prose) if _BRACKET.search(a.prose) else None
-        stems = _answer_stems(a)
-        covered = len(q.key_stems & stems)
+        unfenced = _unfenced_code_lines(a.prose)
+        covered = len(q.key_stems & _answer_stems(a)) if q.key_stems else 0
         coverage = covered / len(q.key_stems) if q.key_stems else 1.0
-        answer_language = _language(a.prose, a.words)
-        expected_language = q.target_language if q.target_language else None
         lo, hi, explicit = _expected_length(q, chosen)
+        met = {c: _constraint_met(c, a) for c in q.constraints}
 
         dims: dict[str, float] = {}
         for dim, weight in weights.items():
-            if weight <= 0.0:
+            if weight < (_NEGLIGIBLE_WEIGHT if inferred else 1e-12):
                 continue
             value: float | None
             if dim == "structure":
@@ -1507,27 +1652,28 @@ class ResponseScorer:
             elif dim == "examples":
                 value = _examples(a)
             elif dim == "formatting":
-                value = _formatting(a, prose_brackets)
+                value = _formatting(a, prose_brackets, unfenced)
             elif dim == "code_quality":
-                value = _code_quality(a, problems) if q.code_expected or a.blocks else None
+                value = (
+                    _code_quality(a, problems, unfenced) if q.code_expected or a.blocks else None
+                )
             elif dim == "math_accuracy":
                 value = _math_accuracy(a, claims, q)
             elif dim == "creativity":
-                value = _creativity(a, q, q.key_stems)
+                value = _creativity(a, q)
             elif dim == "factual":
                 value = _factual(a)
             elif dim == "relevance":
-                usable = len(q.key_stems) >= 2 and not (
-                    q.text_task == "translate" or q.mentions_language
+                usable = len(q.key_stems) >= 2 and q.text_task != "translate"
+                value = (
+                    _clip(0.25 + 1.25 * coverage) if usable and not q.mentions_language else None
                 )
-                value = _clip(0.25 + 1.25 * coverage) if usable else None
             elif dim == "length_fit":
                 value = _length_fit(a.length, lo, hi)
             elif dim == "faithfulness":
-                value = self._faithfulness(a, q)
+                value = _faithfulness(a, q)
             elif dim == "instructions":
-                met = [_constraint_met(c, a) for c in q.constraints]
-                value = sum(met) / len(met) if met else None
+                value = sum(met.values()) / len(met) if met else None
             elif dim == "tone":
                 value = _tone(a)
             else:
@@ -1535,86 +1681,8 @@ class ResponseScorer:
             if value is not None:
                 dims[dim] = round(_clip(value), 4)
 
-        # Penalties: the errors that make an answer worth re-asking.
-        opening = " ".join(a.sentences[:3]).lower()
-        if _REFUSAL.search(opening) or (a.n_words < 25 and _NON_ANSWER.search(opening)):
-            short = a.n_words < 60
-            penalise(
-                "refusal",
-                0.55 if short else 0.25,
-                "the answer refuses or does not answer"
-                + ("" if short else " before going on")
-                + f": '{a.sentences[0][:80]}'",
-            )
-        elif _DISCLAIMER.search(opening):
-            penalise("disclaimer", 0.1, "the answer opens with an 'as an AI' disclaimer")
-        if cut := _truncation(a):
-            penalise("truncated", 0.25, cut)
-        if rep := _repetition(a, creative=chosen == "creative"):
-            penalise("repetition", rep[0], rep[1])
-        if wrong:
-            detail = "; ".join(c.detail for c in wrong[:3])
-            penalise(
-                "wrong_arithmetic",
-                min(0.4, 0.2 + 0.1 * (len(wrong) - 1)),
-                f"{len(wrong)} of {len(claims)} arithmetic claims are wrong: {detail}",
-            )
-        if problems:
-            penalise("code_syntax", 0.25, f"a code block does not parse: {problems[0]}")
-        elif q.code_expected and not a.blocks and len(_UNFENCED_CODE.findall(a.prose)) < 2:
-            penalise("missing_code", 0.2, "the query asks for code and the answer has none")
-        if prose_brackets and not a.unclosed_fence:
-            penalise("unbalanced", 0.05, prose_brackets)
-        if a.unclosed_fence:
-            penalise("unbalanced", 0.1, "a ``` code fence is opened and never closed")
-        if expected_language and answer_language and answer_language != expected_language:
-            penalise(
-                "wrong_language",
-                0.35,
-                f"the query asks for {expected_language}; the answer is in {answer_language}",
-            )
-        elif (
-            not q.mentions_language
-            and q.language
-            and answer_language
-            and answer_language != q.language
-        ):
-            penalise(
-                "wrong_language",
-                0.35,
-                f"the query is in {q.language}; the answer is in {answer_language}",
-            )
-        n_terms = len(q.key_stems)
-        if (
-            a.n_words >= 5
-            and not q.mentions_language
-            and q.text_task != "translate"
-            and ((n_terms >= 3 and covered == 0) or (n_terms >= 6 and coverage < 0.1))
-        ):
-            penalise(
-                "off_topic",
-                0.3,
-                f"the answer takes up {covered} of the query's {n_terms} key terms",
-            )
-        missed = [c for c in q.constraints if not _constraint_met(c, a)]
-        for c in missed:
-            if c.kind in ("words", "sentences", "one_word"):
-                penalise("length", 0.15, _describe_miss(c, a))
-        format_misses = [c for c in missed if c.kind not in ("words", "sentences", "one_word")]
-        for c in format_misses[:3]:
-            penalise("format", 0.1, _describe_miss(c, a))
-        if not explicit and lo >= 20 and a.length < lo / 4:
-            penalise(
-                "length",
-                0.15,
-                f"the answer has {a.length} words; this query needs about {int(lo)} or more",
-            )
-        elif not explicit and a.length > hi * 4:
-            penalise(
-                "length",
-                0.1,
-                f"the answer has {a.length} words; this query needs about {int(hi)} at most",
-            )
+        penalties = _penalties(q, a, chosen, claims, wrong, problems, prose_brackets, unfenced)
+        penalties += _query_penalties(q, a, covered, coverage, met, lo, hi, explicit)
 
         total = sum(weights[d] for d in dims)
         shares = {d: weights[d] / total for d in dims} if total > 0 else {}
@@ -1635,26 +1703,137 @@ class ResponseScorer:
                 "code_blocks": len(a.blocks),
                 "arithmetic_claims": len(claims),
                 "arithmetic_wrong": len(wrong),
-                "key_terms": n_terms,
+                "key_terms": len(q.key_stems),
                 "key_terms_found": covered,
             },
         )
 
-    @staticmethod
-    def _faithfulness(a: _Answer, q: _Query) -> float | None:
-        if not q.source_stems or q.text_task == "translate" or q.mentions_language:
-            return None
-        content = [_stem(w) for w in a.words if w not in _STOPWORDS and not w.isdigit()]
-        if not content:
-            return None
-        supported = sum(1 for s in content if s in q.source_stems) / len(content)
-        return _clip(supported / 0.8)
+
+def _penalty(code: PenaltyCode, amount: float, reason: str) -> Penalty:
+    return Penalty(code=code, amount=round(amount, 4), reason=reason)
+
+
+def _penalties(
+    q: _Query,
+    a: _Answer,
+    domain: Domain,
+    claims: list[ArithmeticClaim],
+    wrong: list[ArithmeticClaim],
+    problems: list[str],
+    prose_brackets: str | None,
+    unfenced: int,
+) -> list[Penalty]:
+    """The errors in the answer itself that make it worth re-asking."""
+    found: list[Penalty] = []
+    opening = a.text[:400].lower().replace("’", "'")
+    if _REFUSAL.search(opening) or (a.n_words < 25 and _NON_ANSWER.search(opening)):
+        short = a.n_words < 60
+        first = a.sentences[0][:80] if a.sentences else a.text[:80]
+        found.append(
+            _penalty(
+                "refusal",
+                0.55 if short else 0.25,
+                f"the answer refuses or does not answer{'' if short else ' at first'}: '{first}'",
+            )
+        )
+    elif _DISCLAIMER.search(opening):
+        found.append(_penalty("disclaimer", 0.1, "the answer opens with an 'as an AI' disclaimer"))
+    if cut := _truncation(a):
+        found.append(_penalty("truncated", 0.35, cut))
+    if rep := _repetition(a, creative=domain == "creative"):
+        found.append(_penalty("repetition", rep[0], rep[1]))
+    if wrong:
+        detail = "; ".join(c.detail for c in wrong[:3])
+        found.append(
+            _penalty(
+                "wrong_arithmetic",
+                min(0.5, 0.3 + 0.1 * (len(wrong) - 1)),
+                f"{len(wrong)} of {len(claims)} arithmetic claims are wrong: {detail}",
+            )
+        )
+    if problems:
+        found.append(_penalty("code_syntax", 0.25, f"a code block does not parse: {problems[0]}"))
+    elif q.code_expected and not a.blocks and unfenced < 2:
+        found.append(_penalty("missing_code", 0.2, "the query asks for code; the answer has none"))
+    if a.unclosed_fence:
+        found.append(_penalty("unbalanced", 0.1, "a ``` code fence is opened and never closed"))
+    elif prose_brackets:
+        found.append(_penalty("unbalanced", 0.05, prose_brackets))
+    return found
+
+
+def _query_penalties(
+    q: _Query,
+    a: _Answer,
+    covered: int,
+    coverage: float,
+    met: dict[_Constraint, bool],
+    lo: float,
+    hi: float,
+    explicit: bool,
+) -> list[Penalty]:
+    """What the answer does not do that the query asked: language, topic, format, length."""
+    found: list[Penalty] = []
+    expected = q.target_language or (None if q.mentions_language else q.language)
+    if expected:
+        actual = _language(a.prose, a.words)
+        if actual and actual != expected:
+            asked = "asks for" if q.target_language else "is in"
+            found.append(
+                _penalty(
+                    "wrong_language",
+                    0.35,
+                    f"the query {asked} {expected}; the answer is in {actual}",
+                )
+            )
+    n_terms = len(q.key_stems)
+    if (
+        a.n_words >= 5
+        and not q.mentions_language
+        and q.text_task != "translate"
+        and ((n_terms >= 4 and covered == 0) or (n_terms >= 8 and coverage < 0.1))
+    ):
+        found.append(
+            _penalty(
+                "off_topic",
+                0.3,
+                f"the answer takes up {covered} of the query's {n_terms} key terms",
+            )
+        )
+    missed = [c for c, ok in met.items() if not ok]
+    for c in missed:
+        if c.kind in _LENGTH_KINDS:
+            found.append(_penalty("length", 0.15, _describe_miss(c, a)))
+    for c in [c for c in missed if c.kind not in _LENGTH_KINDS][:3]:
+        found.append(_penalty("format", 0.1, _describe_miss(c, a)))
+    if not explicit and lo >= 20 and a.length < lo / 4:
+        found.append(
+            _penalty(
+                "length",
+                0.15,
+                f"the answer has {a.length} words; this query needs about {int(lo)} or more",
+            )
+        )
+    elif not explicit and a.length > hi * 4:
+        found.append(
+            _penalty(
+                "length",
+                0.1,
+                f"the answer has {a.length} words; this query needs about {int(hi)} at most",
+            )
+        )
+    return found
 
 
 def _merge_weights(overrides: WeightOverrides) -> dict[str, dict[str, float]]:
     merged: dict[str, dict[str, float]] = {
         d: {dim: w for dim, w in ws.items()} for d, ws in DOMAIN_WEIGHTS.items()
     }
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(
+            "weights must map a domain to {dimension: weight}, e.g. "
+            f"{{'coding': {{'code_quality': 0.5}}}}; got {type(overrides).__name__}"
+        )
     for domain, values in overrides.items():
         if domain not in DOMAINS:
             raise ConfigError(
@@ -1666,7 +1845,12 @@ def _merge_weights(overrides: WeightOverrides) -> dict[str, dict[str, float]]:
                     f"weights for {domain!r} name unknown dimension {dim!r}; use one of "
                     f"{', '.join(DIMENSIONS)}"
                 )
-            if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+            if not (
+                isinstance(weight, int | float)
+                and not isinstance(weight, bool)
+                and math.isfinite(weight)
+                and weight >= 0
+            ):
                 raise ConfigError(
                     f"weight {domain}.{dim} must be a finite number >= 0; got {weight!r}"
                 )

@@ -9,6 +9,8 @@ that no key was found.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import shutil
 import subprocess
@@ -28,7 +30,7 @@ from langgraph.graph.state import CompiledStateGraph
 from smartroute_graph.catalog import ModelSpec
 from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, ClassifierRegistry
 from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import ConfigError, MissingAPIKeyError
+from smartroute_graph.errors import ConfigError, MissingAPIKeyError, SmartRouteError
 from smartroute_graph.graph import API_KEYS_CONFIG_KEY, build_graph
 from smartroute_graph.policy import Policy, RoutingDecision
 from smartroute_graph.providers import API_KEY_ENV, ModelProvider
@@ -37,8 +39,9 @@ from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 __all__ = [
     "NO_KEY_DRY_RUN",
     "NO_PNG_RENDERER",
-    "RouterGraph",
     "STUDIO_PRESETS",
+    "Drawable",
+    "RouterGraph",
     "build_router_graph",
     "draw_png",
     "is_keyless_dry_run",
@@ -83,7 +86,8 @@ def build_router_graph(
         presets: presets to route with; a run picks one with ``context={"preset": ...}``.
         default_preset: the preset used when a run names none.
         provider: builds the chat models (default: keys from the environment or the request).
-        classifiers: classifier backends by name (default: every shipped backend, on demand).
+        classifiers: classifier backends by name, added to the shipped ones (all are loaded
+            here, before any run).
         default_classifier: the backend used when a run names none.
         name: the compiled graph's name (shown in traces).
     """
@@ -96,9 +100,15 @@ def build_router_graph(
         raise ConfigError(
             f"unknown classifier {default_classifier!r}; choose one of {', '.join(registry)}"
         )
-    # Load the default backend now: `langgraph dev` flags blocking file reads made inside
-    # a running graph, and the first classification would otherwise read the model files.
+    # Load the backends now: `langgraph dev` raises on blocking file reads made inside a
+    # running graph, and a backend's first classification would otherwise read its files.
     registry[default_classifier]
+    for backend in registry:
+        try:
+            registry[backend]
+        except (SmartRouteError, ImportError, OSError) as exc:
+            # Not fatal for Studio: a run that picks this backend gets the same error.
+            logger.warning("classifier %r not preloaded (%s: %s)", backend, type(exc).__name__, exc)
     builder = build_graph(
         policies=policies,
         classifiers=registry,
@@ -166,8 +176,6 @@ def with_keyless_dry_run(
 
 
 def _replace_runnable(node: Any, runnable: RunnableCallable) -> Any:
-    import dataclasses
-
     return dataclasses.replace(node, runnable=runnable)
 
 
@@ -260,7 +268,8 @@ _CHAR_W, _BOX_H, _PAD, _X_GAP, _Y_GAP = 6.6, 26.0, 14.0, 18.0, 46.0
 
 def _render_matplotlib(drawable: Graph, path: Path) -> None:
     """Sugiyama layout from grandalf (as ``draw_ascii`` uses), drawn with matplotlib."""
-    from grandalf.graphs import Edge, Graph as GGraph, Vertex
+    from grandalf.graphs import Edge, Vertex
+    from grandalf.graphs import Graph as GGraph
     from grandalf.layouts import SugiyamaLayout
     from grandalf.routing import route_with_lines
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -332,7 +341,7 @@ def _render_matplotlib(drawable: Graph, path: Path) -> None:
     for e in edges:
         pts = e.view.pts or [e.v[0].view.xy, e.v[1].view.xy]
         conditional = bool(e.data.conditional)
-        for (x0, y0), (x1, y1) in zip(pts[:-2], pts[1:-1], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(pts[:-1]):  # the last one is the arrow
             axes.plot([x0, x1], [y0, y1], color="#555555", lw=0.9, ls="--" if conditional else "-")
         axes.add_patch(
             FancyArrowPatch(

@@ -130,9 +130,7 @@ def print_report(report: Mapping[str, Any], stream: IO[str] | None = None) -> No
     """Print the report's tables (rich) to ``stream`` (standard output by default)."""
     console = _console(stream)
     ds, router = report["dataset"], report["router"]
-    sample = (
-        f" (sample of {ds['rows_in_file']:,})" if ds["rows_in_file"] != ds["rows"] else ""
-    )
+    sample = f" (sample of {ds['rows_in_file']:,})" if ds["rows_in_file"] != ds["rows"] else ""
     knobs = []
     if router.get("complexity_cutoffs"):
         knobs.append(f"complexity cut-offs {tuple(router['complexity_cutoffs'])}")
@@ -282,7 +280,9 @@ def _print_multi_model(console: Any, mm: Mapping[str, Any]) -> None:
             _num(op["quality"]),
         ]
     )
-    console.print(_table("baselines and the router's operating point", ["", "$ / prompt", "quality"], rows))
+    console.print(
+        _table("baselines and the router's operating point", ["", "$ / prompt", "quality"], rows)
+    )
     console.print(
         f"ladder curve: quality at the best single model's cost "
         f"{_num(ladder['quality_at_best_single_cost'])} "
@@ -316,9 +316,7 @@ def _print_multi_model(console: Any, mm: Mapping[str, Any]) -> None:
 
 def _print_traffic(console: Any, traffic: Mapping[str, Any]) -> None:
     lat = traffic["latency_ms"]
-    rows = [
-        [m, str(v["count"]), _pct(v["share"])] for m, v in traffic["models"].items()
-    ]
+    rows = [[m, str(v["count"]), _pct(v["share"])] for m, v in traffic["models"].items()]
     console.print(_table("\nrouter's picks (catalog models)", ["model", "prompts", "share"], rows))
     console.print(
         f"strong share (not the cheapest model) {_pct(traffic['strong_share'])} · estimated cost "
@@ -382,8 +380,13 @@ def _plot_strong_weak(plt: Any, sw: Mapping[str, Any], title: str) -> Any:
             )
         elif "share" in r:
             marker = "*" if r["kind"] == "policy" else "o"
-            ax.plot([r["share"]], [r["quality"]], marker, markersize=11 if marker == "*" else 6,
-                    label=f"{r['name']} ({100 * r['share']:.0f}%, {r['quality']:.3f})")
+            ax.plot(
+                [r["share"]],
+                [r["quality"]],
+                marker,
+                markersize=11 if marker == "*" else 6,
+                label=f"{r['name']} ({100 * r['share']:.0f}%, {r['quality']:.3f})",
+            )
     ax.axhline(sw["weak"] + 0.5 * (sw["strong"] - sw["weak"]), color="grey", linewidth=0.6)
     ax.set_xlabel(f"share of calls to the strong model ({sw['strong_model']})")
     ax.set_ylabel("mean score of the routed answers")
@@ -397,19 +400,34 @@ def _plot_multi_model(plt: Any, mm: Mapping[str, Any], title: str) -> Any:
     fig, ax = plt.subplots(figsize=(8, 5.8))
     for s in mm["singles"]:
         ax.plot([s["cost"]], [s["quality"]], "o", color="grey")
-        ax.annotate(s["model"], (s["cost"], s["quality"]), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points")
+        ax.annotate(
+            s["model"],
+            (s["cost"], s["quality"]),
+            fontsize=6,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
     hull = mm["random_mix_hull"]
     ax.plot(hull["x"], hull["y"], ":", color="grey", label="random mixing of single models")
     ladder = mm["ladder"]
-    ax.plot(ladder["curve"]["x"], ladder["curve"]["y"], "-", linewidth=2,
-            label=f"router ladder ({' → '.join(ladder['models'])})")
+    ax.plot(
+        ladder["curve"]["x"],
+        ladder["curve"]["y"],
+        "-",
+        linewidth=2,
+        label=f"router ladder ({' → '.join(ladder['models'])})",
+    )
     op = ladder["operating_point"]
     ax.plot([op["cost"]], [op["quality"]], "*", markersize=12, label="router operating point")
     table = mm.get("policy_table")
     if table:
-        ax.plot([p["cost"] for p in table["points"]], [p["quality"] for p in table["points"]],
-                "s--", markersize=4, label=f"policy table (held-out {table['test_rows']} rows)")
+        ax.plot(
+            [p["cost"] for p in table["points"]],
+            [p["quality"] for p in table["points"]],
+            "s--",
+            markersize=4,
+            label=f"policy table (held-out {table['test_rows']} rows)",
+        )
     oracle = next(b for b in mm["baselines"] if b["name"].startswith("oracle"))
     ax.plot([oracle["cost"]], [oracle["quality"]], "D", label="oracle")
     ax.set_xscale("log")

@@ -37,6 +37,7 @@ __all__ = [
     "RoutedPrompt",
     "RunResult",
     "build_router",
+    "decide",
     "resolve_classifier",
     "route_dataset",
 ]
@@ -176,6 +177,28 @@ def route_dataset(
     )
 
 
+def decide(
+    router: SmartRouter,
+    row: EvalRow,
+    classification: Classification,
+    settings: RouteSettings | None = None,
+) -> tuple[RoutingDecision, Classification]:
+    """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row the
+    classifier already classified (the conditioned classification comes back too)."""
+    settings = settings or RouteSettings()
+    context = settings.context()
+    c = _condition(classification, context) if context.complexity_cutoffs else classification
+    try:
+        decision = router.policy.decide(
+            c,
+            input_tokens=estimate_message_tokens(_messages(row)),
+            confidence_threshold=settings.confidence_threshold,
+        )
+    except SmartRouteError as exc:
+        raise EvalDataError(f"row {row.id!r} cannot be routed: {exc}") from None
+    return decision, c
+
+
 def _route_batched(
     rows: Sequence[EvalRow],
     router: SmartRouter,
@@ -183,8 +206,6 @@ def _route_batched(
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> list[RoutedPrompt]:
-    context = settings.context()
-    condition = context.complexity_cutoffs is not None
     out: list[RoutedPrompt] = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
@@ -198,15 +219,7 @@ def _route_batched(
             )
         for row, classification in zip(batch, classifications, strict=True):
             t1 = time.perf_counter()
-            c = _condition(classification, context) if condition else classification
-            try:
-                decision = router.policy.decide(
-                    c,
-                    input_tokens=estimate_message_tokens(_messages(row)),
-                    confidence_threshold=settings.confidence_threshold,
-                )
-            except SmartRouteError as exc:
-                raise EvalDataError(f"row {row.id!r} cannot be routed: {exc}") from None
+            decision, c = decide(router, row, classification, settings)
             latency = share_ms + (time.perf_counter() - t1) * 1000
             out.append(RoutedPrompt(decision=decision, latency_ms=latency, classification=c))
         if progress is not None:

@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "graphs/langgraph.json"
 SQRT2 = "Prove that sqrt(2) is irrational"
 OPENAI_MODELS = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-OPENROUTER_MODELS = ("mistral-small", "gemini-flash", "qwen-2.5-72b", "llama-3.3-70b", "deepseek-r1")
+OPENROUTER_MODELS = (
+    "mistral-small",
+    "gemini-flash",
+    "qwen-2.5-72b",
+    "llama-3.3-70b",
+    "deepseek-r1",
+)
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -219,10 +225,16 @@ def test_the_graph_id_works_as_assistant_id(server: Server) -> None:
     assert out["decision"]["model"] == "o4-mini"
 
 
-def test_streaming_a_dry_run_stops_after_select_model(server: Server) -> None:
+@pytest.mark.parametrize(
+    ("preset", "model"), [("openai", "o4-mini"), ("openrouter", "deepseek-r1")]
+)
+def test_streaming_a_dry_run_stops_after_select_model(
+    server: Server, preset: str, model: str
+) -> None:
     body = {
         "assistant_id": server.assistant("smartroute"),
         "input": {"query": SQRT2},
+        "context": {"preset": preset},
         "stream_mode": ["updates", "values"],
     }
     with server.client.stream("POST", "/runs/stream", json=body) as response:
@@ -232,11 +244,15 @@ def test_streaming_a_dry_run_stops_after_select_model(server: Server) -> None:
     assert kinds[0] == "metadata" and "error" not in kinds
     steps = [next(iter(data)) for kind, data in events if kind == "updates"]
     assert steps == ["prepare", "classify_domain", "assess_complexity", "select_model"]
-    select = next(data["select_model"] for kind, data in events if kind == "updates" and
-                  "select_model" in data)
-    assert select["decision"]["model"] == "o4-mini"
+    select = next(
+        data["select_model"]
+        for kind, data in events
+        if kind == "updates" and "select_model" in data
+    )
+    assert select["decision"]["model"] == model
     final = [data for kind, data in events if kind == "values"][-1]
-    assert final["decision"]["reason"].endswith("no API key for openai: dry run")
+    assert final["decision"]["reason"].endswith(f"no API key for {preset}: dry run")
+    assert final["attempts"] == []
 
 
 def test_support_app_runs_the_router_as_a_node(server: Server) -> None:
@@ -268,7 +284,10 @@ def test_support_app_keeps_a_conversation_in_a_thread(server: Server) -> None:
     for text in (SQRT2, "   ", "hi!"):
         response = server.client.post(
             f"/threads/{thread}/runs/wait",
-            json={"assistant_id": assistant, "input": {"messages": [{"type": "human", "content": text}]}},
+            json={
+                "assistant_id": assistant,
+                "input": {"messages": [{"type": "human", "content": text}]},
+            },
         )
         assert response.status_code == 200, response.text
         statuses.append(response.json()["status"])

@@ -38,7 +38,13 @@ from smartroute_graph.testing import FakeChatModel
 ROOT = Path(__file__).resolve().parents[2]
 SQRT2 = "Prove that sqrt(2) is irrational"
 OPENAI_MODELS = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-OPENROUTER_MODELS = ("mistral-small", "gemini-flash", "qwen-2.5-72b", "llama-3.3-70b", "deepseek-r1")
+OPENROUTER_MODELS = (
+    "mistral-small",
+    "gemini-flash",
+    "qwen-2.5-72b",
+    "llama-3.3-70b",
+    "deepseek-r1",
+)
 FAKE_KEY = "sk-test-0123456789abcdefghij"
 
 
@@ -173,7 +179,11 @@ async def test_a_key_sent_with_the_request_runs_for_real() -> None:
 
 def test_a_custom_model_without_a_chat_model_is_a_dry_run() -> None:
     spec = ModelSpec(
-        name="local-llm", input_price_per_m=0.0, output_price_per_m=0.0, context_window=8_000, tier=1
+        name="local-llm",
+        input_price_per_m=0.0,
+        output_price_per_m=0.0,
+        context_window=8_000,
+        tier=1,
     )
     policy = Policy(Catalog([spec]), None, name="local")
     provider = ModelProvider()

@@ -21,8 +21,14 @@ none by the deadline). ``ok + errors + lost = requests`` always; the target is 0
 lost. Latency is from send to the full response body, in milliseconds (p50, p99 nearest rank).
 
 Client and server share the machine: on a 2-core box the client's own CPU use caps the
-figures, so read them as a floor for the server alone. ``--check`` makes the exit status 1
-when any request errored or was lost.
+figures, so read them as a floor for the server alone. The CPU columns say where the time
+went: CPU seconds of the server process and of the client per request (from /proc and
+``time.process_time``), figures that a busy machine moves less than wall-clock ones.
+
+The server runs as ``smartroute serve`` runs it, keep-alive timeout included
+(``--keep-alive-s``; ``5`` reproduces uvicorn's default, whose close of an idle connection
+can race a busy client's next request on it). ``--check`` makes the exit status 1 when any
+request errored or was lost.
 
 Run from the repository root::
 
@@ -47,6 +53,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table
 
+from smartroute_graph.serve_command import DEFAULT_KEEP_ALIVE_S
+
 TOKEN_ENV = "BENCH_SMARTROUTE_TOKEN"
 ENDPOINTS = ("test-selection", "route")
 QUERIES = (
@@ -63,7 +71,7 @@ QUERIES = (
 # -- the server process --------------------------------------------------------------------
 
 
-def serve(port: int, model_delay_ms: float) -> None:
+def serve(port: int, model_delay_ms: float, keep_alive_s: float) -> None:
     """Run the API on 127.0.0.1:``port`` over scripted models (the child process)."""
     os.environ.setdefault("LANGSMITH_TRACING", "false")
     import uvicorn
@@ -82,7 +90,14 @@ def serve(port: int, model_delay_ms: float) -> None:
     }
     router = SmartRouter.from_preset("openai", models=models)
     app = create_app(router, server_token=os.environ[TOKEN_ENV])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=int(keep_alive_s),
+    )
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -94,6 +109,8 @@ class Result:
     requests: int
     concurrency: int
     seconds: float = 0.0
+    server_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")
     ok: int = 0
     errors: int = 0
     lost: int = 0
@@ -112,6 +129,8 @@ class Result:
             p50_ms=rank(0.50) if ordered else float("nan"),
             p99_ms=rank(0.99) if ordered else float("nan"),
             max_ms=ordered[-1] if ordered else float("nan"),
+            server_cpu_ms_per_request=1000 * self.server_cpu_s / self.requests,
+            client_cpu_ms_per_request=1000 * self.client_cpu_s / self.requests,
         )
         return data
 
@@ -123,8 +142,22 @@ def _request(endpoint: str, index: int) -> tuple[str, dict[str, Any], str]:
     return "/route", {"prompt": query}, query
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_endpoint(
-    base_url: str, endpoint: str, requests: int, concurrency: int, deadline_s: float
+    base_url: str,
+    endpoint: str,
+    requests: int,
+    concurrency: int,
+    deadline_s: float,
+    server_pid: int,
 ) -> Result:
     import httpx
 
@@ -168,11 +201,14 @@ async def run_endpoint(
                     result.ok += 1
                 # else: a 200 carrying another request's answer counts as lost
         started = time.perf_counter()
+        server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
         tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
         _, pending = await asyncio.wait(tasks, timeout=deadline_s)
         for task in pending:
             task.cancel()
         result.seconds = time.perf_counter() - started
+        result.server_cpu_s = _cpu_seconds(server_pid) - server_cpu
+        result.client_cpu_s = time.process_time() - client_cpu
     result.lost = requests - result.ok - result.errors
     return result
 
@@ -210,7 +246,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     os.environ[TOKEN_ENV] = env[TOKEN_ENV]
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--port", str(port),
-         "--model-delay-ms", str(args.model_delay_ms)],
+         "--model-delay-ms", str(args.model_delay_ms), "--keep-alive-s", str(args.keep_alive_s)],
         env=env,
     )
     try:
@@ -218,10 +254,13 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         results = []
         for endpoint in args.endpoints:
             # Warm-up: connections open, code paths and caches warm; not counted.
-            await run_endpoint(base_url, endpoint, args.warmup, args.concurrency, 60)
+            await run_endpoint(
+                base_url, endpoint, args.warmup, args.concurrency, 60, process.pid
+            )
             results.append(
                 await run_endpoint(
-                    base_url, endpoint, args.requests, args.concurrency, args.deadline_s
+                    base_url, endpoint, args.requests, args.concurrency, args.deadline_s,
+                    process.pid,
                 )
             )
         return results
@@ -243,13 +282,18 @@ def main() -> int:
         "--model-delay-ms", type=float, default=0.0, help="simulated provider latency"
     )
     parser.add_argument("--deadline-s", type=float, default=600, help="give up after this")
+    parser.add_argument(
+        "--keep-alive-s", type=float, default=DEFAULT_KEEP_ALIVE_S,
+        help=f"the server's idle keep-alive timeout (smartroute serve's default: "
+        f"{DEFAULT_KEEP_ALIVE_S} s; uvicorn's own: 5 s)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--check", action="store_true", help="exit 1 on any error or loss")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.port, args.model_delay_ms)
+        serve(args.port, args.model_delay_ms, args.keep_alive_s)
         return 0
     unknown = set(args.endpoints) - set(ENDPOINTS)
     if unknown:
@@ -259,19 +303,21 @@ def main() -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"smartroute server load test: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"uvicorn 1 worker, fake models (delay {args.model_delay_ms:g} ms), client and server "
-        f"on one machine; load average {load[0]:.2f}"
+        f"uvicorn 1 worker (keep-alive {args.keep_alive_s:g} s), fake models (delay "
+        f"{args.model_delay_ms:g} ms), client and server on one machine; load average "
+        f"{load[0]:.2f}"
     )
     rows = []
     for r in results:
         s = r.summary()
         rows.append([
             f"/{r.endpoint}", r.requests, r.concurrency, round(s["requests_per_s"], 1),
-            s["p50_ms"], s["p99_ms"], s["max_ms"], r.ok, r.errors, r.lost,
+            s["p50_ms"], s["p99_ms"], s["max_ms"], s["server_cpu_ms_per_request"],
+            s["client_cpu_ms_per_request"], r.ok, r.errors, r.lost,
         ])
     print(table(
-        ["endpoint", "requests", "concurrency", "req/s", "p50 ms", "p99 ms", "max ms", "ok",
-         "errors", "lost"],
+        ["endpoint", "requests", "concurrency", "req/s", "p50 ms", "p99 ms", "max ms",
+         "server CPU ms/req", "client CPU ms/req", "ok", "errors", "lost"],
         rows,
     ))
     failed = [r for r in results if r.errors or r.lost]

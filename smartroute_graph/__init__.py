@@ -35,6 +35,7 @@ from smartroute_graph.graph import StreamInterruptedError, build_graph
 from smartroute_graph.policy import Policy, RoutingDecision
 from smartroute_graph.pricing import CostTracker, estimate_tokens
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.scoring import ResponseScore, ResponseScorer, score_response
 from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
 
@@ -64,6 +65,8 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelSpec",
     "Policy",
+    "ResponseScore",
+    "ResponseScorer",
     "RouterConfig",
     "RouterContext",
     "RouterInput",
@@ -80,6 +83,7 @@ __all__ = [
     "estimate_tokens",
     "load_config",
     "preset_catalog",
+    "score_response",
 ]
 
 __version__ = "0.1.0"

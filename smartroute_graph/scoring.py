@@ -41,10 +41,29 @@ Dimensions (each 0 = bad, 1 = good; ``dimensions`` lists those that applied):
 - ``tone``: for chat, conversational and brief, without report-style headings or boilerplate.
 - ``coherence``: reasoning connectives ("because", "therefore") and a stated conclusion.
 
+Penalties (subtracted from the weighted mean; ``penalties`` says why, in words):
+
+- ``empty`` (score 0), ``refusal`` 0.55 (0.25 when a long answer follows it), ``disclaimer``
+  0.1 ("As an AI…"), ``truncated`` 0.35 (ends mid-sentence or inside a code block),
+  ``repetition`` up to 0.5 (repeated sentences or word 4-grams; more is allowed in poems),
+  ``wrong_arithmetic`` 0.3 + 0.1 per further wrong claim (at most 0.5), ``code_syntax`` 0.25,
+  ``missing_code`` 0.2, ``unbalanced`` 0.05 (brackets) or 0.1 (an unclosed fence),
+  ``wrong_language`` 0.35, ``off_topic`` 0.3 (none of the query's key terms), ``format`` 0.1
+  per missed format instruction, ``length`` 0.15 (a stated length missed, or far too short)
+  or 0.1 (far too long).
+
 Weights depend on the query's domain (:data:`DOMAIN_WEIGHTS`): coding weighs code quality,
 math weighs math accuracy, creative weighs creativity, knowledge weighs factual content, text
-weighs faithfulness and format, chat weighs tone and brevity. With no domain given the weights
-are blended by the rules classifier's domain probabilities for the query.
+weighs faithfulness and format, chat weighs tone and brevity, reasoning weighs coherence.
+With no domain given the weights are blended by the rules classifier's domain probabilities
+for the query.
+
+Speed: a 500-word answer takes about 0.25-0.45 ms of prose checks (median, one core of a
+2-core AMD EPYC cloud machine), up to about 0.75 ms with 100 lines of Python to parse or
+dozens of sums to recompute; a query seen for the first time adds about 0.1-0.4 ms (its
+analysis is cached). At most :data:`MAX_CLAIMS` arithmetic claims are recomputed,
+:func:`safe_eval` refuses huge powers before computing, and every pattern runs in linear
+time, so no answer can make scoring slow.
 
 What it cannot do: check facts, run code, or judge a proof. A fluent, confident, wrong answer
 about history scores well here; use the LLM judge (``review="judge"``) where that matters.
@@ -74,6 +93,10 @@ __all__ = [
     "DIMENSIONS",
     "DOMAIN_WEIGHTS",
     "GOOD_THRESHOLD",
+    "MAX_CLAIMS",
+    "MAX_EXPONENT",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_RESULT_DIGITS",
     "PENALTY_CODES",
     "SCORER_VERSION",
     "WEAK_THRESHOLD",
@@ -331,9 +354,12 @@ _NUM = r"\d+(?:\.\d+)?"
 _ATOM = rf"(?:\(\s*)*-?{_NUM}(?:\s*\))*"
 _TERM = re.compile(rf"{_ATOM}(?:\s*[-+*/^]\s*{_ATOM})*")
 # Runs of digits, operators and brackets around "=": a plain character class that the
-# regex engine scans quickly; each run is then split into sides and checked.
-_RUN = re.compile(r"[-(\d][\d \t.+\-*/^()]*(?:[=≈][\d \t.+\-*/^()]*)+")
+# regex engine scans quickly; each run is then split into sides and checked. The possessive,
+# bounded repeats keep a long run with no "=" from costing quadratic time.
+_RUN = re.compile(r"[-(\d][\d \t.+\-*/^()]{0,120}+(?:[=≈][\d \t.+\-*/^()]{0,120}+)+")
 _SENTENCE_DOT = re.compile(r"\.(?:[ \t]+|$)")
+# "pages 10-20": an unspaced hyphen from a smaller to a larger number is a range.
+_RANGE = re.compile(r"(?<![\d.])(\d+)-(\d+)(?![\d.])")
 _BINARY_OP = re.compile(r"[\d)]\s*[-+*/^]\s*[(\-]*\s*\d")
 _PLAIN_NUMBER = re.compile(r"\(*\s*-?\d+(?:\.(\d+))?\s*\)*")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
@@ -397,8 +423,12 @@ def _candidates(text: str) -> list[str]:
         before = text[:start].rstrip()[-1:]
         if start and (text[start - 1].isalnum() or text[start - 1] in "._"):
             continue  # "x2 = 4", "v1.5 = …"
-        if before and (before in _OPERATOR_CHARS or (run[0] == "-" and before.isalnum())):
-            continue  # the left side starts with a variable: "x + 2 * 3 = 8", "x -2 = 1"
+        if before and (
+            before in _OPERATOR_CHARS or before.isdigit() or (run[0] == "-" and before.isalnum())
+        ):
+            # The left side starts with a variable ("x + 2 * 3 = 8", "x -2 = 1") or the run
+            # was cut from a longer one.
+            continue
         # "391. Then 2 + 2 = 4" is two sentences: split the run at sentence full stops.
         pieces = _SENTENCE_DOT.split(run)
         last = len(pieces) - 1
@@ -407,6 +437,8 @@ def _candidates(text: str) -> list[str]:
         for piece in pieces:
             claim = " ".join(piece.split()).rstrip(".")
             if ("=" in claim or "≈" in claim) and _BINARY_OP.search(claim):
+                if any(int(m[1]) < int(m[2]) for m in _RANGE.finditer(claim)):
+                    continue
                 found.append(claim)
     return found
 
@@ -518,24 +550,31 @@ _LANG_STOPWORDS: Final[dict[str, frozenset[str]]] = {
         "why who because if or but at by an we my a as no so me he she his her our"
     ),
     "es": _wordset(
-        "el la los las de que y en es por para una con no se lo como del más pero su "
-        "al está son qué cómo"
+        "el la los las de que y en es por para una con no se lo como del más pero su sus "
+        "al está están son hay fue qué cómo cuál porque esta este desde entre sobre tiene "
+        "puede ser hace todo cuando donde nos muy también"
     ),
     "fr": _wordset(
         "le la les des et est une dans que qui pour pas sur avec ce vous il du au sont "
-        "mais ou une cette être"
+        "mais ou cette être nous aux leur été fait peut très ces tout aussi comme elle"
     ),
     "de": _wordset(
         "der die das und ist nicht ein eine ich sie es mit den zu auf für von dem wie "
-        "sind auch im wird"
+        "sind auch im wird werden kann hat oder aber noch nach bei aus sich wenn dass sehr "
+        "durch"
     ),
     "it": _wordset(
-        "il lo la gli che di è e una per non con del sono della come ma anche questo nel alla"
+        "il lo la gli che di è e una per non con del sono della come ma anche questo nel "
+        "alla più delle degli essere ha questa molto tutto perché alle sul dei"
     ),
     "pt": _wordset(
-        "o a os as de que e é um uma para com não em do da no na por mais são como mas está"
+        "o a os as de que e é um uma para com não em do da no na por mais são como mas "
+        "está você muito também ele ela isso foi pelo pela das dos seu sua quando já ao"
     ),
-    "nl": _wordset("de het een en van is dat niet ik je op te zijn met voor maar ook wat hoe er"),
+    "nl": _wordset(
+        "de het een en van is dat niet ik je op te zijn met voor maar ook wat hoe er naar "
+        "bij om aan heeft kan deze dit wordt nog uit dan als wel"
+    ),
 }
 # Only words that belong to one language vote: "de", "a", "as" and "do" say nothing.
 _LANG_MARKERS: Final[dict[str, str]] = {
@@ -544,7 +583,9 @@ _LANG_MARKERS: Final[dict[str, str]] = {
     for word in words
     if sum(word in other for other in _LANG_STOPWORDS.values()) == 1
 }
-_STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values()) | _wordset(
+# Words that say nothing about the topic of a query: function words, and the words of asking
+# ("write", "explain", "tips") and of form ("poem", "sentence").
+_QUERY_NOISE = _wordset(
     """a an about above after again all also am any as at because been before being below
     between both but by could did doing down during each few further had has having he her
     here hers him his i if into its itself just me more most my myself no nor now only or
@@ -555,9 +596,15 @@ _STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values()) | _wordset(
     quick detailed answer question something thing things can't don't i'm it's what's
     hi hey hello thanks thank sentence sentences word words paragraph paragraphs
     poem story haiku sonnet limerick joke essay show work working step steps tip tips
-    better best good ways ideas reason reasons example examples
-    的 是 了 在 和 有 我 你 他 这 那 哪 里 什 么 吗 呢 怎 样 个 一 不 也 就 而 与 或 の は が を に で と も"""
+    better best good ways ideas reason reasons example examples four five six seven eight
+    nine ten bullet bullets point points item items list numbered table json format markdown
+    summary summarize summarise summarising summarizing briefly detail detailed"""
 )
+_CJK_NOISE = _wordset(
+    "的 是 了 在 和 有 我 你 他 这 那 哪 里 什 么 吗 呢 怎 样 个 一 不 也 就 而 与 或 "
+    "の は が を に で と も"
+)
+_STOPWORDS: Final = frozenset().union(*_LANG_STOPWORDS.values(), _QUERY_NOISE, _CJK_NOISE)
 _LANGUAGE_NAMES = re.compile(
     r"\b(translat\w*|tradu\w*|übersetz\w*|english|spanish|french|german|italian|portuguese|"
     r"dutch|russian|chinese|mandarin|japanese|korean|arabic|hindi|greek|hebrew|thai|"
@@ -642,7 +689,6 @@ class _Query:
     form: str | None  # poem form or story/joke/slogan
     form_range: tuple[int, int] | None
     text_task: str | None  # summary | translate | rewrite | extract
-    source: str
     source_words: int
     source_stems: frozenset[str]
     constraints: tuple[_Constraint, ...]
@@ -663,7 +709,7 @@ _MATHY = re.compile(
 )
 _SHORT_QUESTION = re.compile(
     r"^\s*(what|who|when|where|which|how many|how much|how old|how long|how far|is|are|was|"
-    r"were|does|do|did|can|qu[eé]|qui|wer|was|wo|wann|cu[aá]l|d[oó]nde|quién)\b"
+    r"were|does|do|did|can|qu[eé]|qui|wer|wo|wann|cu[aá]l|d[oó]nde|quién)\b"
 )
 _MULTI_PART = re.compile(r"\b(and|or) (why|how|what|when|where|which|who)\b|\?.+\?")
 _WHY = re.compile(r"\b(why|how does|how do|how did|what causes|reasons?)\b")
@@ -673,7 +719,7 @@ _BREVITY = re.compile(
 )
 _DETAIL = re.compile(
     r"\b(in detail|detailed|in depth|in-depth|comprehensive|thorough|thoroughly|essay|"
-    r"elaborate|step[- ]by[- ]step|walk me through|explain|long|full|show (?:your |the |all )?"
+    r"elaborate|step[- ]by[- ]step|walk me through|explain|show (?:your |the |all )?"
     r"(?:work|working|steps|reasoning))\b"
 )
 _FORMS: Final[tuple[tuple[re.Pattern[str], str, tuple[int, int]], ...]] = (
@@ -730,7 +776,10 @@ _WORDS_MIN_ASK = re.compile(
     r"\b(?:at least|no fewer than|minimum(?: of)?|more than|over)\s+(\d+)\s+words\b"
 )
 _WORDS_RANGE_ASK = re.compile(r"\b(\d+)\s*(?:-|–|to)\s*(\d+)\s*-?\s*words?\b")
-_WORDS_ABOUT_ASK = re.compile(r"\b(\d+)\s*-?\s*words?\b")
+# "in 100 words", "a 50-word summary"; not "5 words that rhyme with cat".
+_WORDS_ABOUT_ASK = re.compile(
+    r"\b(?:in|about|around|approximately|roughly|exactly|of)\s+(\d+)\s+words\b|\b(\d+)-word\b"
+)
 _ONE_WORD_ASK = re.compile(r"\b(?:one|a single|1|single)[- ]word\b")
 _YES_NO_ASK = re.compile(r"\b(?:answer|reply|respond|just say)\b[^.?!\n]{0,20}\byes\b\W+or\W+no\b")
 _MULTIPLE_FORMS = re.compile(
@@ -755,7 +804,8 @@ def _split_source(query: str) -> tuple[str, str]:
     return query, ""
 
 
-@lru_cache(maxsize=1024)
+# compare and batch scoring ask several answers to one query; a small cache is enough.
+@lru_cache(maxsize=256)
 def _analyse_query(query: str) -> _Query:
     lowered = query.lower()
     instruction, source = _split_source(query)
@@ -798,7 +848,6 @@ def _analyse_query(query: str) -> _Query:
         form=form,
         form_range=form_range,
         text_task=text_task,
-        source=source,
         source_words=len(source_words),
         source_stems=frozenset(_stems(set(source_words) - _STOPWORDS)),
         constraints=_constraints(instruction_lower, form),
@@ -814,7 +863,7 @@ def _constraints(text: str, form: str | None) -> tuple[_Constraint, ...]:
     count = _LIST_COUNT_ASK.search(text)
     if count and count.group(1) not in ("a", "an", "single", "a single"):
         n = _count(count.group(1))
-        found.append(_Constraint("list", n, n, f"{n} {count.group(2)}"))
+        found.append(_Constraint("list", n, n, count.group(0)))
     elif _NUMBERED_ASK.search(text):
         found.append(_Constraint("numbered", label="a numbered list"))
     elif _LIST_ASK.search(text):
@@ -832,8 +881,8 @@ def _constraints(text: str, form: str | None) -> tuple[_Constraint, ...]:
     elif m := _WORDS_RANGE_ASK.search(text):
         lo, hi = sorted((int(m.group(1)), int(m.group(2))))
         found.append(_Constraint("words", lo, hi, f"{lo}-{hi} words"))
-    elif (m := _WORDS_ABOUT_ASK.search(text)) and int(m.group(1)) > 1:
-        n = int(m.group(1))
+    elif (m := _WORDS_ABOUT_ASK.search(text)) and int(m.group(1) or m.group(2)) > 1:
+        n = int(m.group(1) or m.group(2))
         found.append(_Constraint("words", int(n * 0.7), int(n * 1.3) + 1, f"about {n} words"))
     if _ONE_WORD_ASK.search(text):
         found.append(_Constraint("one_word", label="one word"))
@@ -879,6 +928,8 @@ class _Answer:
     table_rows: list[str]
     length: int
     """Words in the whole answer, code included (what length limits count)."""
+    ideographic: bool
+    """Mostly Chinese, Japanese or Korean: the English-word signals do not apply."""
 
     @property
     def n_words(self) -> int:
@@ -953,8 +1004,10 @@ def _analyse_answer(text: str) -> _Answer:
         if stripped.count("|") >= 2:
             table_rows.append(stripped)
     length = len(text.split())
+    ideographs = 0
     if not text.isascii():  # Chinese and Japanese put no spaces between words
-        length += len(_IDEOGRAPH.findall(text)) // 2
+        ideographs = len(_IDEOGRAPH.findall(text))
+        length += ideographs // 2
     return _Answer(
         text=text,
         prose=prose,
@@ -973,6 +1026,7 @@ def _analyse_answer(text: str) -> _Answer:
         headings=headings,
         table_rows=table_rows,
         length=length,
+        ideographic=ideographs > 0.3 * len(words),
     )
 
 
@@ -992,17 +1046,16 @@ _LOOKS_PYTHON = re.compile(
 )
 _C_STATEMENT_END = re.compile(r"[;{]\s*$", re.MULTILINE)
 _STRING_LITERAL = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`")
-_SLASH_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_LINE_COMMENT = re.compile(r"//[^\n]*")
 _HASH_COMMENT = re.compile(r"#[^\n]*")
 _BRACKET = re.compile(r"[()\[\]{}]")
 _PAIRS: Final = {")": "(", "]": "[", "}": "{"}
-_PLACEHOLDER = re.compile(
-    r"\b(TODO|FIXME|your code here|implement (this|me)|not implemented)\b|^\s*(\.\.\.|pass)\s*$|"
-    r"^\s*#\s*\.\.\.|/\*\s*\.\.\.\s*\*/|//\s*\.\.\.",
-    re.MULTILINE | re.IGNORECASE,
-)
+# Substring and whole-line checks, not regexes: an IGNORECASE alternation over a long code
+# block costs more than parsing it.
+_PLACEHOLDER_TEXT = ("todo", "fixme", "your code here", "implement this", "not implemented")
+_PLACEHOLDER_LINES = frozenset({"...", "# ...", "// ...", "/* ... */", "pass  # todo"})
+_USAGE_TEXT = ("assert", "print(", "console.log", "test", "example", ">>>")
 _CODE_COMMENT = re.compile(r"(^|\s)(#|//|--)\s*\w|\"\"\"|/\*", re.MULTILINE)
-_CODE_USAGE = re.compile(r"\b(assert|print|console\.log|test\w*|example)\b|>>>")
 _UNFENCED_CODE = re.compile(
     r"^\s*(?:def \w+\(.*\):|class \w+.*:|import \w+|from \w+ import|#include|"
     r"public (?:static |class )|function \w+\(|(?:const|let|var) \w+ =|return .+;|for \(.*\) ?\{)",
@@ -1018,10 +1071,24 @@ def _unfenced_code_lines(prose: str) -> int:
     return len(_UNFENCED_CODE.findall(prose))
 
 
+def _strip_block_comments(code: str) -> str:
+    # str.find, not a lazy regex: many unclosed "/*" would make a regex quadratic.
+    kept: list[str] = []
+    start = 0
+    while (opening := code.find("/*", start)) >= 0:
+        kept.append(code[start:opening])
+        closing = code.find("*/", opening + 2)
+        if closing < 0:
+            return "".join(kept)  # an unclosed comment runs to the end
+        start = closing + 2
+    kept.append(code[start:])
+    return "".join(kept)
+
+
 def _bracket_problem(code: str, *, hash_comments: bool = False, prose: bool = False) -> str | None:
     if not prose:  # in prose an apostrophe is not a quote, and // is not a comment
         code = _STRING_LITERAL.sub('""', code)
-        code = _SLASH_COMMENT.sub("", code)
+        code = _LINE_COMMENT.sub("", _strip_block_comments(code))
     if hash_comments:
         code = _HASH_COMMENT.sub("", code)
     stack: list[str] = []
@@ -1091,9 +1158,11 @@ _DISCLAIMER = re.compile(
     r"\b(?:as an ai(?: language model| assistant)?|as a (?:large )?language model|"
     r"i(?:'m| am) (?:just )?an ai)\b"
 )
+# An unpunctuated last line that ends on one of these cannot be a finished sentence ("Try
+# this" or "I think so" can, so "this" and "so" are not here).
 _DANGLING = re.compile(
-    r"(?:[,:;(\[{–—-]|\b(?:the|a|an|and|or|but|of|to|with|which|that|is|are|for|in|on|by|"
-    r"because|as|from|if|then|so|this|these|their|its|our|your))\s*$",
+    r"(?:[,:;(\[{–—-]|\b(?:the|a|an|and|or|but|of|to|with|which|because|from|their|its|our|"
+    r"your|whose|whether|between|into|than))\s*$",
     re.IGNORECASE,
 )
 _TERMINAL = frozenset(".!?…)]}\"'”’*`|>:;。！？」")
@@ -1113,9 +1182,12 @@ def _truncation(answer: _Answer) -> str | None:
         return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
     if last_line[-1] in _TERMINAL or not last_line[-1].isalnum() or is_item:
         return None
-    # A long prose line that ends in a word, in an answer whose other sentences end properly.
+    # A long last sentence that ends in a word, in an answer whose other sentences end
+    # properly (or one so long that a model would have punctuated it). Short unpunctuated
+    # endings ("try this") are common in chat and are let be.
     ended = sum(1 for s in answer.sentences[:-1] if s[-1:] in _TERMINAL)
-    if len(last_line.split()) >= 12 and ended >= 1:
+    words = answer.sentences[-1].count(" ") + 1 if answer.sentences else 0
+    if words >= 15 or (words >= 12 and ended >= 1):
         return f"the answer stops mid-sentence: '…{last_line[-40:]}'"
     return None
 
@@ -1233,9 +1305,12 @@ def _code_quality(a: _Answer, problems: list[str], unfenced: int) -> float:
     score += 0.15 if a.n_words >= 15 else 0.0  # code with no word of explanation
     score += 0.05 if _CODE_COMMENT.search(code) else 0.0
     score += 0.1 if code.count("\n") >= 2 else 0.0
-    score += 0.1 if _CODE_USAGE.search(code) else 0.0
-    if _PLACEHOLDER.search(code):
-        score -= 0.3
+    lowered = code.lower()
+    score += 0.1 if any(t in lowered for t in _USAGE_TEXT) else 0.0
+    if any(t in lowered for t in _PLACEHOLDER_TEXT) or any(
+        line.strip() in _PLACEHOLDER_LINES for line in lowered.split("\n")
+    ):
+        score -= 0.3  # a stub is not an answer
     return _clip(score)
 
 
@@ -1323,7 +1398,7 @@ _VAGUE_PHRASES = (" and so on ", " some people ", " many people ")
 
 def _factual(a: _Answer) -> float | None:
     n = a.n_words
-    if n < 3:
+    if n < 3 or a.ideographic:
         return None
     # Names in mid-sentence, and numbers, dates, quantities: the specifics of an answer.
     # Summed over distinct words (half as many as words): this runs on every answer.
@@ -1381,7 +1456,9 @@ _CONNECTIVE_WORDS = _wordset(
 _CONNECTIVE_PHRASES = (" which means ", " it follows ", " as a result ", " given that ")
 
 
-def _coherence(a: _Answer) -> float:
+def _coherence(a: _Answer) -> float | None:
+    if a.ideographic:
+        return None
     if a.n_words < 12:
         return 0.4  # a bare verdict: nothing wrong, but no reasoning shown
     connectives = a.count(_CONNECTIVE_WORDS) + a.phrases(_CONNECTIVE_PHRASES)
@@ -1503,7 +1580,7 @@ def _constraint_met(c: _Constraint, a: _Answer) -> bool:
         if not c.low:
             return a.list_items >= 2
         slack = 1 if c.low >= 5 else 0
-        counts = (a.list_items, len(a.paragraphs), len(a.blocks))
+        counts = (a.list_items, len(a.paragraphs), len(a.blocks), len(a.sentences))
         return any(abs(k - c.low) <= slack for k in counts)
     if c.kind == "numbered":
         return a.numbered_items >= 2

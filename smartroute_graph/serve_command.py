@@ -20,9 +20,14 @@ from typing import Any
 from smartroute_graph.catalog import PRESETS
 from smartroute_graph.errors import SmartRouteError
 
-__all__ = ["DEFAULT_TOKEN_ENV", "add_parser", "main", "run"]
+__all__ = ["DEFAULT_KEEP_ALIVE_S", "DEFAULT_TOKEN_ENV", "add_parser", "main", "run"]
 
 DEFAULT_TOKEN_ENV = "SMARTROUTE_SERVER_TOKEN"
+# Longer than the idle timeouts of common clients and proxies (httpx 5 s, load balancers
+# 60 s): the client then closes an idle connection first. With uvicorn's 5 s, a busy client
+# reusing a connection just as the server closes it gets a reset (measured by
+# bench/bench_server_load.py: 3 of 1000 requests at 100 in flight).
+DEFAULT_KEEP_ALIVE_S = 75
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -72,6 +77,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument("--max-batch", type=int, default=100, help="most queries per batch request")
+    p.add_argument(
+        "--keep-alive",
+        type=int,
+        default=DEFAULT_KEEP_ALIVE_S,
+        metavar="SECONDS",
+        help=f"close idle connections after this long (default: {DEFAULT_KEEP_ALIVE_S})",
+    )
     p.add_argument(
         "--log-level",
         default="info",
@@ -158,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
         server_header=False,
+        timeout_keep_alive=args.keep_alive,
     )
     return 0
 

@@ -129,6 +129,7 @@ from smartroute_graph.errors import (
     AllModelsFailedError,
     BudgetError,
     ConfigError,
+    EmptyQueryError,
     InputError,
     MissingAPIKeyError,
     SmartRouteError,
@@ -153,7 +154,6 @@ DEFAULT_BATCH_CONCURRENCY = 8
 ROUTER_MODEL_NAME = "smartroute"
 # Names under which /v1/chat/completions lets the router choose.
 _ROUTER_ALIASES = frozenset({ROUTER_MODEL_NAME, "smartroute/auto", "auto"})
-_OPEN_PATHS = ("/", "/health", "/playground", "/docs", "/redoc", "/openapi.json")
 _HEADER_KEYS = {"openai": "x-openai-api-key", "openrouter": "x-openrouter-api-key"}
 _KEY_HINT = {
     "openai": "set OPENAI_API_KEY or send X-OpenAI-API-Key",
@@ -1054,7 +1054,9 @@ def create_app(
                     f"choose, or one of: {', '.join(router.catalog)}"
                 )
             settings["model"] = body.model
-        payload = _chat_input(body)
+        has_files = any(isinstance(m.content, list) for m in body.messages)
+        # Decoding and parsing files (a PDF's text) is CPU work: off the event loop.
+        payload = await asyncio.to_thread(_chat_input, body) if has_files else _chat_input(body)
         completion_id = _completion_id()
         created = int(time.time())
         if not body.stream:
@@ -1094,8 +1096,6 @@ def create_app(
 
 def _not_blank_or_raise(prompt: str) -> None:
     if not prompt.strip():
-        from smartroute_graph.errors import EmptyQueryError
-
         raise EmptyQueryError(
             "the prompt is empty: send the question about the file in the 'prompt' field"
         )

@@ -48,7 +48,8 @@ _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
             2.0,
             r"\b(python|javascript|typescript|java|c\+\+|c#|golang|rust|kotlin|swift|php|"
             r"ruby|bash|shell script|powershell|sql|regex|regular expression|html|css|react|"
-            r"django|flask|node\.?js|docker|kubernetes|k8s|yaml|json schema|git)\b",
+            r"django|flask|node\.?js|docker|kubernetes|k8s|yaml|json schema|git|numpy|"
+            r"pandas|matplotlib|pytorch|tensorflow|dataframe|npm|pip install)\b",
         ),
         *_p(
             1.5,
@@ -75,9 +76,11 @@ _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
             r"eigen\w*|polynomial|factori[sz]e|prime|modulo|mod \d|logarithm|"
             r"simplify|calculate|compute|how many|how much|percent|%|average|mean|median)\b",
         ),
+        # A bare arithmetic expression is the strongest sign of a computation.
+        *_p(3.5, r"\d+\s*[-+*/^×÷]\s*\d+"),
         *_p(
             2.0,
-            r"\d+\s*[-+*/^×÷=]\s*\d+",
+            r"\d+\s*=\s*\d+",
             r"\b[xyzn]\s*[\^²³=<>]",
             r"\b\d+(\.\d+)?\s*%",
             r"\$\s?\d+",
@@ -114,10 +117,12 @@ _DOMAIN_PATTERNS: dict[Domain, list[_Pattern]] = {
     "creative": [
         *_p(
             3.0,
-            r"\b(poem|haiku|sonnet|limerick|lyrics|song|story|short story|fable|"
-            r"fairy ?tale|screenplay|script for a|joke|pun|slogan|tagline|roleplay|"
-            r"role-play|pretend (you are|to be)|you are a \w+ (who|that)|"
-            r"act as|rap|verse|fiction|plot|character)\w*\b",
+            # Whole words only: "pun" must not match "punctuation", nor "plot" matplotlib.
+            r"\b(poems?|haikus?|sonnets?|limericks?|lyrics|songs?|(short )?stor(y|ies)|"
+            r"fables?|fairy ?tales?|screenplay|script for a|jokes?|puns?|slogans?|taglines?|"
+            r"roleplay|role-play|pretend (you are|to be)|you are a \w+ (who|that)|"
+            r"act as|rap (song|verse|battle)|verses?|fiction|plot twist|"
+            r"characters? (arc|development|sketch))\b",
         ),
         *_p(
             2.0,

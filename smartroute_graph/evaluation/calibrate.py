@@ -154,6 +154,8 @@ class _Problem:
         )
         self.argmax_level = np.array([COMPLEXITIES.index(c.complexity) for c in classifications])
         self.base_confidence = np.array([c.confidence for c in classifications])
+        # A router built with default cut-offs applies them when none are given.
+        self.default_cutoffs: tuple[float, float] | None = router.defaults.complexity_cutoffs
         domain_index = np.array([DOMAINS.index(c.domain) for c in classifications])
         table = router.policy.table
         # model rank (on the ladder) per (domain, level); and the step-up of each rank
@@ -199,6 +201,7 @@ class _Problem:
         self, idx: np.ndarray, cutoffs: tuple[float, float] | None, threshold: float
     ) -> np.ndarray:
         """The ladder rank of each prompt's model under these settings."""
+        cutoffs = cutoffs or self.default_cutoffs
         if cutoffs is None:
             level = self.argmax_level[idx]
             confidence = self.base_confidence[idx]
@@ -261,10 +264,15 @@ def calibrate(
     *,
     fit_fraction: float = 0.5,
     seed: int = 0,
+    margin: float = 0.0,
     classifications: list[Classification] | None = None,
 ) -> CalibrationResult:
     """Choose complexity cut-offs and a confidence threshold meeting ``target`` (see the
     module doc); ``classifications`` skips classifying when already done (in row order).
+
+    The fit rows must meet the target tightened by ``margin`` (e.g. ``quality>=0.95`` with a
+    margin of 0.02 is fitted as ``quality>=0.97``): thresholds fitted right at the target's
+    edge miss it on new data about half the time.
 
     Raises:
         CalibrationError: the data cannot measure the target (e.g. ``quality`` on labels
@@ -301,19 +309,27 @@ def calibrate(
         )
     perm = np.random.default_rng(seed).permutation(n)
     fit, test = np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+    tightened = Target(
+        metric=target.metric,
+        op=target.op,
+        value=target.value - margin if target.op == "<=" else target.value + margin,
+    )
 
     best: tuple[tuple[float, float], tuple[float, float] | None, float, dict[str, float]] | None
     best = None
     fallback = None  # the setting closest to the target when none meets it
-    for cutoffs in _grid(problem.score[fit]):
+    grid = _grid(problem.score[fit])
+    if problem.default_cutoffs is not None:
+        grid = grid[1:]  # "no cut-offs" cannot be expressed over the router's own default
+    for cutoffs in grid:
         for threshold in _CONFIDENCE_GRID:
             m = problem.metrics(fit, problem.ranks(fit, cutoffs, threshold))
-            if target.met(m[target.metric]):
+            if tightened.met(m[target.metric]):
                 key = _objective(target, m)
                 if best is None or key > best[0]:
                     best = (key, cutoffs, threshold, m)
             else:
-                miss = abs(m[target.metric] - target.value)
+                miss = abs(m[target.metric] - tightened.value)
                 if fallback is None or miss < fallback[0]:
                     fallback = (miss, cutoffs, threshold, m)
     notes: list[str] = []
@@ -325,7 +341,7 @@ def calibrate(
         _, cutoffs, threshold, fit_metrics = fallback
         feasible = False
         notes.append(
-            f"no setting meets {target} on the fit rows; chose the closest "
+            f"no setting meets {tightened} on the fit rows; chose the closest "
             f"({target.metric} {fit_metrics[target.metric]:.3f})"
         )
 

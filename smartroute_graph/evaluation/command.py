@@ -115,13 +115,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Pick complexity cut-offs and a confidence threshold that meet a target "
             "(strong-share<=X, quality>=X, pgr>=X, under-routed<=X) on a labelled set or a "
             "strong/weak table: fitted on one part, checked on the held-out rest, written "
-            "into a router config (YAML)."
+            "into a router config (YAML). Exit status 1 when the held-out rows miss the target."
         ),
     )
     _add_common(c)
     c.add_argument("--target", required=True, help='e.g. "strong-share<=0.3" or "quality>=0.95"')
     c.add_argument("--out", default="router.yaml", help="config file to write")
-    c.add_argument("--fit-fraction", type=float, default=0.5)
+    c.add_argument("--fit-fraction", type=float, default=0.5, help="share of rows fitted on")
+    c.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="fit to a target tightened by this much (safety against fitting to its edge)",
+    )
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--json", default=None, metavar="PATH", help="write the result as JSON")
     c.set_defaults(func=run_calibrate)
@@ -221,7 +227,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     target = parse_target(args.target)
     dataset, router, _ = _load(args)
-    result = calibrate(router, dataset, target, fit_fraction=args.fit_fraction, seed=args.seed)
+    result = calibrate(
+        router, dataset, target, fit_fraction=args.fit_fraction, seed=args.seed, margin=args.margin
+    )
     path, in_config = write_config(
         result,
         args.out,

@@ -135,7 +135,9 @@ def read_rows(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
             for number, row in enumerate(data, 1):
                 out.append((str(file), number, _check_object(row, file, number)))
             continue
-        for number, line in enumerate(text.splitlines(), 1):
+        # Split on "\n" only: str.splitlines() also breaks at U+2028, U+0085, form feeds...,
+        # which JSON strings may hold unescaped.
+        for number, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:

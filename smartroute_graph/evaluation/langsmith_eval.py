@@ -34,7 +34,7 @@ from langchain_core.messages import HumanMessage
 from langsmith import Client
 from langsmith.evaluation import evaluate
 from langsmith.run_helpers import get_current_run_tree, tracing_context
-from langsmith.schemas import Dataset, Example
+from langsmith.schemas import Dataset, Example, ExampleCreate
 
 from smartroute_graph.errors import SmartRouteError
 from smartroute_graph.evaluation.datasets import EvalDataset, EvalRow, load_dataset
@@ -52,9 +52,14 @@ __all__ = [
     "offline_client",
     "run_experiment",
     "to_examples",
+    "upload_dataset",
 ]
 
 _NAMESPACE = uuid.UUID("6f1d7a52-51e4-4d0e-9a53-2f0f4d1b7c11")  # smartroute example ids
+# langsmith renamed an example's "outputs" to "reference_outputs" (the old name warns).
+_OUTPUTS_KEY = (
+    "reference_outputs" if "reference_outputs" in ExampleCreate.model_fields else "outputs"
+)
 
 
 class LangSmithOfflineError(SmartRouteError):
@@ -74,7 +79,7 @@ class _NoNetworkSession(requests.Session):
 def offline_client() -> Client:
     """A LangSmith client that cannot reach the network (every request raises)."""
     return Client(
-        api_url="http://langsmith.offline.invalid",
+        api_url="http://localhost",
         api_key="offline",
         session=_NoNetworkSession(),
         auto_batch_tracing=False,
@@ -136,12 +141,20 @@ def dataset_from_file(
     :mod:`datasets` for the shapes): one example per row, with stable ids, the prompt (and
     history) as inputs and the labels or outcome scores as reference outputs."""
     dataset = load_dataset(path, kind, limit=limit)
+    return upload_dataset(dataset, client, name, description=description)
+
+
+def upload_dataset(
+    dataset: EvalDataset, client: Client, name: str, *, description: str | None = None
+) -> Dataset:
+    """Create a LangSmith dataset ``name`` holding ``dataset``'s rows (see
+    :func:`dataset_from_file`)."""
+    source = dataset.path.name if dataset.path else dataset.name
     created = client.create_dataset(
         name,
         description=description
-        or f"smartroute {dataset.kind} evaluation set from {Path(path).name} "
-        f"({len(dataset.rows)} rows)",
-        metadata={"smartroute_kind": dataset.kind, "source_file": Path(path).name},
+        or f"smartroute {dataset.kind} evaluation set from {source} ({len(dataset.rows)} rows)",
+        metadata={"smartroute_kind": dataset.kind, "source_file": source},
     )
     client.create_examples(
         dataset_id=created.id,
@@ -149,7 +162,7 @@ def dataset_from_file(
             {
                 "id": example_id(name, row),
                 "inputs": _inputs(row),
-                "outputs": _reference(dataset, row),
+                _OUTPUTS_KEY: _reference(dataset, row),
                 "metadata": {"source": row.source, "row_id": row.id, "kind": dataset.kind},
             }
             for row in dataset.rows
@@ -346,16 +359,17 @@ def run_experiment(
     if upload is None:
         upload = bool(os.environ.get("LANGSMITH_API_KEY"))
     settings = settings or RouteSettings()
-    name = dataset_name or f"smartroute-{dataset.name}"
+    sampled = dataset.total_rows and len(dataset.rows) < dataset.total_rows
+    name = dataset_name or (
+        f"smartroute-{dataset.name}" + (f"-sample-{len(dataset.rows)}" if sampled else "")
+    )
     data: str | Sequence[Example]
     if upload:
         client = client or Client()
         if client.has_dataset(dataset_name=name):
-            data = name
+            data = name  # reused as it is: delete it in LangSmith to upload the file again
         else:
-            if dataset.path is None:
-                raise SmartRouteError("uploading needs a dataset read from a file")
-            data = dataset_from_file(dataset.path, client, name, kind=dataset.kind).name
+            data = upload_dataset(dataset, client, name).name
     else:
         client = client or offline_client()
         data = to_examples(dataset, name)
@@ -377,6 +391,8 @@ def run_experiment(
             _target(router, settings, traced=upload),
             data=data,
             evaluators=_evaluators(dataset),
+            # langsmith's type names only the (runs, examples) form; it also runs the
+            # (outputs, reference_outputs) form used here.
             summary_evaluators=_summary_evaluators(dataset, summary),  # type: ignore[arg-type]
             experiment_prefix=experiment_prefix,
             metadata=experiment_metadata,
@@ -385,20 +401,34 @@ def run_experiment(
             upload_results=upload,
         )
     totals: dict[str, list[float]] = {}
+    errors: list[str] = []
     count = 0
     for row in results:
         count += 1
+        if row["run"].error:
+            errors.append(f"example {row['example'].id}: {row['run'].error.splitlines()[0]}")
         for item in row["evaluation_results"]["results"]:
             if item.score is not None:
                 totals.setdefault(item.key, []).append(float(item.score))
+    if errors:
+        # langsmith logs a failing target and goes on; a router that cannot route an example
+        # is a finding the caller must see.
+        raise SmartRouteError(
+            f"the router failed on {len(errors)} of {count} examples, e.g. {errors[0]}"
+        )
     url = None
     if upload:
         try:
             url = results.url
         except Exception:  # the link is a convenience; the experiment is uploaded anyway
             url = None
+    # Offline, langsmith names the in-memory experiment at random after the run; the prefix
+    # is what a user recognises.
+    experiment_name = results.experiment_name
+    if not upload and not experiment_name.startswith(experiment_prefix):
+        experiment_name = f"{experiment_prefix}-offline-{uuid.uuid4().hex[:8]}"
     return ExperimentSummary(
-        experiment_name=results.experiment_name,
+        experiment_name=experiment_name,
         uploaded=upload,
         examples=count,
         feedback={k: sum(v) / len(v) for k, v in totals.items()},

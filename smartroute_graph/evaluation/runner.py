@@ -14,6 +14,7 @@ Two ways to run a router over a set:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,13 +53,6 @@ class RouteSettings:
     complexity_cutoffs: tuple[float, float] | None = None
     confidence_threshold: float | None = None
 
-    def context(self) -> RouterContext:
-        """These settings as the graph's runtime context."""
-        return RouterContext(
-            complexity_cutoffs=self.complexity_cutoffs,
-            confidence_threshold=self.confidence_threshold,
-        )
-
 
 @dataclass(frozen=True)
 class RoutedPrompt:
@@ -80,6 +74,7 @@ class RunResult:
     preset: str
     catalog: Catalog
     settings: RouteSettings = field(default_factory=RouteSettings)
+    """The settings the decisions were made with (the router's own where none were given)."""
     wall_s: float = 0.0
     policy_table: dict[str, dict[str, str]] = field(default_factory=dict)
     """The policy's (domain → complexity → model) table the decisions came from."""
@@ -96,8 +91,9 @@ class RunResult:
 
 
 def resolve_classifier(name: str | Classifier | None) -> Classifier:
-    """A classifier by backend name (``rules``, ``default``...), packaged encoder name or
-    encoder model folder; an object with ``classify`` is returned as it is."""
+    """A classifier by backend name (``rules``, ``default``...), ``encoder`` /
+    ``encoder:NAME`` (a packaged encoder model), or an encoder model folder; an object with
+    ``classify`` is returned as it is."""
     if name is not None and not isinstance(name, str):
         return name
     try:
@@ -110,8 +106,15 @@ def resolve_classifier(name: str | Classifier | None) -> Classifier:
         from smartroute_graph.classifiers.encoder import EncoderClassifier
     except ImportError:
         raise first from None
+    # "encoder" and "encoder:NAME" name the packaged encoder models until the registry knows
+    # the encoder backend by name.
+    model = str(name)
+    if model == "encoder":
+        model = "default"
+    elif model.startswith("encoder:"):
+        model = model.split(":", 1)[1]
     try:
-        return EncoderClassifier(str(name))
+        return EncoderClassifier(model)
     except (SmartRouteError, OSError, ValueError) as exc:
         raise ConfigError(
             f"{first}; not a packaged encoder model or model folder either ({exc})"
@@ -169,11 +172,35 @@ def route_dataset(
         classifier=router.classifier.name,
         preset=router.policy_name,
         catalog=router.catalog,
-        settings=settings,
+        settings=_effective(router, settings),
         wall_s=time.perf_counter() - started,
         policy_table={
             d: {str(c): m for c, m in row.items()} for d, row in router.policy.table.items()
         },
+    )
+
+
+def _context(router: SmartRouter, settings: RouteSettings) -> RouterContext:
+    """The run's context as the graph gets it: the router's defaults, then these settings."""
+    defaults = router.defaults
+    return dataclasses.replace(
+        defaults,
+        complexity_cutoffs=settings.complexity_cutoffs
+        if settings.complexity_cutoffs is not None
+        else defaults.complexity_cutoffs,
+        confidence_threshold=settings.confidence_threshold
+        if settings.confidence_threshold is not None
+        else defaults.confidence_threshold,
+    )
+
+
+def _effective(router: SmartRouter, settings: RouteSettings) -> RouteSettings:
+    """The settings the decisions were made with (explicit ones over the router's)."""
+    context = _context(router, settings)
+    threshold = context.confidence_threshold
+    return RouteSettings(
+        complexity_cutoffs=context.complexity_cutoffs,
+        confidence_threshold=router.policy.confidence_threshold if threshold is None else threshold,
     )
 
 
@@ -185,14 +212,13 @@ def decide(
 ) -> tuple[RoutingDecision, Classification]:
     """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row the
     classifier already classified (the conditioned classification comes back too)."""
-    settings = settings or RouteSettings()
-    context = settings.context()
+    context = _context(router, settings or RouteSettings())
     c = _condition(classification, context) if context.complexity_cutoffs else classification
     try:
         decision = router.policy.decide(
             c,
             input_tokens=estimate_message_tokens(_messages(row)),
-            confidence_threshold=settings.confidence_threshold,
+            confidence_threshold=context.confidence_threshold,
         )
     except SmartRouteError as exc:
         raise EvalDataError(f"row {row.id!r} cannot be routed: {exc}") from None

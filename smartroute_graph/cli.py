@@ -1,4 +1,4 @@
-"""The ``smartroute`` command line: route, classify, models, draw, train."""
+"""The ``smartroute`` command line: route, classify, models, draw, train, serve."""
 
 from __future__ import annotations
 
@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_train_parser(sub)
+    from smartroute_graph.serve_command import add_parser as add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

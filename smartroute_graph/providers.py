@@ -122,6 +122,11 @@ class ModelProvider:
         self._built: dict[tuple[str, str], BaseChatModel] = {}
         self._lock = threading.Lock()
 
+    @property
+    def has_keys(self) -> bool:
+        """Whether keys were given to this provider (not counting the environment)."""
+        return bool(self._api_keys)
+
     def has_model(self, name: str) -> bool:
         """Whether ``name`` was given as a ready chat model."""
         return name in self._explicit

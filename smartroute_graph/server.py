@@ -413,7 +413,7 @@ class _Access:
         self.providers = frozenset(providers)
         provider = router.provider
         self.own_keys_allowed = (
-            not getattr(provider, "_api_keys", None)
+            not provider.has_keys
             and all(p in API_KEY_ENV for p in providers)
             and not any(provider.has_model(name) for name in router.catalog)
             and not str(getattr(router.classifier, "name", "")).startswith("llm")
@@ -488,7 +488,7 @@ async def _peek_body_key(request: Request) -> str | None:
 
 def _server_holds_keys(router: SmartRouter) -> list[str]:
     held = [env for env in API_KEY_ENV.values() if os.environ.get(env, "").strip()]
-    if getattr(router.provider, "_api_keys", None):
+    if router.provider.has_keys:
         held.append("api_keys given to the router")
     return held
 

@@ -24,6 +24,7 @@ policy with them, and with the router's current settings for comparison.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -400,7 +401,7 @@ def write_config(
 ) -> tuple[Path, bool]:
     """Write the thresholds into a router config (YAML, the ``RouterConfig`` shape).
 
-    ``base`` is an existing config to start from (YAML or JSON); otherwise ``preset`` and
+    ``base`` is an existing config to start from (YAML, JSON or TOML); otherwise ``preset`` and
     ``classifier`` start a new one. Returns the path and whether the cut-offs went in as a
     field (``policy.complexity_cutoffs``) — when this version's config has no such field they
     are written as a comment, and only the confidence threshold takes effect.
@@ -410,7 +411,9 @@ def write_config(
         source = Path(base)
         if not source.is_file():
             raise ConfigError(f"config file {str(source)!r} does not exist")
-        loaded = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        text = source.read_text(encoding="utf-8")
+        # YAML reads JSON too; TOML needs its own parser.
+        loaded = tomllib.loads(text) if source.suffix == ".toml" else yaml.safe_load(text) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{source}: expected a mapping at the top level")
         data = loaded

@@ -435,7 +435,7 @@ def _plot_multi_model(plt: Any, mm: Mapping[str, Any], title: str) -> Any:
     ax.set_ylabel("mean score")
     ax.set_title(f"quality vs cost · {title}")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     return fig
 
 

@@ -1,4 +1,5 @@
-"""The ``smartroute`` command line: route, classify, models, draw, train, serve."""
+"""The ``smartroute`` command line: route, classify, models, draw, train, eval, calibrate,
+serve."""
 
 from __future__ import annotations
 
@@ -279,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_train_parser(sub)
+    from smartroute_graph.evaluation.command import add_parser as add_eval_parser
     from smartroute_graph.serve_command import add_parser as add_serve_parser
+
+    add_eval_parser(sub)  # `eval` and `calibrate`
 
     add_serve_parser(sub)
     return parser

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smartroute_graph.catalog import PRESETS, ModelSpec
 from smartroute_graph.errors import ConfigError
@@ -28,6 +28,21 @@ class PolicyConfig(BaseModel):
     )
     confidence_threshold: float = Field(default=DEFAULT_CONFIDENCE_THRESHOLD, ge=0.0, le=1.0)
     max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=10)
+    complexity_cutoffs: tuple[float, float] | None = Field(
+        default=None,
+        description="(low, high) on complexity_score: below low is simple, at or above high "
+        "is complex; null takes the classifier's most likely level",
+    )
+
+    @model_validator(mode="after")
+    def _cutoffs_in_order(self) -> PolicyConfig:
+        if self.complexity_cutoffs is not None:
+            low, high = self.complexity_cutoffs
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError(
+                    "complexity_cutoffs must be [low, high] with 0 <= low <= high <= 1"
+                )
+        return self
 
 
 class RouterConfig(BaseModel):

@@ -55,6 +55,7 @@ from smartroute_graph.review import (
 )
 from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.taxonomy import COMPLEXITIES, Complexity, validate_domain
+from smartroute_graph.tracing import annotate_router_run
 
 __all__ = [
     "API_KEYS_CONFIG_KEY",
@@ -192,6 +193,7 @@ def build_graph(
                 confidence_threshold=context.confidence_threshold,
                 max_attempts=context.max_attempts,
             )
+        annotate_router_run(decision, dry_run=context.dry_run)
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
 
     def route_to_model(state: RouterState) -> str:
@@ -674,6 +676,7 @@ def _finalise(
     answered = answered or next((a.model for a in reversed(attempts) if a.ok), None)
     meta = routing_metadata(decision, attempts, reviews, answered)
     meta["answered_by"] = answered
+    annotate_router_run(meta)
     metadata = {**response.response_metadata, "smartroute": meta}
     return response.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 

@@ -88,6 +88,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         classifier: Classifier | str = DEFAULT_CLASSIFIER,
         api_keys: Mapping[str, str | SecretStr] | None = None,
         confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+        complexity_cutoffs: tuple[float, float] | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout_s: float | None = 60.0,
         budget_usd: float | None = None,
@@ -143,6 +144,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
                 f"judge_model {judge_model!r} is not in the catalog: {', '.join(resolved)}"
             )
         self.defaults = RouterContext(
+            complexity_cutoffs=complexity_cutoffs,
             budget_usd=budget_usd,
             dry_run=dry_run,
             timeout_s=timeout_s,
@@ -180,6 +182,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             "table": config.policy.table,
             "classifier": config.classifier,
             "confidence_threshold": config.policy.confidence_threshold,
+            "complexity_cutoffs": config.policy.complexity_cutoffs,
             "max_attempts": config.policy.max_attempts,
             "timeout_s": config.timeout_s,
             "budget_usd": config.budget_usd,

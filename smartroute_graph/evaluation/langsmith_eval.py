@@ -20,7 +20,10 @@ inside the target, and the client's HTTP session refuses every request.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -384,7 +387,10 @@ def run_experiment(
         "confidence_threshold": settings.confidence_threshold,
         **(metadata or {}),
     }
-    with warnings.catch_warnings():
+    printed = io.StringIO()
+    # langsmith prints the experiment's name (and link) to standard output; keep stdout for
+    # the caller's report and read the name from it.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
         # "upload_results is in beta": the offline path is the point of this module.
         warnings.simplefilter("ignore")
         results = evaluate(
@@ -422,11 +428,12 @@ def run_experiment(
             url = results.url
         except Exception:  # the link is a convenience; the experiment is uploaded anyway
             url = None
-    # Offline, langsmith names the in-memory experiment at random after the run; the prefix
-    # is what a user recognises.
+    # Offline, langsmith renames the in-memory experiment at random once it has run; the name
+    # it announced at the start (prefix + suffix) is the one the user saw.
     experiment_name = results.experiment_name
-    if not upload and not experiment_name.startswith(experiment_prefix):
-        experiment_name = f"{experiment_prefix}-offline-{uuid.uuid4().hex[:8]}"
+    announced = re.search(r"experiment: (?:%s )?'?([^'\s]+)'?", printed.getvalue())
+    if not upload and announced:
+        experiment_name = announced.group(1)
     return ExperimentSummary(
         experiment_name=experiment_name,
         uploaded=upload,

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (EVAL_DIR / "domain_probes.jsonl").is_file():
         print(f"skipped: no evaluation data in {EVAL_DIR}")
         return 0
-    models = args.model or ["default"]
+    models = args.model or ["accurate", "fast"]
     probes = read_jsonl(EVAL_DIR / "domain_probes.jsonl")
     report: dict[str, Any] = {}
     for spec in models:

@@ -19,23 +19,40 @@ __all__ = [
 ]
 
 # The backend SmartRouter and `smartroute classify` use when none is named.
-DEFAULT_CLASSIFIER = "rules"
-_BACKENDS = ("rules", "llm")
+DEFAULT_CLASSIFIER = "encoder"
+_BACKENDS = ("encoder", "encoder:fast", "rules", "llm")
+
+
+def _known(name: str) -> bool:
+    return name in _BACKENDS or name.startswith("encoder:")
 
 
 def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
-    """A classifier backend by name (``"rules"``)."""
+    """A classifier backend by name.
+
+    ``"encoder"`` (the default: the packaged fine-tuned encoder), ``"encoder:fast"`` (its
+    smaller, quicker student), ``"encoder:<model folder>"`` (a model ``smartroute train``
+    wrote), ``"rules"`` (keyword heuristics, no model) or ``"llm"`` (a chat model with
+    structured output, gpt-4.1-nano by default, falling back to the encoder).
+    """
     if name == "default":
         name = DEFAULT_CLASSIFIER
     if name == "rules":
         return RulesClassifier()
+    if name == "encoder" or name.startswith("encoder:"):
+        from smartroute_graph.classifiers.encoder import EncoderClassifier
+
+        return EncoderClassifier(name.partition(":")[2] or None)
     if name == "llm":
         # Built lazily: no API key is needed until the first query (and none at all to
         # fall back to the default backend).
         from smartroute_graph.classifiers.llm import LLMClassifier
 
         return LLMClassifier()
-    raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(_BACKENDS)}")
+    raise ConfigError(
+        f"unknown classifier {name!r}; choose one of {', '.join(_BACKENDS)} or "
+        "'encoder:<model folder>'"
+    )
 
 
 class ClassifierRegistry(Mapping[str, Classifier]):
@@ -47,7 +64,7 @@ class ClassifierRegistry(Mapping[str, Classifier]):
 
     def __getitem__(self, name: str) -> Classifier:
         if name not in self._loaded:
-            if name not in _BACKENDS:
+            if not _known(name):
                 raise KeyError(name)
             self._loaded[name] = load_classifier(name)
         return self._loaded[name]
@@ -59,4 +76,4 @@ class ClassifierRegistry(Mapping[str, Classifier]):
         return len(set(self._loaded) | set(_BACKENDS))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._loaded or name in _BACKENDS
+        return name in self._loaded or (isinstance(name, str) and _known(name))

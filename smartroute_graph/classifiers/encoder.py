@@ -67,7 +67,8 @@ class EncoderClassifier:
     """Classify queries with a trained encoder model folder (ONNX Runtime, CPU).
 
     Args:
-        model: a packaged model name (``"default"``, ``"accurate"``) or a model folder path.
+        model: a packaged model name (``"accurate"``, the default, or ``"fast"``) or a model
+            folder path.
         threads: ONNX Runtime intra-op threads (default: up to 4 of the machine's cores).
         batch_size: texts per forward pass in :meth:`classify`.
         cache_size: decisions kept for repeated texts (0 disables the cache).

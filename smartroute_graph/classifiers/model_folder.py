@@ -24,6 +24,7 @@ from smartroute_graph.errors import ConfigError
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
+    "DEFAULT_MODEL",
     "FORMAT",
     "MODELS_DIR",
     "MODEL_FILES",
@@ -34,6 +35,10 @@ __all__ = [
     "resolve_model_dir",
     "write_spec",
 ]
+
+# The packaged model the router uses by default: the fine-tuned MiniLM-L6 ("fast" is its
+# three-layer student: about 2.5x quicker, less accurate on real prompts; see bench/README.md).
+DEFAULT_MODEL = "accurate"
 
 FORMAT = "smartroute-encoder/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
@@ -78,9 +83,9 @@ def available_models() -> list[str]:
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:
-    """A packaged model's name (``"default"``, ``"accurate"``) or a folder path → folder."""
+    """A packaged model's name (``"accurate"``, ``"fast"``) or a folder path → folder."""
     if model is None:
-        model = "default"
+        model = DEFAULT_MODEL
     if isinstance(model, str) and "/" not in model and "\\" not in model:
         packaged = MODELS_DIR / model
         if packaged.is_dir():

@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from smartroute_graph.catalog import Catalog
 from smartroute_graph.classifiers import Classification, Classifier, load_classifier
 from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import ConfigError, SmartRouteError
+from smartroute_graph.errors import SmartRouteError
 from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset, EvalRow
 from smartroute_graph.graph import _condition
 from smartroute_graph.policy import RoutingDecision
@@ -91,34 +91,14 @@ class RunResult:
 
 
 def resolve_classifier(name: str | Classifier | None) -> Classifier:
-    """A classifier by backend name (``rules``, ``default``...), ``encoder`` /
-    ``encoder:NAME`` (a packaged encoder model), or an encoder model folder; an object with
-    ``classify`` is returned as it is."""
+    """A classifier by backend name (see :func:`load_classifier`: ``encoder``, ``rules``,
+    ``encoder:NAME``...) or an encoder model folder; an object with ``classify`` is returned
+    as it is."""
     if name is not None and not isinstance(name, str):
         return name
-    try:
-        return load_classifier(name or "default")
-    except ConfigError as exc:
-        first = exc
-    # Not a backend name: a packaged encoder model or a model folder, when the encoder
-    # backend is importable (it needs onnxruntime).
-    try:
-        from smartroute_graph.classifiers.encoder import EncoderClassifier
-    except ImportError:
-        raise first from None
-    # "encoder" and "encoder:NAME" name the packaged encoder models until the registry knows
-    # the encoder backend by name.
-    model = str(name)
-    if model == "encoder":
-        model = "default"
-    elif model.startswith("encoder:"):
-        model = model.split(":", 1)[1]
-    try:
-        return EncoderClassifier(model)
-    except (SmartRouteError, OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{first}; not a packaged encoder model or model folder either ({exc})"
-        ) from None
+    if name and not name.startswith("encoder") and Path(name).is_dir():
+        return load_classifier(f"encoder:{name}")
+    return load_classifier(name or "default")
 
 
 def build_router(

@@ -29,6 +29,7 @@ from typing import Any
 
 from smartroute_graph.classifiers.base import Classifier
 from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.inputs import join_turns
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "stratified_split",
 ]
 
-HISTORY_CHARS = 500  # as smartroute_graph.inputs: the previous user turn keeps its last 500 chars
 TEXT_FIELDS = ("prompt", "text", "query", "question", "input", "instruction")
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 COMPLEXITY_ALIASES: dict[str, str] = {
@@ -77,15 +77,15 @@ class Example:
 
 
 def classification_text(prompt: str, history: Sequence[Any] | None = None) -> str:
-    """What the classifier reads for a row: the last history turn, a blank line, the prompt."""
+    """What the classifier reads for a row: the prompt, then the last history turn, built by
+    :func:`smartroute_graph.inputs.join_turns` exactly as the router builds it live."""
+    previous = ""
     if history:
         last = history[-1]
         if isinstance(last, dict):
             last = last.get("content") or last.get("text") or ""
-        last = str(last).strip()
-        if last:
-            return f"{last[-HISTORY_CHARS:]}\n\n{prompt}"
-    return prompt
+        previous = str(last)
+    return join_turns(prompt, previous)
 
 
 def load_examples(paths: str | Path | Sequence[str | Path]) -> list[Example]:

@@ -103,7 +103,7 @@ def test_bad_config_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not valid yaml"):
         load_config(tmp_path / "bad.yaml")
     (tmp_path / "r.ini").write_text("x")
-    with pytest.raises(ConfigError, match="unknown format '.ini'"):
+    with pytest.raises(ConfigError, match=r"unknown format '\.ini'"):
         load_config(tmp_path / "r.ini")
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")

@@ -593,4 +593,4 @@ async def test_async_router_awaits_the_classifier(fakes: dict[str, FakeChatModel
 def test_llm_backend_by_name(fakes: dict[str, FakeChatModel]) -> None:
     router = SmartRouter.from_preset("openai", models=fakes)
     decision = router.route("hello there", classifier="llm")
-    assert decision.classifier == "llm→rules"  # no key in unit tests: it falls back
+    assert decision.classifier.startswith("llm→")  # no key in unit tests: it falls back

@@ -78,7 +78,7 @@ def test_loads_corpus_rows_with_history(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (ex,) = load_examples(path)
-    assert ex.text == "sort a list in Go\n\nnow in Rust"
+    assert ex.text == "now in Rust\n\n(previous message: sort a list in Go)"
     assert (ex.domain, ex.complexity, ex.lang) == ("coding", "simple", "en")
 
 

@@ -139,7 +139,12 @@ def build_graph(
         tokens = estimate_message_tokens(all_messages) + sum(
             a.estimated_tokens for a in attachments
         )
-        update: dict[str, Any] = {"text": text, "input_tokens": tokens}
+        alone = classification_text(all_messages, attachments, with_context=False)
+        update: dict[str, Any] = {
+            "text": text,
+            "turn_text": alone if alone != text else None,
+            "input_tokens": tokens,
+        }
         if new_messages:
             update["messages"] = new_messages
         return update
@@ -155,16 +160,18 @@ def build_graph(
 
     def classify_domain(state: RouterState) -> dict[str, Any]:
         classifier = classifier_for(_context())
-        return {"classification": classifier.classify([state["text"]])[0]}
+        texts = _texts_to_classify(state)
+        return {"classification": _with_context(classifier.classify(texts))}
 
     async def aclassify_domain(state: RouterState) -> dict[str, Any]:
         # A classifier that waits on the network (the LLM backend) has an async twin; the
         # CPU-light ones run inline, as a light node does.
         classifier = classifier_for(_context())
         aclassify = getattr(classifier, "aclassify", None)
+        texts = _texts_to_classify(state)
         if aclassify is None:
-            return {"classification": classifier.classify([state["text"]])[0]}
-        return {"classification": (await aclassify([state["text"]]))[0]}
+            return {"classification": _with_context(classifier.classify(texts))}
+        return {"classification": _with_context(await aclassify(texts))}
 
     def assess_complexity(state: RouterState) -> dict[str, Any]:
         context = _context()
@@ -379,6 +386,27 @@ def _light_node(func: Any) -> RunnableCallable:
         return func(state)
 
     return _node(func, afunc, func.__name__)
+
+
+# A follow-up turn is read alone first; when the classifier is at least this sure of it alone
+# ("hi!", a new question) the previous turn is left out, else ("now in Rust") it is read
+# with the previous turn.
+TURN_ALONE_CONFIDENCE = 0.9
+
+
+def _texts_to_classify(state: RouterState) -> list[str]:
+    alone = state.get("turn_text")
+    return [state["text"]] if not alone else [alone, state["text"]]
+
+
+def _with_context(results: Sequence[Classification]) -> Classification:
+    if len(results) == 1:
+        return results[0]
+    alone, with_previous = results
+    if alone.confidence >= TURN_ALONE_CONFIDENCE:
+        return alone
+    note = f"read with the previous turn (alone: confidence {alone.confidence:.2f})"
+    return with_previous.model_copy(update={"note": with_previous.note or note})
 
 
 def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:

@@ -119,16 +119,19 @@ def join_turns(current: str, previous: str | None = None) -> str:
     return f"{current}\n\n(previous message: {previous[-HISTORY_CHARS:]})"
 
 
-def classification_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment]) -> str:
-    """The text the classifier reads: the last user turn (with the one before it, see
-    :func:`join_turns`), after one marker line per attachment."""
+def classification_text(
+    messages: Sequence[BaseMessage], attachments: Sequence[Attachment], *, with_context: bool = True
+) -> str:
+    """The text the classifier reads: the last user turn (with the one before it when
+    ``with_context``, see :func:`join_turns`), after one marker line per attachment."""
     user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
     if not user_turns:
         user_turns = [m.text for m in messages if m.text.strip()]
     if not user_turns:
         text = ""
     else:
-        text = join_turns(user_turns[-1], user_turns[-2] if len(user_turns) >= 2 else None)
+        previous = user_turns[-2] if with_context and len(user_turns) >= 2 else None
+        text = join_turns(user_turns[-1], previous)
     if attachments:
         text = "\n".join([*(a.marker for a in attachments), text]).strip()
     return text

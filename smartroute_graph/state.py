@@ -57,6 +57,8 @@ class RouterState(RouterInput, RouterOutput, total=False):
 
     text: str
     """What the classifier reads (last user turn, previous turn, attachment markers)."""
+    turn_text: str | None
+    """The last user turn alone, when there is a previous turn to read it with."""
     input_tokens: int
     classification: Classification | None
     next_model: str | None

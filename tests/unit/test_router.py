@@ -382,3 +382,29 @@ def test_classifier_can_be_chosen_per_request(fakes: dict[str, FakeChatModel]) -
 def test_from_config_keywords_override_the_file() -> None:
     router = SmartRouter.from_config({"preset": "openai", "budget_usd": 0.5}, budget_usd=0.01)
     assert router.defaults.budget_usd == 0.01
+
+
+def test_a_follow_up_is_read_with_the_previous_turn_only_when_unclear(
+    fakes: dict[str, FakeChatModel],
+) -> None:
+    from langchain_core.messages import AIMessage as AI
+
+    class ByText(StubClassifier):
+        """Sure of "hi!" alone, unsure of "now in Rust" alone, coding with context."""
+
+        def classify(self, texts: Any) -> Any:
+            out = []
+            for text in texts:
+                if text == "hi!":
+                    out += StubClassifier("chat", "simple", 0.99, 0.99).classify([text])
+                elif text == "now in Rust":
+                    out += StubClassifier("chat", "simple", 0.5, 0.5).classify([text])
+                else:
+                    out += StubClassifier("coding", "moderate", 0.95, 0.95).classify([text])
+            return out
+
+    router = SmartRouter.from_preset("openai", models=fakes, classifier=ByText("x", "simple"))
+    history = [HumanMessage("write a quicksort in Python"), AI("def qs...")]
+    assert router.route([*history, HumanMessage("hi!")]).domain == "chat"
+    follow_up = router.route([*history, HumanMessage("now in Rust")])
+    assert (follow_up.domain, follow_up.model) == ("coding", "gpt-4.1")

@@ -299,8 +299,7 @@ def test_support_app_answers_with_a_model_and_keeps_turns_apart(
     assert out["status"] == "rejected" and out.get("decision") is None
     out = app.invoke({"messages": [HumanMessage("hi!")]}, thread, context={"dry_run": True})
     assert out["status"] == "dry_run"  # not the first turn's stale "answered"
-    # A fresh decision for this turn (the classifier also reads the previous user turn).
-    assert out["decision"].reason and out["decision"].estimated_input_tokens > 0
+    assert out["decision"].model == "gpt-4.1-nano"
     assert len(out["messages"]) == 6
 
 

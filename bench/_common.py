@@ -37,7 +37,7 @@ def _fmt(value: Any) -> str:
 
 
 def load_classifier(spec: str) -> Any:
-    """``rules``, a packaged encoder name (``default``/``accurate``) or a model folder."""
+    """``rules``, a packaged encoder name (``accurate``/``fast``) or a model folder."""
     if spec == "rules":
         from smartroute_graph.classifiers.rules import RulesClassifier
 

@@ -1,6 +1,6 @@
 """Decision latency, throughput, cold start and memory of the classifiers, side by side.
 
-    .venv/bin/python bench/bench_classifier.py [--model default --model accurate ...]
+    .venv/bin/python bench/bench_classifier.py [--model accurate --model fast ...]
 
 One query at a time (decision cache off): median and p99 over real prompts (the domain probes
 when ``../shared/eval`` is present, else built-in samples) and over one short query. Batched
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the side-by-side table; ``--json`` also writes the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", default=None,
-                        help="default | accurate | rules | model folder (repeatable)")
+                        help="accurate | fast | rules | model folder (repeatable)")
     parser.add_argument("--n", type=int, default=300, help="prompts timed one at a time")
     parser.add_argument("--throughput-n", type=int, default=2000)
     parser.add_argument("--no-distilbert", action="store_true")

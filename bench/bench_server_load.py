@@ -135,8 +135,10 @@ class Result:
         return data
 
 
-def _request(endpoint: str, index: int) -> tuple[str, dict[str, Any], str]:
-    query = f"[{index}] {QUERIES[index % len(QUERIES)]}"
+def _request(endpoint: str, index: int, phase: str) -> tuple[str, dict[str, Any], str]:
+    # Unique per endpoint and phase, so no request is answered from the decision cache that
+    # an earlier request (warm-up, or another endpoint's run) filled.
+    query = f"[{phase} {endpoint} {index}] {QUERIES[index % len(QUERIES)]}"
     if endpoint == "test-selection":
         return "/test-selection", {"query": query}, query
     return "/route", {"prompt": query}, query
@@ -158,6 +160,7 @@ async def run_endpoint(
     concurrency: int,
     deadline_s: float,
     server_pid: int,
+    phase: str = "run",
 ) -> Result:
     import httpx
 
@@ -172,7 +175,7 @@ async def run_endpoint(
 
         async def worker() -> None:
             for index in counter:
-                path, body, query = _request(endpoint, index)
+                path, body, query = _request(endpoint, index, phase)
                 request_id = f"{endpoint}-{index}"
                 started = time.perf_counter()
                 try:
@@ -255,7 +258,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         for endpoint in args.endpoints:
             # Warm-up: connections open, code paths and caches warm; not counted.
             await run_endpoint(
-                base_url, endpoint, args.warmup, args.concurrency, 60, process.pid
+                base_url, endpoint, args.warmup, args.concurrency, 60, process.pid, "warmup"
             )
             results.append(
                 await run_endpoint(

@@ -1,6 +1,6 @@
 """Accuracy of a classifier on the public evaluation data (measured, never trained on).
 
-    .venv/bin/python bench/eval_classifier.py [--model default|accurate|rules|FOLDER ...]
+    .venv/bin/python bench/eval_classifier.py [--model accurate|fast|rules|FOLDER ...]
 
 1. Domain probes (``domain_probes.jsonl``): accuracy and macro-F1 over the domains present,
    per-source accuracy, confusion matrix.
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the tables for each ``--model``; ``--json`` writes every figure to a file."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", default=None,
-                        help="default | accurate | rules | a model folder (repeatable)")
+                        help="accurate | fast | rules | a model folder (repeatable)")
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     parser.add_argument("--skip-routing", action="store_true")
     args = parser.parse_args(argv)

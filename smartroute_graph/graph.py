@@ -92,6 +92,16 @@ def _context() -> RouterContext:
     return context if isinstance(context, RouterContext) else RouterContext()
 
 
+def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
+    """The model asked to return token log-probabilities, where it has the switch
+    (``ChatOpenAI.logprobs``); ``review="logprobs"`` reads them. Reasoning models refuse it."""
+    from langchain_openai.chat_models.base import BaseChatOpenAI
+
+    if isinstance(model, BaseChatOpenAI) and not model.logprobs:
+        return model.model_copy(update={"logprobs": True})
+    return model
+
+
 def build_graph(
     *,
     policies: Mapping[str, Policy],
@@ -488,6 +498,8 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
     def prepare_call(state: RouterState, config: RunnableConfig) -> tuple[BaseChatModel, list[Any]]:
         keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
         model = provider.get(spec, keys)
+        if _context().review == "logprobs" and not spec.reasoning:
+            model = _with_logprobs(model)
         messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
         return model, messages
 

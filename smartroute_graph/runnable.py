@@ -154,7 +154,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         )
         self.graph_builder = build_graph(
             policies={self.policy_name: self.policy},
-            classifiers=ClassifierRegistry({self.classifier.name: self.classifier}),
+            classifiers=ClassifierRegistry(
+                {self.classifier.name: self.classifier}, default=self.classifier.name
+            ),
             provider=self.provider,
             default_preset=self.policy_name,
             default_classifier=self.classifier.name,

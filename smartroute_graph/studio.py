@@ -95,7 +95,7 @@ def build_router_graph(
         raise ConfigError("give at least one preset, e.g. presets=('openai',)")
     policies = {preset: Policy.from_preset(preset) for preset in presets}
     provider = provider or ModelProvider()
-    registry = ClassifierRegistry(classifiers)
+    registry = ClassifierRegistry(classifiers, default=default_classifier)
     if default_classifier not in registry:
         raise ConfigError(
             f"unknown classifier {default_classifier!r}; choose one of {', '.join(registry)}"

@@ -14,6 +14,7 @@ __all__ = [
     "Classifier",
     "ClassifierRegistry",
     "RulesClassifier",
+    "canonical_name",
     "load_classifier",
     "normalise_probs",
 ]
@@ -24,7 +25,19 @@ _BACKENDS = ("encoder", "encoder:fast", "rules", "llm")
 
 
 def _known(name: str) -> bool:
-    return name in _BACKENDS or name.startswith("encoder:")
+    return name in _BACKENDS or name == "default" or name.startswith("encoder:")
+
+
+def canonical_name(name: str) -> str:
+    """The name a backend reports as ``Classification.backend``: ``"default"`` and
+    ``"encoder"`` both mean the packaged default model, ``"encoder:accurate"``."""
+    if name == "default":
+        name = DEFAULT_CLASSIFIER
+    if name == "encoder":
+        from smartroute_graph.classifiers.model_folder import DEFAULT_MODEL
+
+        return f"encoder:{DEFAULT_MODEL}"
+    return name
 
 
 def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
@@ -57,23 +70,44 @@ def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
 
 class ClassifierRegistry(Mapping[str, Classifier]):
     """Classifiers by name, each built on first use, so a request can pick any backend
-    (``classifier=...`` in the run's context) without every router loading every model."""
+    (``classifier=...`` in the run's context) without every router loading every model.
 
-    def __init__(self, given: Mapping[str, Classifier] | None = None) -> None:
+    ``default`` names the router's own classifier (``default=``), and ``"encoder"`` the
+    packaged ``"encoder:accurate"``, so asking for either never loads a second copy.
+    """
+
+    def __init__(
+        self, given: Mapping[str, Classifier] | None = None, *, default: str | None = None
+    ) -> None:
         self._loaded: dict[str, Classifier] = dict(given or {})
+        self._default = default
+
+    def _resolve(self, name: str) -> str:
+        if name == "default" and self._default is not None:
+            return self._default
+        return canonical_name(name)
 
     def __getitem__(self, name: str) -> Classifier:
-        if name not in self._loaded:
-            if not _known(name):
+        if name in self._loaded:
+            return self._loaded[name]
+        key = self._resolve(name)
+        if key not in self._loaded:
+            if not _known(key):
                 raise KeyError(name)
-            self._loaded[name] = load_classifier(name)
-        return self._loaded[name]
+            self._loaded[key] = load_classifier(key)
+        return self._loaded[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys([*self._loaded, *_BACKENDS]))
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(set(self._loaded) | set(_BACKENDS))
+        return len(self._names())
+
+    def _names(self) -> list[str]:
+        extra = [b for b in _BACKENDS if canonical_name(b) not in self._loaded]
+        return list(dict.fromkeys([*self._loaded, *extra]))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._loaded or (isinstance(name, str) and _known(name))
+        return isinstance(name, str) and (
+            name in self._loaded or self._resolve(name) in self._loaded or _known(name)
+        )

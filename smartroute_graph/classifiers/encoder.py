@@ -3,7 +3,8 @@
 One shared encoder reads the query; a domain head gives the first level and seven complexity
 heads (one per domain) give the second level conditioned on the domain. The model folder is
 written by ``smartroute train`` (see :mod:`smartroute_graph.classifiers.model_folder`); the
-packaged ``default`` model loads offline and needs neither torch nor a download.
+packaged ``accurate`` model (and its ``fast`` student) loads offline and needs neither torch
+nor a download.
 
 Long prompts keep their head and tail tokens (``max_len`` in all). Batches are sorted by length
 and padded per batch. Repeated prompts are answered from an LRU decision cache.

@@ -113,7 +113,8 @@ def write_model_card(folder: Path, spec: ModelSpec, metrics: dict[str, Any]) -> 
     lines += [
         "",
         "The held-out split comes from the same corpus as the training data; public benchmark",
-        "figures (domain probes, strong/weak routing tables) are in `bench/eval_classifier.py`.",
+        "figures (domain probes, strong/weak routing tables) are in `bench/README.md`,",
+        "measured by `bench/eval_classifier.py`.",
         "",
         "## Intended use and limits",
         "",

@@ -133,3 +133,44 @@ def test_bad_review_settings() -> None:
         SmartRouter.from_preset("openai", review="vibes")
     with pytest.raises(ConfigError, match="judge_model 'gpt-9' is not in the catalog"):
         SmartRouter.from_preset("openai", review="judge", judge_model="gpt-9")
+
+
+# ChatOpenAI probes which TCP socket options exist by making (not connecting) a socket.
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
+def test_logprobs_review_asks_an_openai_model_for_logprobs() -> None:
+    # A real ChatOpenAI on an in-process transport: the request must carry logprobs=true,
+    # and the confidence is read back from the provider's answer.
+    import json
+
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={
+            "id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4.1-nano",
+            "choices": [{
+                "index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "hi"},
+                "logprobs": {"content": [
+                    {"token": "hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}
+                ]},
+            }],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        })
+
+    nano = ChatOpenAI(
+        model="gpt-4.1-nano", api_key="sk-test", max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    router = SmartRouter.from_preset(
+        "openai", models={"gpt-4.1-nano": nano}, classifier=StubClassifier("chat", "simple"),
+        review="logprobs", review_threshold=0.5,
+    )
+    info = meta(router.invoke("hello"))
+    assert bodies and bodies[0]["logprobs"] is True
+    assert info["model"] == "gpt-4.1-nano"
+    assert info["reviews"][0]["score"] == pytest.approx(0.905, abs=0.001)
+    assert nano.logprobs is None  # the caller's model is left as it was

@@ -377,6 +377,20 @@ def test_classifier_can_be_chosen_per_request(fakes: dict[str, FakeChatModel]) -
     assert router.route("hello", classifier="rules").classifier == "rules"
     with pytest.raises(Exception, match="unknown classifier 'magic'"):
         router.route("hello", classifier="magic")
+    # "default" is the router's own classifier, not a second load of the packaged one.
+    assert router.route("hello", classifier="default").classifier == "stub"
+
+
+def test_encoder_alias_reuses_the_loaded_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import smartroute_graph.classifiers as classifiers
+
+    registry = classifiers.ClassifierRegistry(
+        {"encoder:accurate": StubClassifier("math", "complex")}, default="encoder:accurate"
+    )
+    monkeypatch.setattr(classifiers, "load_classifier", lambda name: pytest.fail(name))
+    assert registry["encoder"] is registry["encoder:accurate"] is registry["default"]
+    assert "encoder" in registry and list(registry).count("encoder:accurate") == 1
+    assert "encoder" not in list(registry)
 
 
 def test_from_config_keywords_override_the_file() -> None:

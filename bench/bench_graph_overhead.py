@@ -42,9 +42,14 @@ estimates, the second-level conditioning, the attempt record and the metadata on
 each timed by calling it directly on the same queries, the model-call timeout's worker-thread
 hop (from the ``timeout_s=None`` row), and the rest: LangGraph's Pregel loop
 (one superstep per node: task preparation, channel writes, reducers, checkpoint bookkeeping)
-and the LangChain callback/config plumbing around each node. The parts are medians taken
-separately and the rest is a difference, so the split is approximate. ``--profile`` adds a
-cProfile of the routed ``invoke`` path: its top functions and the share of time per package.
+and the LangChain callback/config plumbing around each node. That rest is split again by the
+``bare 5-step LangGraph graph`` row (timed in the same interleaved loop as ``invoke``): a plain
+``StateGraph`` with the same five supersteps, four that do nothing and one that calls the
+model, i.e. the floor under any router built as a graph of these nodes; what is left is this
+graph's own shape (reducers, conditional edges, runtime context, config). The parts are
+medians taken separately and the rest is a difference, so the split is approximate.
+``--profile`` adds a cProfile of the routed ``invoke`` path: its top functions and the share
+of time per package.
 
 Run from the repository root::
 
@@ -409,12 +414,41 @@ def _timeout_default(setup: Setup) -> float | None:
     return getattr(defaults, "timeout_s", None)
 
 
+def bare_graph(setup: Setup) -> Any:
+    """The floor for any router built as this one is: a plain LangGraph graph with the same
+    supersteps (four that pass state on, then one that calls the model), no logic at all."""
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class BareState(TypedDict, total=False):
+        k: int
+        step: int
+        answer: Any
+
+    graph = StateGraph(BareState)
+    previous = START
+    for name in ("prepare", "classify_domain", "assess_complexity", "select_model"):
+        graph.add_node(name, lambda state: {"step": state.get("step", 0) + 1})
+        graph.add_edge(previous, name)
+        previous = name
+    graph.add_node(
+        "model",
+        lambda state: {"answer": setup.model_for(state["k"]).invoke(setup.queries[state["k"]])},
+    )
+    graph.add_edge(previous, "model")
+    graph.add_edge("model", END)
+    return graph.compile()
+
+
 def bench_invoke(setup: Setup, calls: int, warmup: int) -> tuple[list[Case], float | None]:
     """The invoke rows, and what the model-call timeout's thread hop costs (None: no timeout)."""
     router, queries = setup.router, setup.queries
+    bare = bare_graph(setup)
     sides: dict[str, Callable[[int], object]] = {
         "direct": lambda k: setup.model_for(k).invoke(queries[k]),
         "routed": lambda k: router.invoke(queries[k]),
+        "bare_graph": lambda k: bare.invoke({"k": k}),
     }
     timeout = _timeout_default(setup)
     if timeout:
@@ -436,6 +470,14 @@ def bench_invoke(setup: Setup, calls: int, warmup: int) -> tuple[list[Case], flo
                     note=f"{'>=' if is_long else '<'} {LONG_QUERY_WORDS} words",
                 )
             )
+    cases.append(
+        Case(
+            "bare 5-step LangGraph graph",
+            cases[0].direct,
+            Stats.of(times["bare_graph"]),
+            note="the floor: same supersteps, no logic",
+        )
+    )
     hop = None
     if "no_timeout" in times:
         no_timeout = Stats.of(times["no_timeout"])
@@ -541,7 +583,7 @@ def bench_route(setup: Setup, calls: int, warmup: int) -> Case:
 
 
 def bench_breakdown(
-    setup: Setup, invoke: Case, hop_ms: float | None, calls: int, warmup: int
+    setup: Setup, invoke: Case, floor: Case, hop_ms: float | None, calls: int, warmup: int
 ) -> dict[str, float]:
     """Median ms per call of each piece of the router's own work, and LangGraph's remainder."""
     router, queries, texts, tokens = setup.router, setup.queries, setup.texts, setup.tokens
@@ -597,6 +639,8 @@ def bench_breakdown(
         "router_node_code_ms": own,
         "timeout_thread_hop_ms": hop,
         "langgraph_machinery_ms": overhead - clf - pol - own - hop,
+        "langgraph_floor_ms": floor.overhead_ms,
+        "langgraph_router_shape_ms": overhead - clf - pol - own - hop - floor.overhead_ms,
     }
 
 
@@ -709,7 +753,12 @@ def render(results: Results) -> None:
                 "router_node_code_ms",
             ),
             ("model-call timeout: worker-thread hop", "timeout_thread_hop_ms"),
-            ("LangGraph/LangChain machinery (the rest)", "langgraph_machinery_ms"),
+            ("LangGraph/LangChain machinery (the rest), of which:", "langgraph_machinery_ms"),
+            ("  a bare graph with the same 5 supersteps (the floor)", "langgraph_floor_ms"),
+            (
+                "  this graph's shape: reducers, conditional edges, context, config",
+                "langgraph_router_shape_ms",
+            ),
             ("total invoke overhead (median)", "overhead_median_ms"),
         )
     ]
@@ -835,7 +884,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.cases.extend(bench_stream(setup, args.calls, args.warmup))
     results.cases.append(bench_route(setup, args.calls, args.warmup))
     results.breakdown = bench_breakdown(
-        setup, results.case("invoke"), hop_ms, args.calls, args.warmup
+        setup,
+        results.case("invoke"),
+        results.case("bare 5-step LangGraph graph"),
+        hop_ms,
+        args.calls,
+        args.warmup,
     )
     if args.profile:
         results.profile = profile_invoke(setup, args.profile)

@@ -1,5 +1,5 @@
-"""The ``smartroute`` command line: route, classify, models, draw, train, eval, calibrate,
-serve."""
+"""The ``smartroute`` command line: route, compare, classify, models, draw, train, eval,
+calibrate, serve."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from smartroute_graph.catalog import PRESETS, Catalog, preset_catalog
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.catalog import PRESETS, preset_catalog
+from smartroute_graph.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
 from smartroute_graph.providers import API_KEY_ENV
 
 __all__ = ["main"]
@@ -38,8 +38,11 @@ def _router(args: argparse.Namespace) -> Any:
     return SmartRouter.from_preset(args.preset, **kwargs)
 
 
-def _missing_keys(catalog: Catalog) -> list[str]:
-    providers = {spec.provider for spec in catalog.values()}
+def _missing_keys(router: Any, names: Sequence[str] | None = None) -> list[str]:
+    """Environment variables still needed to call ``names`` (default: every catalog model);
+    models given as ready chat objects need none."""
+    specs = [router.catalog[n] for n in (names or router.catalog)]
+    providers = {spec.provider for spec in specs if not router.provider.has_model(spec.name)}
     return sorted(
         API_KEY_ENV[p] for p in providers if p in API_KEY_ENV and not os.environ.get(API_KEY_ENV[p])
     )
@@ -79,7 +82,7 @@ def _cmd_route(args: argparse.Namespace) -> int:
     if args.model:
         settings["model"] = args.model
     payload: Any = {"query": query, "attachments": args.file} if args.file else query
-    missing = _missing_keys(router.catalog)
+    missing = _missing_keys(router)
     err = _console(sys.stderr)
     if args.dry_run or missing:
         decision = router.route(payload, **settings)
@@ -117,6 +120,56 @@ def _cmd_route(args: argparse.Namespace) -> int:
         f"[dim]{meta.get('domain')}/{meta.get('complexity')} → {meta.get('model')}"
         f"{' (escalated)' if meta.get('escalated') else ''} · ${meta.get('cost_usd', 0):.6f} · "
         f"{meta.get('reason')}[/dim]"
+    )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    router = _router(args)
+    query = " ".join(args.query).strip()
+    if query == "-":
+        query = sys.stdin.read()
+    payload: Any = {"query": query, "attachments": args.file} if args.file else query
+    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
+    unknown = [n for n in names or () if n not in router.catalog]
+    if unknown:
+        raise UnknownModelError(
+            f"unknown model(s) {', '.join(unknown)}; the catalog has: {', '.join(router.catalog)}"
+        )
+    missing = _missing_keys(router, names)
+    if missing:
+        raise MissingAPIKeyError(
+            f"compare calls every model, so it needs {' and '.join(missing)}: export "
+            f"{missing[0]}=... (or see what the router alone would pick with "
+            "`smartroute route --dry-run`)"
+        )
+    report = router.compare(payload, models=names, timeout_s=args.timeout)
+    if args.json:
+        print(report.model_dump_json())
+        return 0
+    from rich.table import Table
+
+    out = _console(sys.stdout)
+    table = Table(title=f"{report.decision.domain}/{report.decision.complexity}: "
+                  f"the router picks {report.decision.model} ({report.decision.reason})")
+    for column in ("model", "router", "score", "cost $", "latency ms", "tokens in/out", "answer"):
+        table.add_column(column, justify="right" if column not in ("model", "answer") else "left")
+    for r in report.results:
+        table.add_row(
+            r.model + (" (best)" if r.model == report.best_model else ""),
+            "★" if r.selected else "",
+            "-" if r.score is None else f"{r.score:.2f}",
+            f"{r.cost_usd:.6f}",
+            f"{r.latency_ms:.0f}",
+            f"{r.input_tokens}/{r.output_tokens}",
+            (r.content if args.full else r.content[:80].replace("\n", " "))
+            if r.ok
+            else f"[red]{r.error_kind}: {r.error}[/red]",
+        )
+    out.print(table)
+    out.print(
+        f"best answer: {report.best_model or 'none'} · cheapest within 0.05 of the best: "
+        f"{report.cheapest_good_model or 'none'}"
     )
     return 0
 
@@ -255,6 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
     _add_router_options(route)
     route.set_defaults(func=_cmd_route)
+
+    compare = sub.add_parser(
+        "compare", help="ask every catalog model (or --models) and score each answer"
+    )
+    compare.add_argument("query", nargs="+", help="the query ('-' reads standard input)")
+    compare.add_argument("--models", help="comma-separated catalog models (default: all)")
+    compare.add_argument("--timeout", type=float, help="seconds allowed per model")
+    compare.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
+    compare.add_argument("--full", action="store_true", help="print whole answers")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_router_options(compare)
+    compare.set_defaults(func=_cmd_compare)
 
     classify = sub.add_parser(
         "classify",

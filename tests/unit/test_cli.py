@@ -118,3 +118,36 @@ def test_bad_config_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_pat
     path.write_text("preset: openai\npolicy: {max_attempts: 0}\n")
     code, _, err = run(capsys, "route", "--dry-run", "--config", str(path), "hi")
     assert code == 2 and "policy.max_attempts" in err
+
+
+def test_compare_asks_every_model_and_marks_the_pick(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # given models need no key
+    fakes = {
+        "gpt-4.1-nano": FakeChatModel(responses=["Paris."]),
+        "gpt-4.1": FakeChatModel(responses=["The capital of France is Paris."]),
+        "o4-mini": FakeChatModel(error=TimeoutError("upstream timed out")),
+    }
+    monkeypatch.setattr(
+        cli, "_router", lambda args: SmartRouter.from_preset("openai", models=fakes)
+    )
+    code, out, _ = run(capsys, "compare", "--json", "hello there")
+    report = json.loads(out)
+    assert code == 0
+    by_model = {r["model"]: r for r in report["results"]}
+    assert by_model["o4-mini"]["ok"] is False and "timed out" in by_model["o4-mini"]["error"]
+    assert by_model["gpt-4.1"]["ok"] and by_model["gpt-4.1"]["score"] is not None
+    assert [r["model"] for r in report["results"] if r["selected"]] == [report["decision"]["model"]]
+    code, out, _ = run(capsys, "compare", "--models", "gpt-4.1-nano,gpt-4.1", "hello there")
+    assert code == 0 and "★" in out and "o4-mini" not in out and "best answer:" in out
+
+
+def test_compare_errors_name_the_problem(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, _, err = run(capsys, "compare", "--models", "gpt-5-turbo", "hi")
+    assert code == 2 and "unknown model(s) gpt-5-turbo" in err and "gpt-4.1-nano" in err
+    code, _, err = run(capsys, "compare", "hi")
+    assert code == 2 and "needs OPENAI_API_KEY" in err and "--dry-run" in err

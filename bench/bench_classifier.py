@@ -138,10 +138,18 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss() 
 def cold_start(spec: str) -> tuple[float, float, float]:
     """Import + load + first decision in a fresh interpreter: (seconds, peak RSS MB, RSS MB
     added by the classifier over the imported package)."""
-    code = COLD.format(bench=str(Path(__file__).resolve().parent),
-                       root=str(Path(__file__).resolve().parents[1]), spec=spec)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    code = COLD.format(
+        bench=str(Path(__file__).resolve().parent),
+        root=str(Path(__file__).resolve().parents[1]),
+        spec=spec,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     secs, rss, delta = out.stdout.split()[-3:]
     return float(secs), float(rss), float(delta)
 
@@ -158,8 +166,12 @@ def model_mb(spec: str) -> float | str:
 def main(argv: list[str] | None = None) -> int:
     """Print the side-by-side table; ``--json`` also writes the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", default=None,
-                        help="accurate | fast | rules | model folder (repeatable)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help="accurate | fast | rules | model folder (repeatable)",
+    )
     parser.add_argument("--n", type=int, default=300, help="prompts timed one at a time")
     parser.add_argument("--throughput-n", type=int, default=2000)
     parser.add_argument("--no-distilbert", action="store_true")
@@ -215,18 +227,46 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for r in results.values():
         ratio = f"{ref['median_ms'] / r['median_ms']:.1f}x" if ref else "-"
-        rows.append([r["name"], r["median_ms"], r["p99_ms"], r["short_median_ms"],
-                     f"{r['throughput']:.0f}", f"{r['throughput_short']:.0f}",
-                     f"{r['cold_start_s']:.2f}", f"{r['rss_mb']:.0f}",
-                     f"{r['rss_added_mb']:.0f}", r["model_mb"], ratio])
-    print(f"\nOne query at a time over {len(texts)} real prompts (median/p99) and one short "
-          f"query (median); batched throughput over {args.throughput_n} distinct real prompts "
-          f"(domain probes, many long exam questions) and short chat-length prompts; cold "
-          f"start (import + load + first decision), peak RSS of that process and the RSS the "
-          f"classifier adds over the imported package; {os.cpu_count()} CPU cores.\n")
-    print(table(["classifier", "median ms", "p99 ms", "short ms", "real prompts/s",
-                 "short prompts/s", "cold start s", "peak RSS MB", "classifier RSS MB",
-                 "model MB", "speed-up vs DistilBERT (median)"], rows))
+        rows.append(
+            [
+                r["name"],
+                r["median_ms"],
+                r["p99_ms"],
+                r["short_median_ms"],
+                f"{r['throughput']:.0f}",
+                f"{r['throughput_short']:.0f}",
+                f"{r['cold_start_s']:.2f}",
+                f"{r['rss_mb']:.0f}",
+                f"{r['rss_added_mb']:.0f}",
+                r["model_mb"],
+                ratio,
+            ]
+        )
+    print(
+        f"\nOne query at a time over {len(texts)} real prompts (median/p99) and one short "
+        f"query (median); batched throughput over {args.throughput_n} distinct real prompts "
+        f"(domain probes, many long exam questions) and short chat-length prompts; cold "
+        f"start (import + load + first decision), peak RSS of that process and the RSS the "
+        f"classifier adds over the imported package; {os.cpu_count()} CPU cores.\n"
+    )
+    print(
+        table(
+            [
+                "classifier",
+                "median ms",
+                "p99 ms",
+                "short ms",
+                "real prompts/s",
+                "short prompts/s",
+                "cold start s",
+                "peak RSS MB",
+                "classifier RSS MB",
+                "model MB",
+                "speed-up vs DistilBERT (median)",
+            ],
+            rows,
+        )
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -51,8 +51,13 @@ QUERIES = [
     "Explain the difference between TCP and UDP for a networking exam.",
 ]
 LABEL = json.dumps(
-    {"domain": "knowledge", "complexity": "simple", "confidence": 0.9,
-     "complexity_confidence": 0.8, "rationale": "a short fact question"}
+    {
+        "domain": "knowledge",
+        "complexity": "simple",
+        "confidence": 0.9,
+        "complexity_confidence": 0.8,
+        "rationale": "a short fact question",
+    }
 )
 
 
@@ -138,15 +143,21 @@ def main(argv: list[str] | None = None) -> int:
                 result = real.classify([QUERIES[i % len(QUERIES)]])[0]
                 samples.append((time.perf_counter() - started) * 1000)
                 fallbacks += result.backend != "llm"
-            add(f"gpt-4.1-nano, real ({args.real_calls} calls, {fallbacks} fell back)",
-                *_stats(samples))
+            add(
+                f"gpt-4.1-nano, real ({args.real_calls} calls, {fallbacks} fell back)",
+                *_stats(samples),
+            )
 
     print(f"\nLLM classifier decision latency ({args.calls} calls per row, one query at a time)\n")
     print(table(["case", "median ms", "p99 ms"], rows))
-    overhead = figures["decision, cache off"]["median_ms"] - figures[
-        "fake model alone (structured call)"]["median_ms"]
-    print(f"\nthe classifier's own overhead over the structured model call: {overhead:.3f} ms "
-          "(median difference)")
+    overhead = (
+        figures["decision, cache off"]["median_ms"]
+        - figures["fake model alone (structured call)"]["median_ms"]
+    )
+    print(
+        f"\nthe classifier's own overhead over the structured model call: {overhead:.3f} ms "
+        "(median difference)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -203,6 +203,7 @@ async def run_endpoint(
                 if own:
                     result.ok += 1
                 # else: a 200 carrying another request's answer counts as lost
+
         started = time.perf_counter()
         server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
         tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
@@ -248,8 +249,17 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         env.pop(name, None)
     os.environ[TOKEN_ENV] = env[TOKEN_ENV]
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--port", str(port),
-         "--model-delay-ms", str(args.model_delay_ms), "--keep-alive-s", str(args.keep_alive_s)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--port",
+            str(port),
+            "--model-delay-ms",
+            str(args.model_delay_ms),
+            "--keep-alive-s",
+            str(args.keep_alive_s),
+        ],
         env=env,
     )
     try:
@@ -262,7 +272,11 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             )
             results.append(
                 await run_endpoint(
-                    base_url, endpoint, args.requests, args.concurrency, args.deadline_s,
+                    base_url,
+                    endpoint,
+                    args.requests,
+                    args.concurrency,
+                    args.deadline_s,
                     process.pid,
                 )
             )
@@ -278,7 +292,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--warmup", type=int, default=200, help="uncounted requests first")
     parser.add_argument(
-        "--endpoints", type=lambda s: s.split(","), default=list(ENDPOINTS),
+        "--endpoints",
+        type=lambda s: s.split(","),
+        default=list(ENDPOINTS),
         help="comma-separated: test-selection,route",
     )
     parser.add_argument(
@@ -286,7 +302,9 @@ def main() -> int:
     )
     parser.add_argument("--deadline-s", type=float, default=600, help="give up after this")
     parser.add_argument(
-        "--keep-alive-s", type=float, default=DEFAULT_KEEP_ALIVE_S,
+        "--keep-alive-s",
+        type=float,
+        default=DEFAULT_KEEP_ALIVE_S,
         help=f"the server's idle keep-alive timeout (smartroute serve's default: "
         f"{DEFAULT_KEEP_ALIVE_S} s; uvicorn's own: 5 s)",
     )
@@ -313,16 +331,41 @@ def main() -> int:
     rows = []
     for r in results:
         s = r.summary()
-        rows.append([
-            f"/{r.endpoint}", r.requests, r.concurrency, round(s["requests_per_s"], 1),
-            s["p50_ms"], s["p99_ms"], s["max_ms"], s["server_cpu_ms_per_request"],
-            s["client_cpu_ms_per_request"], r.ok, r.errors, r.lost,
-        ])
-    print(table(
-        ["endpoint", "requests", "concurrency", "req/s", "p50 ms", "p99 ms", "max ms",
-         "server CPU ms/req", "client CPU ms/req", "ok", "errors", "lost"],
-        rows,
-    ))
+        rows.append(
+            [
+                f"/{r.endpoint}",
+                r.requests,
+                r.concurrency,
+                round(s["requests_per_s"], 1),
+                s["p50_ms"],
+                s["p99_ms"],
+                s["max_ms"],
+                s["server_cpu_ms_per_request"],
+                s["client_cpu_ms_per_request"],
+                r.ok,
+                r.errors,
+                r.lost,
+            ]
+        )
+    print(
+        table(
+            [
+                "endpoint",
+                "requests",
+                "concurrency",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "server CPU ms/req",
+                "client CPU ms/req",
+                "ok",
+                "errors",
+                "lost",
+            ],
+            rows,
+        )
+    )
     failed = [r for r in results if r.errors or r.lost]
     for r in failed:
         print(f"/{r.endpoint}: {r.errors} errors, {r.lost} lost; e.g. {r.error_samples[:3]}")

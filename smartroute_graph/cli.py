@@ -150,8 +150,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     out = _console(sys.stdout)
-    table = Table(title=f"{report.decision.domain}/{report.decision.complexity}: "
-                  f"the router picks {report.decision.model} ({report.decision.reason})")
+    table = Table(
+        title=f"{report.decision.domain}/{report.decision.complexity}: "
+        f"the router picks {report.decision.model} ({report.decision.reason})"
+    )
     for column in ("model", "router", "score", "cost $", "latency ms", "tokens in/out", "answer"):
         table.add_column(column, justify="right" if column not in ("model", "answer") else "left")
     for r in report.results:

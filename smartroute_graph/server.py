@@ -334,7 +334,7 @@ def _missing_key_message(exc: MissingAPIKeyError) -> str:
     text = str(exc)
     provider = "openrouter" if "openrouter" in text.split(":")[0] else "openai"
     return (
-        f"no API key for {provider}: {_KEY_HINT[provider]} (or \"api_key\" in the JSON body). "
+        f'no API key for {provider}: {_KEY_HINT[provider]} (or "api_key" in the JSON body). '
         "POST /test-selection shows the routing decision without a key."
     )
 
@@ -732,9 +732,7 @@ def _error_route_class(server_token: str | None) -> type[APIRoute]:
                 except (RequestValidationError, StarletteHTTPException):
                     raise
                 except Exception as exc:
-                    status, body = _exception_payload(
-                        exc, _request_secrets(request, server_token)
-                    )
+                    status, body = _exception_payload(exc, _request_secrets(request, server_token))
                     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -747,8 +745,10 @@ def _error_route_class(server_token: str | None) -> type[APIRoute]:
 
 
 def _playground_html() -> str:
-    return resources.files("smartroute_graph").joinpath("static/playground.html").read_text(
-        encoding="utf-8"
+    return (
+        resources.files("smartroute_graph")
+        .joinpath("static/playground.html")
+        .read_text(encoding="utf-8")
     )
 
 

@@ -13,13 +13,47 @@ import json
 import random
 from pathlib import Path
 
-OUT = (Path(__file__).resolve().parents[1] / "smartroute_graph" / "data" / "supplement"
-       / "exam_shapes.jsonl")
-NAMES = ["Maya", "Tom", "Priya", "Luis", "Aiko", "Omar", "Grace", "Jonas", "Fatima", "Ben",
-         "Sofia", "Kwame", "Elena", "Raj", "Chloe", "Mateo", "Hannah", "Yusuf", "Nora", "Leo"]
-ITEMS = [("apples", "bags"), ("cupcakes", "trays"), ("pencils", "boxes"), ("stickers", "sheets"),
-         ("eggs", "cartons"), ("marbles", "jars"), ("cookies", "tins"), ("books", "shelves"),
-         ("tomatoes", "crates"), ("candles", "packs")]
+OUT = (
+    Path(__file__).resolve().parents[1]
+    / "smartroute_graph"
+    / "data"
+    / "supplement"
+    / "exam_shapes.jsonl"
+)
+NAMES = [
+    "Maya",
+    "Tom",
+    "Priya",
+    "Luis",
+    "Aiko",
+    "Omar",
+    "Grace",
+    "Jonas",
+    "Fatima",
+    "Ben",
+    "Sofia",
+    "Kwame",
+    "Elena",
+    "Raj",
+    "Chloe",
+    "Mateo",
+    "Hannah",
+    "Yusuf",
+    "Nora",
+    "Leo",
+]
+ITEMS = [
+    ("apples", "bags"),
+    ("cupcakes", "trays"),
+    ("pencils", "boxes"),
+    ("stickers", "sheets"),
+    ("eggs", "cartons"),
+    ("marbles", "jars"),
+    ("cookies", "tins"),
+    ("books", "shelves"),
+    ("tomatoes", "crates"),
+    ("candles", "packs"),
+]
 
 ONE_STEP = [
     "{n} has {a} {i}. {p} buys {b} more. How many {i} does {n} have now?",
@@ -50,81 +84,199 @@ MULTI_STEP = [
     "A water tank holds {a}0 litres. It is {b}0% full. {n} uses {d} litres a day. After {e} "
     "days, how many litres are in the tank?",
 ]
-CHATTY = ["", "", "", "Can you help with my homework? ", "Word problem: ",
-          "my kid's homework, I'm stuck: ", "Solve step by step. "]
+CHATTY = [
+    "",
+    "",
+    "",
+    "Can you help with my homework? ",
+    "Word problem: ",
+    "my kid's homework, I'm stuck: ",
+    "Solve step by step. ",
+]
 
 MC = [  # (question, options, complexity)
     ("Which organ produces insulin?", ["Liver", "Pancreas", "Kidney", "Spleen"], "simple"),
-    ("The Treaty of Westphalia (1648) ended which conflict?",
-     ["The Hundred Years' War", "The Thirty Years' War", "The War of the Roses",
-      "The Seven Years' War"], "moderate"),
-    ("Which layer of the atmosphere contains most of the ozone?",
-     ["Troposphere", "Stratosphere", "Mesosphere", "Thermosphere"], "simple"),
-    ("Under the doctrine of stare decisis, courts",
-     ["follow precedent", "defer to the legislature", "apply natural law",
-      "avoid constitutional questions"], "moderate"),
-    ("A patient with a deficiency of vitamin B12 is most likely to develop",
-     ["microcytic anemia", "megaloblastic anemia", "hemolytic anemia", "aplastic anemia"],
-     "moderate"),
-    ("Which economist is most associated with the idea of the 'invisible hand'?",
-     ["John Maynard Keynes", "Adam Smith", "Karl Marx", "Milton Friedman"], "simple"),
-    ("In which phase of mitosis do sister chromatids separate?",
-     ["Prophase", "Metaphase", "Anaphase", "Telophase"], "simple"),
-    ("The Magna Carta was sealed in",
-     ["1066", "1215", "1492", "1688"], "simple"),
-    ("Which of the following best describes the function of the loop of Henle?",
-     ["Filtration of blood plasma", "Creating a concentration gradient in the medulla",
-      "Secretion of renin", "Reabsorption of glucose"], "moderate"),
-    ("A price ceiling set below the equilibrium price will most likely cause",
-     ["a surplus", "a shortage", "no change in quantity", "a rise in supply"], "simple"),
-    ("Which philosopher wrote 'Leviathan'?",
-     ["John Locke", "Thomas Hobbes", "Jean-Jacques Rousseau", "David Hume"], "simple"),
-    ("The primary mechanism of action of beta-lactam antibiotics is",
-     ["inhibition of protein synthesis", "inhibition of cell wall synthesis",
-      "disruption of DNA gyrase", "blocking folate synthesis"], "moderate"),
-    ("Which amendment to the U.S. Constitution abolished slavery?",
-     ["First", "Thirteenth", "Fifteenth", "Nineteenth"], "simple"),
-    ("In Piaget's theory, object permanence develops during which stage?",
-     ["Sensorimotor", "Preoperational", "Concrete operational", "Formal operational"],
-     "simple"),
-    ("Which of the following is a characteristic of a monopolistically competitive market?",
-     ["Identical products", "Many firms selling differentiated products",
-      "A single seller", "High barriers to entry"], "moderate"),
-    ("The main function of the ribosome is",
-     ["lipid synthesis", "protein synthesis", "ATP production", "DNA replication"], "simple"),
-    ("Which empire built the road network known as the Qhapaq Ñan?",
-     ["Aztec", "Maya", "Inca", "Olmec"], "simple"),
-    ("A tort that requires proof of duty, breach, causation and damages is",
-     ["battery", "negligence", "defamation", "trespass"], "moderate"),
-    ("Which hormone triggers ovulation?",
-     ["Estrogen", "Progesterone", "Luteinizing hormone", "Prolactin"], "simple"),
-    ("The Bretton Woods system established",
-     ["floating exchange rates", "fixed exchange rates pegged to the U.S. dollar",
-      "the euro", "the gold standard for all currencies"], "moderate"),
-    ("Which of the following cranial nerves controls most muscles of facial expression?",
-     ["Trigeminal", "Facial", "Vagus", "Hypoglossal"], "moderate"),
-    ("Which sociologist introduced the concept of 'anomie'?",
-     ["Max Weber", "Émile Durkheim", "Karl Marx", "Erving Goffman"], "moderate"),
-    ("The Meiji Restoration took place in which country?",
-     ["China", "Korea", "Japan", "Vietnam"], "simple"),
-    ("A virus that integrates its genome into the host DNA using reverse transcriptase is a",
-     ["bacteriophage", "retrovirus", "prion", "viroid"], "simple"),
-    ("Which of the following is NOT a function of the World Trade Organization?",
-     ["Settling trade disputes", "Setting national interest rates",
-      "Administering trade agreements", "Providing a forum for negotiations"], "moderate"),
-    ("In a parliamentary system, the head of government is usually",
-     ["directly elected", "the leader of the majority party or coalition",
-      "appointed by the courts", "a hereditary monarch"], "simple"),
-    ("Which of the following best explains the high specific heat of water?",
-     ["Covalent bonds", "Hydrogen bonding", "Ionic bonding", "Van der Waals forces only"],
-     "moderate"),
-    ("The 'Lost Generation' refers to writers active mainly in the",
-     ["1850s", "1920s", "1960s", "1990s"], "simple"),
-    ("Which type of immunity is provided by a vaccine?",
-     ["Natural passive", "Artificial active", "Natural active", "Artificial passive"],
-     "moderate"),
-    ("A contract signed by a minor is generally",
-     ["void", "voidable by the minor", "fully enforceable", "illegal"], "moderate"),
+    (
+        "The Treaty of Westphalia (1648) ended which conflict?",
+        [
+            "The Hundred Years' War",
+            "The Thirty Years' War",
+            "The War of the Roses",
+            "The Seven Years' War",
+        ],
+        "moderate",
+    ),
+    (
+        "Which layer of the atmosphere contains most of the ozone?",
+        ["Troposphere", "Stratosphere", "Mesosphere", "Thermosphere"],
+        "simple",
+    ),
+    (
+        "Under the doctrine of stare decisis, courts",
+        [
+            "follow precedent",
+            "defer to the legislature",
+            "apply natural law",
+            "avoid constitutional questions",
+        ],
+        "moderate",
+    ),
+    (
+        "A patient with a deficiency of vitamin B12 is most likely to develop",
+        ["microcytic anemia", "megaloblastic anemia", "hemolytic anemia", "aplastic anemia"],
+        "moderate",
+    ),
+    (
+        "Which economist is most associated with the idea of the 'invisible hand'?",
+        ["John Maynard Keynes", "Adam Smith", "Karl Marx", "Milton Friedman"],
+        "simple",
+    ),
+    (
+        "In which phase of mitosis do sister chromatids separate?",
+        ["Prophase", "Metaphase", "Anaphase", "Telophase"],
+        "simple",
+    ),
+    ("The Magna Carta was sealed in", ["1066", "1215", "1492", "1688"], "simple"),
+    (
+        "Which of the following best describes the function of the loop of Henle?",
+        [
+            "Filtration of blood plasma",
+            "Creating a concentration gradient in the medulla",
+            "Secretion of renin",
+            "Reabsorption of glucose",
+        ],
+        "moderate",
+    ),
+    (
+        "A price ceiling set below the equilibrium price will most likely cause",
+        ["a surplus", "a shortage", "no change in quantity", "a rise in supply"],
+        "simple",
+    ),
+    (
+        "Which philosopher wrote 'Leviathan'?",
+        ["John Locke", "Thomas Hobbes", "Jean-Jacques Rousseau", "David Hume"],
+        "simple",
+    ),
+    (
+        "The primary mechanism of action of beta-lactam antibiotics is",
+        [
+            "inhibition of protein synthesis",
+            "inhibition of cell wall synthesis",
+            "disruption of DNA gyrase",
+            "blocking folate synthesis",
+        ],
+        "moderate",
+    ),
+    (
+        "Which amendment to the U.S. Constitution abolished slavery?",
+        ["First", "Thirteenth", "Fifteenth", "Nineteenth"],
+        "simple",
+    ),
+    (
+        "In Piaget's theory, object permanence develops during which stage?",
+        ["Sensorimotor", "Preoperational", "Concrete operational", "Formal operational"],
+        "simple",
+    ),
+    (
+        "Which of the following is a characteristic of a monopolistically competitive market?",
+        [
+            "Identical products",
+            "Many firms selling differentiated products",
+            "A single seller",
+            "High barriers to entry",
+        ],
+        "moderate",
+    ),
+    (
+        "The main function of the ribosome is",
+        ["lipid synthesis", "protein synthesis", "ATP production", "DNA replication"],
+        "simple",
+    ),
+    (
+        "Which empire built the road network known as the Qhapaq Ñan?",
+        ["Aztec", "Maya", "Inca", "Olmec"],
+        "simple",
+    ),
+    (
+        "A tort that requires proof of duty, breach, causation and damages is",
+        ["battery", "negligence", "defamation", "trespass"],
+        "moderate",
+    ),
+    (
+        "Which hormone triggers ovulation?",
+        ["Estrogen", "Progesterone", "Luteinizing hormone", "Prolactin"],
+        "simple",
+    ),
+    (
+        "The Bretton Woods system established",
+        [
+            "floating exchange rates",
+            "fixed exchange rates pegged to the U.S. dollar",
+            "the euro",
+            "the gold standard for all currencies",
+        ],
+        "moderate",
+    ),
+    (
+        "Which of the following cranial nerves controls most muscles of facial expression?",
+        ["Trigeminal", "Facial", "Vagus", "Hypoglossal"],
+        "moderate",
+    ),
+    (
+        "Which sociologist introduced the concept of 'anomie'?",
+        ["Max Weber", "Émile Durkheim", "Karl Marx", "Erving Goffman"],
+        "moderate",
+    ),
+    (
+        "The Meiji Restoration took place in which country?",
+        ["China", "Korea", "Japan", "Vietnam"],
+        "simple",
+    ),
+    (
+        "A virus that integrates its genome into the host DNA using reverse transcriptase is a",
+        ["bacteriophage", "retrovirus", "prion", "viroid"],
+        "simple",
+    ),
+    (
+        "Which of the following is NOT a function of the World Trade Organization?",
+        [
+            "Settling trade disputes",
+            "Setting national interest rates",
+            "Administering trade agreements",
+            "Providing a forum for negotiations",
+        ],
+        "moderate",
+    ),
+    (
+        "In a parliamentary system, the head of government is usually",
+        [
+            "directly elected",
+            "the leader of the majority party or coalition",
+            "appointed by the courts",
+            "a hereditary monarch",
+        ],
+        "simple",
+    ),
+    (
+        "Which of the following best explains the high specific heat of water?",
+        ["Covalent bonds", "Hydrogen bonding", "Ionic bonding", "Van der Waals forces only"],
+        "moderate",
+    ),
+    (
+        "The 'Lost Generation' refers to writers active mainly in the",
+        ["1850s", "1920s", "1960s", "1990s"],
+        "simple",
+    ),
+    (
+        "Which type of immunity is provided by a vaccine?",
+        ["Natural passive", "Artificial active", "Natural active", "Artificial passive"],
+        "moderate",
+    ),
+    (
+        "A contract signed by a minor is generally",
+        ["void", "voidable by the minor", "fully enforceable", "illegal"],
+        "moderate",
+    ),
 ]
 MC_FORMATS = [
     "{q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\nAnswer:",
@@ -144,25 +296,47 @@ def main() -> None:
         item, container = rng.choice(ITEMS)
         pron = rng.choice([("She", "she"), ("He", "he"), ("They", "they")])
         text = template.format(
-            n=name, i=item, c=container, p=pron[0], p2=pron[1], a=rng.randint(12, 90),
-            b=rng.randint(2, 12), c1=rng.randint(2, 9), d=rng.randint(2, 6),
+            n=name,
+            i=item,
+            c=container,
+            p=pron[0],
+            p2=pron[1],
+            a=rng.randint(12, 90),
+            b=rng.randint(2, 12),
+            c1=rng.randint(2, 9),
+            d=rng.randint(2, 6),
             e=rng.randint(3, 9),
         )
         prefix = rng.choice(CHATTY)
         if prefix:
             text = prefix + text
-        rows.append({"id": f"supplement-math-{k:03d}", "prompt": text, "domain": "math",
-                     "complexity": "moderate" if multi else "simple", "lang": "en"})
+        rows.append(
+            {
+                "id": f"supplement-math-{k:03d}",
+                "prompt": text,
+                "domain": "math",
+                "complexity": "moderate" if multi else "simple",
+                "lang": "en",
+            }
+        )
     for k, (q, options, complexity) in enumerate(MC * 3):
         opts = options[:]
         rng.shuffle(opts)
         fmt = MC_FORMATS[k % len(MC_FORMATS)]
         text = fmt.format(q=q, a=opts[0], b=opts[1], c=opts[2], d=opts[3])
-        rows.append({"id": f"supplement-knowledge-{k:03d}", "prompt": text,
-                     "domain": "knowledge", "complexity": complexity, "lang": "en"})
+        rows.append(
+            {
+                "id": f"supplement-knowledge-{k:03d}",
+                "prompt": text,
+                "domain": "knowledge",
+                "complexity": complexity,
+                "lang": "en",
+            }
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                   encoding="utf-8")
+    OUT.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     print(f"wrote {len(rows)} rows to {OUT}")  # noqa: T201
 
 

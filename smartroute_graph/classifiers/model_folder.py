@@ -124,9 +124,7 @@ def read_spec(folder: Path) -> ModelSpec:
         spec = ModelSpec(**{k: v for k, v in raw.items() if k in known})
     except TypeError as exc:  # pragma: no cover - defensive
         raise ModelFolderError(f"bad labels.json in {str(folder)!r}: {exc}") from None
-    if sorted(spec.domains) != sorted(DOMAINS) or sorted(spec.complexities) != sorted(
-        COMPLEXITIES
-    ):
+    if sorted(spec.domains) != sorted(DOMAINS) or sorted(spec.complexities) != sorted(COMPLEXITIES):
         raise ModelFolderError(
             f"labels.json in {str(folder)!r} has labels {spec.domains} / {spec.complexities}, "
             f"expected the taxonomy's {list(DOMAINS)} / {list(COMPLEXITIES)}; {_RETRAIN_HINT}"

@@ -27,32 +27,48 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     p.add_argument(
-        "data", nargs="*", default=DEFAULT_DATA,
+        "data",
+        nargs="*",
+        default=DEFAULT_DATA,
         help="JSONL/JSON/CSV/TSV files or folders (default: the packaged corpus and its "
-             "exam-shaped supplement)",
+        "exam-shaped supplement)",
     )
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--name", default="custom", help="model name recorded in labels.json")
     p.add_argument(
-        "--base", default="minilm",
+        "--base",
+        default="minilm",
         help="'minilm' (packaged MiniLM-L6), 'scratch' (small BERT + WordPiece trained on "
-             "the data), or a Hugging Face encoder name/folder (e.g. distilbert-base-uncased)",
+        "the data), or a Hugging Face encoder name/folder (e.g. distilbert-base-uncased)",
     )
-    p.add_argument("--layers", type=int, default=None,
-                   help="keep the first N layers of a pretrained base / layers of a scratch model")
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help="keep the first N layers of a pretrained base / layers of a scratch model",
+    )
     p.add_argument("--hidden", type=int, default=256, help="hidden size of a scratch model")
     p.add_argument("--vocab-size", type=int, default=8000, help="scratch WordPiece vocabulary")
     p.add_argument("--max-len", type=int, default=128, help="tokens per query (head + tail)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 8e-5 pretrained, 5e-4 scratch)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default 8e-5 pretrained, 5e-4 scratch)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.15, help="held-out share")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--augment", type=float, default=0.5,
-                   help="noisy copies per training example (0 disables)")
-    p.add_argument("--auto-label", choices=["rules", "llm"], default=None,
-                   help="label rows that lack a domain or complexity with this classifier")
+    p.add_argument(
+        "--augment", type=float, default=0.5, help="noisy copies per training example (0 disables)"
+    )
+    p.add_argument(
+        "--auto-label",
+        choices=["rules", "llm"],
+        default=None,
+        help="label rows that lack a domain or complexity with this classifier",
+    )
     p.add_argument("--no-quantize", action="store_true", help="keep float32 weights")
     p.add_argument("--teacher", default=None, help="model folder to distil from")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
@@ -67,12 +83,25 @@ def run(args: argparse.Namespace) -> int:
     from smartroute_graph.training.trainer import TrainConfig, train
 
     config = TrainConfig(
-        data=list(args.data), out=args.out, base=args.base, name=args.name, layers=args.layers,
-        hidden=args.hidden, vocab_size=args.vocab_size, max_len=args.max_len,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        val_fraction=args.val_fraction, seed=args.seed, augment=args.augment,
-        auto_label=args.auto_label, quantize=not args.no_quantize, teacher=args.teacher,
-        threads=args.threads, limit=args.limit,
+        data=list(args.data),
+        out=args.out,
+        base=args.base,
+        name=args.name,
+        layers=args.layers,
+        hidden=args.hidden,
+        vocab_size=args.vocab_size,
+        max_len=args.max_len,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        augment=args.augment,
+        auto_label=args.auto_label,
+        quantize=not args.no_quantize,
+        teacher=args.teacher,
+        threads=args.threads,
+        limit=args.limit,
         log=lambda message: print(message, file=sys.stderr, flush=True),  # noqa: T201
     )
     try:

@@ -105,8 +105,9 @@ def build_model(
             _truncate_layers(encoder, layers)
         if hasattr(encoder, "pooler"):
             encoder.pooler = None
-    width = int(encoder.config.hidden_size if hasattr(encoder.config, "hidden_size")
-                else encoder.config.dim)
+    width = int(
+        encoder.config.hidden_size if hasattr(encoder.config, "hidden_size") else encoder.config.dim
+    )
 
     class MultiTaskEncoder(nn.Module):
         """Mean-pooled encoder → domain logits [B, D] and complexity logits [B, D, C]."""
@@ -117,7 +118,9 @@ def build_model(
             self.dropout = nn.Dropout(dropout)
             self.domain_head = nn.Linear(width, n_domains)
             self.complexity_head = nn.Sequential(
-                nn.Linear(width, width), nn.GELU(), nn.Dropout(dropout),
+                nn.Linear(width, width),
+                nn.GELU(),
+                nn.Dropout(dropout),
                 nn.Linear(width, n_domains * n_complexities),
             )
 
@@ -129,9 +132,7 @@ def build_model(
             pooled = (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             pooled = self.dropout(pooled)
             domain_logits = self.domain_head(pooled)
-            complexity_logits = self.complexity_head(pooled).view(
-                -1, n_domains, n_complexities
-            )
+            complexity_logits = self.complexity_head(pooled).view(-1, n_domains, n_complexities)
             return domain_logits, complexity_logits
 
     del torch

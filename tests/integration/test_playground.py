@@ -85,7 +85,11 @@ class DevTools:
         )
         for kind in ("mousePressed", "mouseReleased"):
             self.call(
-                "Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=box[0],
+                y=box[1],
+                button="left",
                 clickCount=1,
             )
 
@@ -109,13 +113,24 @@ def browser(tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "chromium.log").open("w")
     process = subprocess.Popen(
         [
-            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-            "--window-size=1280,900", "about:blank",
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "--window-size=1280,900",
+            "about:blank",
         ],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         port_file = profile / "DevToolsActivePort"
@@ -124,8 +139,7 @@ def browser(tmp_path: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 pytest.fail(
-                    "Chromium did not start: "
-                    + (tmp_path / "chromium.log").read_text()[-2000:]
+                    "Chromium did not start: " + (tmp_path / "chromium.log").read_text()[-2000:]
                 )
             time.sleep(0.05)
         port = port_file.read_text().split()[0]
@@ -162,7 +176,8 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
     app = create_app(fake_router(), server_token=TOKEN)
     with live_server(app) as server:
         expected = httpx.post(
-            f"{server.url}/test-selection", json={"query": QUERY},
+            f"{server.url}/test-selection",
+            json={"query": QUERY},
             headers={"Authorization": f"Bearer {TOKEN}"},
         ).json()["decision"]
         page = _page(browser)
@@ -171,9 +186,11 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
             page.call("Page.navigate", url=f"{server.url}/playground")
             page.wait_for("document.body && document.body.dataset.ready === '1'")
             assert "token required" in page.text("#status")
-            assert page.evaluate("!document.getElementById('token-box').hidden && "
-                                 "getComputedStyle(document.getElementById('token-box'))"
-                                 ".display !== 'none'")
+            assert page.evaluate(
+                "!document.getElementById('token-box').hidden && "
+                "getComputedStyle(document.getElementById('token-box'))"
+                ".display !== 'none'"
+            )
 
             # An empty query is refused in the page itself.
             page.click("#route-btn")
@@ -193,8 +210,10 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
             assert page.text("#complexity").startswith(expected["complexity"])
             assert page.text("#reason") == expected["reason"]
             assert page.text("#cost").startswith(f"${expected['estimated_cost_usd']:.6f}")
-            assert page.evaluate("getComputedStyle(document.getElementById('error'))"
-                                 ".display") == "none"
+            assert (
+                page.evaluate("getComputedStyle(document.getElementById('error')).display")
+                == "none"
+            )
             bars = page.evaluate(
                 "[...document.querySelectorAll('#domain-bars .bar')].map(b => "
                 "[b.dataset.label, parseFloat(b.querySelector('.fill').style.width)])"
@@ -207,8 +226,9 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
             # With a key typed in, the answer streams in from /v1/chat/completions.
             page.type_into("#api-key", USER_KEY)
             page.click("#ask-btn")
-            page.wait_for("document.getElementById('answer-meta').textContent"
-                          ".startsWith('answered by')")
+            page.wait_for(
+                "document.getElementById('answer-meta').textContent.startsWith('answered by')"
+            )
             answer = page.text("#answer")
             assert answer == f"answer from {expected['model']}: all good here"
             assert page.text("#answer-meta").startswith(f"answered by {expected['model']}")

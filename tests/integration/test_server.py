@@ -99,8 +99,17 @@ def test_open_endpoints_need_no_token(server: Any) -> None:
         docs = anonymous.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
         spec = anonymous.get("/openapi.json").json()
-        for path in ("/route", "/route/with-file", "/query", "/query-compare", "/query-specific",
-                     "/batch-query", "/test-selection", "/v1/chat/completions", "/models"):
+        for path in (
+            "/route",
+            "/route/with-file",
+            "/query",
+            "/query-compare",
+            "/query-specific",
+            "/batch-query",
+            "/test-selection",
+            "/v1/chat/completions",
+            "/models",
+        ):
             assert path in spec["paths"], path
 
         page = anonymous.get("/playground")
@@ -270,7 +279,12 @@ def test_bad_json_and_missing_fields_are_422(client: httpx.Client) -> None:
 def test_query(client: httpx.Client) -> None:
     body = client.post("/query", json={"query": "What is the capital of France?"}).json()
     assert set(body) >= {
-        "selected_model", "response", "confidence", "reasoning", "domain", "complexity",
+        "selected_model",
+        "response",
+        "confidence",
+        "reasoning",
+        "domain",
+        "complexity",
         "cost_usd",
     }
     assert body["response"] == f"answer from {body['selected_model']}: all good here"
@@ -335,7 +349,13 @@ def test_test_selection_calls_no_model(client: httpx.Client, tracker: Tracker) -
     decision = one.json()["decision"]
     assert decision["domain"] == "math"
     assert set(decision["domain_probs"]) == {
-        "coding", "math", "reasoning", "creative", "knowledge", "text", "chat"
+        "coding",
+        "math",
+        "reasoning",
+        "creative",
+        "knowledge",
+        "text",
+        "chat",
     }
     assert abs(sum(decision["complexity_probs"].values()) - 1) < 1e-6
     assert decision["estimated_cost_usd"] > 0 and decision["reason"]
@@ -401,8 +421,11 @@ def test_chat_completion_streams(oai: openai.OpenAI) -> None:
 
 
 def test_chat_stream_is_sse_ending_with_done(client: httpx.Client) -> None:
-    payload = {"model": "smartroute", "stream": True,
-               "messages": [{"role": "user", "content": "hello"}]}
+    payload = {
+        "model": "smartroute",
+        "stream": True,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
     with client.stream("POST", "/v1/chat/completions", json=payload) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -421,10 +444,15 @@ def test_chat_with_image_and_pdf_parts(oai: openai.OpenAI, tracker: Tracker) -> 
     url = "data:image/png;base64," + base64.b64encode(png(3, 3)).decode()
     completion = oai.chat.completions.create(
         model="smartroute",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is in this picture?"},
-            {"type": "image_url", "image_url": {"url": url}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this picture?"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            }
+        ],
     )
     assert completion.choices[0].message.content
     blocks = [b for m in tracker.seen[-1] if isinstance(m.content, list) for b in m.content]
@@ -433,11 +461,21 @@ def test_chat_with_image_and_pdf_parts(oai: openai.OpenAI, tracker: Tracker) -> 
     pdf = base64.b64encode(text_pdf(["Invoice 2291 is due on 3 March."])).decode()
     oai.chat.completions.create(
         model="smartroute",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "When is the invoice due?"},
-            {"type": "file", "file": {"filename": "invoice.pdf",
-                                      "file_data": f"data:application/pdf;base64,{pdf}"}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "When is the invoice due?"},
+                    {
+                        "type": "file",
+                        "file": {
+                            "filename": "invoice.pdf",
+                            "file_data": f"data:application/pdf;base64,{pdf}",
+                        },
+                    },
+                ],
+            }
+        ],
     )
     sent = " ".join(str(m.content) for m in tracker.seen[-1])
     assert "Invoice 2291 is due on 3 March." in sent
@@ -449,29 +487,47 @@ def test_chat_bad_requests(oai: openai.OpenAI, client: httpx.Client) -> None:
     assert "the query is empty" in str(info.value)
     with pytest.raises(openai.UnprocessableEntityError):
         oai.chat.completions.create(model="smartroute", messages=[])
-    response = client.post("/v1/chat/completions", json={
-        "model": "smartroute", "messages": [{"role": "user", "content": "hi"}],
-        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
-    })
+    response = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "smartroute",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        },
+    )
     assert response.status_code == 400 and "tool calling is not supported" in _error(response)
-    response = client.post("/v1/chat/completions", json={
-        "model": "smartroute", "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}],
-    })
+    response = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "smartroute",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+                    ],
+                }
+            ],
+        },
+    )
     assert response.status_code == 400 and "does not fetch URLs" in _error(response)
 
 
 def test_stream_falls_back_before_the_first_token() -> None:
-    models = fake_models(per_model={
-        name: {"error": ConnectionError("connection reset")} for name in ("gpt-4.1-nano",)
-    })
+    models = fake_models(
+        per_model={
+            name: {"error": ConnectionError("connection reset")} for name in ("gpt-4.1-nano",)
+        }
+    )
     app = create_app(fake_router(models))
     with live_server(app) as live:
         oai = openai.OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0)
         # "hi" routes to gpt-4.1-nano (checked below), which fails before its first token.
-        chunks = list(oai.chat.completions.create(
-            model="smartroute", stream=True, messages=[{"role": "user", "content": "hi"}]
-        ))
+        chunks = list(
+            oai.chat.completions.create(
+                model="smartroute", stream=True, messages=[{"role": "user", "content": "hi"}]
+            )
+        )
     final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
     meta = (final.model_extra or {})["smartroute"]
     assert meta["selected_model"] == "gpt-4.1-nano"
@@ -509,11 +565,20 @@ def test_every_model_failing_is_502_with_redacted_attempts(
     app = create_app(fake_router(models))
     caplog.set_level(logging.DEBUG)
     with live_server(app) as live, httpx.Client(base_url=live.url, timeout=30) as http:
-        response = http.post("/route", json={"prompt": "hi", "api_key": PLAIN_KEY},
-                             headers={"X-OpenAI-API-Key": USER_KEY})
-        stream = http.post("/v1/chat/completions", json={
-            "model": "smartroute", "stream": True, "messages": [{"role": "user", "content": "x"}]
-        }, headers={"X-OpenAI-API-Key": PLAIN_KEY})
+        response = http.post(
+            "/route",
+            json={"prompt": "hi", "api_key": PLAIN_KEY},
+            headers={"X-OpenAI-API-Key": USER_KEY},
+        )
+        stream = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "smartroute",
+                "stream": True,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+            headers={"X-OpenAI-API-Key": PLAIN_KEY},
+        )
     assert response.status_code == 502
     body = response.json()
     assert "every model failed" in _error(response)
@@ -550,7 +615,9 @@ class _BrokenClassifier:
 
 def test_unexpected_error_is_500_without_traceback(caplog: pytest.LogCaptureFixture) -> None:
     router = SmartRouter.from_preset(
-        "openai", models=fake_models(), classifier=_BrokenClassifier()  # type: ignore[arg-type]
+        "openai",
+        models=fake_models(),
+        classifier=_BrokenClassifier(),  # type: ignore[arg-type]
     )
     caplog.set_level(logging.INFO)
     with live_server(create_app(router)) as live, httpx.Client(base_url=live.url) as http:
@@ -583,7 +650,8 @@ def test_missing_or_wrong_token_is_401(server: Any) -> None:
         assert "not-the-token" not in wrong.text
         # A server holding ready-made models: bringing your own key does not open it.
         own = anonymous.post(
-            "/route", json={"prompt": "hi", "api_key": USER_KEY},
+            "/route",
+            json={"prompt": "hi", "api_key": USER_KEY},
             headers={"X-OpenAI-API-Key": USER_KEY},
         )
         assert own.status_code == 401 and USER_KEY not in own.text
@@ -625,7 +693,8 @@ def test_own_key_skips_the_token_and_pays_for_the_call(
                 "/query", json={"query": "hello"}, headers={"X-OpenAI-API-Key": USER_KEY}
             )
             form = http.post(
-                "/route/with-file", data={"prompt": "What does it say?", "api_key": USER_KEY},
+                "/route/with-file",
+                data={"prompt": "What does it say?", "api_key": USER_KEY},
                 files={"file": ("note.pdf", text_pdf(["meet at noon"]))},
             )
             wrong = http.post("/route", json={"prompt": "hi", "api_key": PLAIN_KEY})
@@ -635,14 +704,17 @@ def test_own_key_skips_the_token_and_pays_for_the_call(
         tokenless = create_app(SmartRouter.from_preset("openai"))
         with live_server(tokenless) as live:
             oai = openai.OpenAI(base_url=f"{live.url}/v1", api_key=USER_KEY, max_retries=0)
-            chunks = list(oai.chat.completions.create(
-                model="smartroute", stream=True, messages=[{"role": "user", "content": "hi"}]
-            ))
+            chunks = list(
+                oai.chat.completions.create(
+                    model="smartroute", stream=True, messages=[{"role": "user", "content": "hi"}]
+                )
+            )
             with pytest.raises(openai.APIStatusError) as refused:
-                openai.OpenAI(base_url=f"{live.url}/v1", api_key=PLAIN_KEY, max_retries=0) \
-                    .chat.completions.create(
-                        model="smartroute", messages=[{"role": "user", "content": "hi"}]
-                    )
+                openai.OpenAI(
+                    base_url=f"{live.url}/v1", api_key=PLAIN_KEY, max_retries=0
+                ).chat.completions.create(
+                    model="smartroute", messages=[{"role": "user", "content": "hi"}]
+                )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed.startswith("answer from") and streamed.endswith("all good here")
     assert refused.value.status_code == 502 and PLAIN_KEY not in str(refused.value)
@@ -673,7 +745,8 @@ def test_keys_are_never_echoed_or_logged(
         client.post("/batch-query", json={"queries": ["a"], "api_key": PLAIN_KEY}),
         client.post("/query-compare", json={"query": "a", "api_key": PLAIN_KEY}),
         client.post(
-            "/route/with-file", data={"prompt": "x", "api_key": PLAIN_KEY},
+            "/route/with-file",
+            data={"prompt": "x", "api_key": PLAIN_KEY},
             files={"file": ("a.zip", b"PK\x03\x04zzzz")},
         ),
     ]
@@ -688,9 +761,7 @@ def test_keys_are_never_echoed_or_logged(
 
 
 def _log_text(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(
-        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-    )
+    return "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
 
 
 # -- the serve command ---------------------------------------------------------------------
@@ -698,15 +769,32 @@ def _log_text(caplog: pytest.LogCaptureFixture) -> str:
 
 def _serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "smartroute_graph.serve_command", "--port", str(port),
-         "--token-env", "TEST_SMARTROUTE_TOKEN", "--log-level", "warning", *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "smartroute_graph.serve_command",
+            "--port",
+            str(port),
+            "--token-env",
+            "TEST_SMARTROUTE_TOKEN",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "TEST_SMARTROUTE_TOKEN")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "TEST_SMARTROUTE_TOKEN")
+    }
     return {**env, "LANGSMITH_TRACING": "false"}
 
 

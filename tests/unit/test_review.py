@@ -149,25 +149,41 @@ def test_logprobs_review_asks_an_openai_model_for_logprobs() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.content))
-        return httpx.Response(200, json={
-            "id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4.1-nano",
-            "choices": [{
-                "index": 0, "finish_reason": "stop",
-                "message": {"role": "assistant", "content": "hi"},
-                "logprobs": {"content": [
-                    {"token": "hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}
-                ]},
-            }],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-        })
+        return httpx.Response(
+            200,
+            json={
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "gpt-4.1-nano",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "hi"},
+                        "logprobs": {
+                            "content": [
+                                {"token": "hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}
+                            ]
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            },
+        )
 
     nano = ChatOpenAI(
-        model="gpt-4.1-nano", api_key="sk-test", max_retries=0,
+        model="gpt-4.1-nano",
+        api_key="sk-test",
+        max_retries=0,
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
     )
     router = SmartRouter.from_preset(
-        "openai", models={"gpt-4.1-nano": nano}, classifier=StubClassifier("chat", "simple"),
-        review="logprobs", review_threshold=0.5,
+        "openai",
+        models={"gpt-4.1-nano": nano},
+        classifier=StubClassifier("chat", "simple"),
+        review="logprobs",
+        review_threshold=0.5,
     )
     info = meta(router.invoke("hello"))
     assert bodies and bodies[0]["logprobs"] is True

@@ -78,7 +78,8 @@ def write_model_card(folder: Path, spec: ModelSpec, metrics: dict[str, Any]) -> 
         "## Model",
         "",
         f"- base: `{spec.base}`; layers: {cfg.get('layers') or 'all'}; "
-        f"max_len: {spec.max_len} tokens (head + tail of long prompts)",
+        + (f"distilled from `{Path(cfg['teacher']).name}`; " if cfg.get("teacher") else "")
+        + f"max_len: {spec.max_len} tokens (head + tail of long prompts)",
         f"- parameters: {metrics.get('parameters', '?'):,}; model.onnx: "
         f"{metrics.get('onnx_mb', 0):.1f} MB",
         f"- temperatures (fitted on the held-out split): domain "

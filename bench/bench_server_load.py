@@ -77,8 +77,11 @@ def serve(port: int, model_delay_ms: float, keep_alive_s: float) -> None:
     import uvicorn
 
     from smartroute_graph import SmartRouter
+    from smartroute_graph.serve_command import use_server_encoder_settings
     from smartroute_graph.server import create_app
     from smartroute_graph.testing import FakeChatModel
+
+    use_server_encoder_settings()  # as `smartroute serve` does
 
     models = {
         name: FakeChatModel(

@@ -28,8 +28,9 @@ from smartroute_graph.classifiers.model_folder import (
     read_spec,
     resolve_model_dir,
 )
+from smartroute_graph.errors import ConfigError
 
-__all__ = ["EncoderClassifier", "encode_texts", "softmax"]
+__all__ = ["SPINNING_ENV", "THREADS_ENV", "EncoderClassifier", "encode_texts", "softmax"]
 
 _MAX_CHARS = 6000  # longer texts keep their first and last 3000 characters before tokenising
 
@@ -64,13 +65,40 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], spec: ModelSpec) -> list[
     return out
 
 
+THREADS_ENV = "SMARTROUTE_ENCODER_THREADS"
+SPINNING_ENV = "SMARTROUTE_ENCODER_SPINNING"
+
+
+def _env_threads() -> int | None:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads >= 1, got {raw!r}")
+    return int(raw)
+
+
+def _env_spinning() -> bool:
+    raw = os.environ.get(SPINNING_ENV, "").strip().lower()
+    if raw in ("", "1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{SPINNING_ENV} must be 1 or 0, got {raw!r}")
+
+
 class EncoderClassifier:
     """Classify queries with a trained encoder model folder (ONNX Runtime, CPU).
 
     Args:
         model: a packaged model name (``"accurate"``, the default, or ``"fast"``) or a model
             folder path.
-        threads: ONNX Runtime intra-op threads (default: up to 4 of the machine's cores).
+        threads: ONNX Runtime intra-op threads (default: ``SMARTROUTE_ENCODER_THREADS``, else
+            up to 4 of the machine's cores).
+        spinning: let idle intra-op threads spin-wait for work (default:
+            ``SMARTROUTE_ENCODER_SPINNING`` = ``1``/``0``, else on). Spinning buys single-query
+            latency; a server answering many requests at once does better with one thread
+            and no spinning, which ``smartroute serve`` sets (see bench/README.md).
         batch_size: texts per forward pass in :meth:`classify`.
         cache_size: decisions kept for repeated texts (0 disables the cache).
 
@@ -83,6 +111,7 @@ class EncoderClassifier:
         model: str | Path | None = None,
         *,
         threads: int | None = None,
+        spinning: bool | None = None,
         batch_size: int = 64,
         cache_size: int = 4096,
     ) -> None:
@@ -106,8 +135,13 @@ class EncoderClassifier:
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.intra_op_num_threads = threads or _env_threads() or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        if spinning is None:
+            spinning = _env_spinning()
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if spinning else "0"
+        )
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -143,3 +144,47 @@ def test_labels_that_do_not_match_the_model(tmp_path: Path) -> None:
     (folder / "labels.json").write_text(json.dumps(spec))
     with pytest.raises(ModelFolderError, match="temperature"):
         EncoderClassifier(folder)
+
+
+def _runtime_settings(clf: EncoderClassifier) -> tuple[int, str]:
+    options = clf._session.get_session_options()
+    return options.intra_op_num_threads, options.get_session_config_entry(
+        "session.intra_op.allow_spinning"
+    )
+
+
+def test_threads_and_spinning_from_arguments_and_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from smartroute_graph.classifiers.encoder import SPINNING_ENV, THREADS_ENV
+
+    assert _runtime_settings(EncoderClassifier("fast", threads=1, spinning=False)) == (1, "0")
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setenv(SPINNING_ENV, "0")
+    assert _runtime_settings(EncoderClassifier("fast")) == (2, "0")
+    # Arguments win over the environment.
+    assert _runtime_settings(EncoderClassifier("fast", threads=1, spinning=True)) == (1, "1")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SMARTROUTE_ENCODER_THREADS", "two"), ("SMARTROUTE_ENCODER_SPINNING", "maybe")],
+)
+def test_bad_runtime_environment_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    from smartroute_graph.errors import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name} must be .*got '{value}'"):
+        EncoderClassifier("fast")
+
+
+def test_server_settings_do_not_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartroute_graph.classifiers.encoder import SPINNING_ENV, THREADS_ENV
+    from smartroute_graph.serve_command import use_server_encoder_settings
+
+    monkeypatch.delenv(SPINNING_ENV, raising=False)
+    monkeypatch.setenv(THREADS_ENV, "3")
+    use_server_encoder_settings()
+    assert os.environ[THREADS_ENV] == "3" and os.environ[SPINNING_ENV] == "0"

@@ -22,8 +22,8 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime, get_runtime
 
-from smartroute_graph.catalog import Catalog, ModelSpec
-from smartroute_graph.classifiers.base import Classification, Classifier
+from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
 from smartroute_graph.context import RouterContext
 from smartroute_graph.errors import (
     AllModelsFailedError,
@@ -168,20 +168,42 @@ def build_graph(
                 f"unknown classifier {name!r}; this router has: {', '.join(classifiers)}"
             ) from None
 
-    def classify_domain(state: RouterState) -> dict[str, Any]:
+    def priced(results: Sequence[Classification]) -> tuple[Classification, dict[str, Any] | None]:
+        """The classification to route on, its model call priced, and the cost event."""
+        classification = _with_context(results)
+        usage = classification.usage
+        if usage is None:
+            return classification, None
+        usage = _price_usage(usage, policy_for(_context()).catalog)
+        event = {
+            "model": usage.model,
+            "cost_usd": usage.cost_usd or 0.0,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "purpose": "classifier",
+            "estimated": usage.cost_usd is None,
+        }
+        return classification.model_copy(update={"usage": usage}), event
+
+    def classify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         classifier = classifier_for(_context())
         texts = _texts_to_classify(state)
-        return {"classification": _with_context(classifier.classify(texts))}
+        classification, event = priced(classifier.classify(texts))
+        if event is not None:
+            dispatch_custom_event(COST_EVENT, event, config=config)
+        return {"classification": classification}
 
-    async def aclassify_domain(state: RouterState) -> dict[str, Any]:
+    async def aclassify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         # A classifier that waits on the network (the LLM backend) has an async twin; the
         # CPU-light ones run inline, as a light node does.
         classifier = classifier_for(_context())
         aclassify = getattr(classifier, "aclassify", None)
         texts = _texts_to_classify(state)
-        if aclassify is None:
-            return {"classification": _with_context(classifier.classify(texts))}
-        return {"classification": _with_context(await aclassify(texts))}
+        results = classifier.classify(texts) if aclassify is None else await aclassify(texts)
+        classification, event = priced(results)
+        if event is not None:
+            await adispatch_custom_event(COST_EVENT, event, config=config)
+        return {"classification": classification}
 
     def assess_complexity(state: RouterState) -> dict[str, Any]:
         context = _context()
@@ -210,17 +232,21 @@ def build_graph(
                 confidence_threshold=context.confidence_threshold,
                 max_attempts=context.max_attempts,
             )
+        if classification.usage is not None and classification.usage.cost_usd:
+            decision = decision.model_copy(
+                update={"classifier_cost_usd": classification.usage.cost_usd}
+            )
         annotate_router_run(decision, dry_run=context.dry_run)
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
 
     def route_to_model(state: RouterState) -> str:
         return state.get("next_model") or END
 
-    def judge_for(context: RouterContext, config: RunnableConfig) -> Any:
+    def judge_for(context: RouterContext, config: RunnableConfig) -> tuple[Any, ModelSpec]:
         catalog_ = policy_for(context).catalog
-        name = context.judge_model or catalog_.ladder[0]
+        spec = catalog_[context.judge_model or catalog_.ladder[0]]
         keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
-        return structured_judge(provider.get(catalog_[name], keys)), name
+        return structured_judge(provider.get(spec, keys)), spec
 
     def review(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         attempts = state.get("attempts") or []
@@ -229,15 +255,15 @@ def build_graph(
             response = state["response"]
             assert response is not None
             if context.review == "judge":
-                judge, judge_name = judge_for(context, config)
+                judge, spec = judge_for(context, config)
+                messages = judge_messages(_last_user_text(state), response.text)
                 try:
-                    verdict = judge.invoke(
-                        judge_messages(_last_user_text(state), response.text),
-                        {**config, **JUDGE_CONFIG},
-                    )
+                    output = judge.invoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(judge_name, exc))
-                return review_answer(state, context, _judged(judge_name, verdict))
+                    return review_answer(state, context, _judge_failed(spec.name, exc))
+                judged = _judged(spec, messages, output)
+                dispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
+                return review_answer(state, context, judged)
             return review_answer(state, context, None)
         return after_failure(state)
 
@@ -248,22 +274,22 @@ def build_graph(
             response = state["response"]
             assert response is not None
             if context.review == "judge":
-                judge, judge_name = judge_for(context, config)
+                judge, spec = judge_for(context, config)
+                messages = judge_messages(_last_user_text(state), response.text)
                 try:
-                    verdict = await judge.ainvoke(
-                        judge_messages(_last_user_text(state), response.text),
-                        {**config, **JUDGE_CONFIG},
-                    )
+                    output = await judge.ainvoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(judge_name, exc))
-                return review_answer(state, context, _judged(judge_name, verdict))
+                    return review_answer(state, context, _judge_failed(spec.name, exc))
+                judged = _judged(spec, messages, output)
+                await adispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
+                return review_answer(state, context, judged)
             return review_answer(state, context, None)
         return after_failure(state)
 
     def review_answer(
         state: RouterState,
         context: RouterContext,
-        judged: tuple[float | None, dict[str, Any]] | None,
+        judged: tuple[float | None, dict[str, Any], float] | None,
     ) -> dict[str, Any]:
         """Score the last answer; keep it, re-ask a stronger model, or keep the best so far."""
         attempts = state.get("attempts") or []
@@ -275,8 +301,9 @@ def build_graph(
         note: str | None = None
         details: dict[str, Any] | None = None
         score: float | None
+        cost = 0.0
         if judged is not None:
-            score, details = judged
+            score, details, cost = judged
             note = details.get("note") if details else None
         elif method == "scorer":
             score, details = scorer_review(_last_user_text(state), response.text, decision.domain)
@@ -294,6 +321,7 @@ def build_graph(
             passed=passed,
             note=note,
             details=details,
+            cost_usd=cost,
         )
         reviews = [*(state.get("reviews") or []), verdict]
         candidates = [*(state.get("candidates") or []), response]
@@ -413,10 +441,23 @@ def _with_context(results: Sequence[Classification]) -> Classification:
     if len(results) == 1:
         return results[0]
     alone, with_previous = results
+    # Both readings were asked for, so both calls count (an LLM classifier's tokens).
+    spent = [r.usage for r in results if r.usage is not None]
+    usage = sum(spent[1:], spent[0]) if spent else None
     if alone.confidence >= TURN_ALONE_CONFIDENCE:
-        return alone
+        return alone.model_copy(update={"usage": usage})
     note = f"read with the previous turn (alone: confidence {alone.confidence:.2f})"
-    return with_previous.model_copy(update={"note": with_previous.note or note})
+    return with_previous.model_copy(update={"note": with_previous.note or note, "usage": usage})
+
+
+def _price_usage(usage: ClassifierUsage, catalog: Catalog) -> ClassifierUsage:
+    """``usage`` with its cost from the router's catalog, else the ``openai`` preset's prices
+    (the default LLM classifier is gpt-4.1-nano); an unknown model stays unpriced (None)."""
+    spec = catalog.get(usage.model) or preset_catalog("openai").get(usage.model)
+    if spec is None:
+        return usage
+    cost = attempt_cost(spec, usage.input_tokens, usage.output_tokens)
+    return usage.model_copy(update={"cost_usd": cost})
 
 
 def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:
@@ -438,7 +479,7 @@ def _condition(classification: Classification, context: RouterContext) -> Classi
     if c.complexity_by_domain and domain in c.complexity_by_domain:
         c = Classification.conditioned(
             c.domain_probs, c.complexity_by_domain, domain, backend=c.backend, note=c.note
-        )
+        ).model_copy(update={"usage": c.usage})
     elif domain != c.domain:
         c = c.model_copy(update={"domain": domain})
     if context.complexity_cutoffs is not None:
@@ -652,19 +693,46 @@ def _last_user_text(state: RouterState) -> str:
     return next((m.text for m in reversed(state["messages"]) if m.type == "human"), state["text"])
 
 
-def _judged(judge: str, verdict: Any) -> tuple[float | None, dict[str, Any]]:
+def _judged(
+    spec: ModelSpec, messages: Sequence[BaseMessage], output: Any
+) -> tuple[float | None, dict[str, Any], float]:
+    """Score, details and cost of the judge's answer (``{"raw", "parsed", ...}``); a reply
+    that does not parse still cost its tokens."""
+    raw = output.get("raw") if isinstance(output, Mapping) else None
+    verdict = output.get("parsed") if isinstance(output, Mapping) else output
+    usage = getattr(raw, "usage_metadata", None)
+    tokens_in = usage["input_tokens"] if usage else estimate_message_tokens(list(messages))
+    tokens_out = usage["output_tokens"] if usage else estimate_tokens(getattr(raw, "text", ""))
+    cost = attempt_cost(spec, tokens_in, tokens_out)
+    details: dict[str, Any] = {
+        "judge": spec.name,
+        "judge_input_tokens": tokens_in,
+        "judge_output_tokens": tokens_out,
+    }
     if not isinstance(verdict, JudgeVerdict):
-        return None, {"judge": judge, "note": f"the judge {judge} gave no usable verdict"}
-    return (verdict.score - 1) / 9, {
-        "judge": judge,
-        "judge_score": verdict.score,
-        "reason": verdict.reason,
+        details["note"] = f"the judge {spec.name} gave no usable verdict: answer kept"
+        return None, details, cost
+    details |= {"judge_score": verdict.score, "reason": verdict.reason}
+    return (verdict.score - 1) / 9, details, cost
+
+
+def _judge_event(
+    spec: ModelSpec, judged: tuple[float | None, dict[str, Any], float]
+) -> dict[str, Any]:
+    _, details, cost = judged
+    return {
+        "model": spec.name,
+        "cost_usd": cost,
+        "input_tokens": details["judge_input_tokens"],
+        "output_tokens": details["judge_output_tokens"],
+        "purpose": "judge",
     }
 
 
-def _judge_failed(judge: str, exc: Exception) -> tuple[float | None, dict[str, Any]]:
+def _judge_failed(judge: str, exc: Exception) -> tuple[float | None, dict[str, Any], float]:
     message = redact_secrets(f"{type(exc).__name__}: {exc}")[:300]
-    return None, {"judge": judge, "note": f"the judge {judge} failed ({message}): answer kept"}
+    note = f"the judge {judge} failed ({message}): answer kept"
+    return None, {"judge": judge, "note": note}, 0.0
 
 
 def routing_metadata(
@@ -690,7 +758,14 @@ def routing_metadata(
         "escalated": answered is not None and answered != decision.model,
         "attempts": [a.model_dump() for a in attempts],
         "reviews": [r.model_dump() for r in reviews],
-        "cost_usd": round(sum(a.cost_usd for a in attempts), 8),
+        "cost_usd": round(
+            decision.classifier_cost_usd
+            + sum(a.cost_usd for a in attempts)
+            + sum(r.cost_usd for r in reviews),
+            8,
+        ),
+        "classifier_cost_usd": round(decision.classifier_cost_usd, 8),
+        "review_cost_usd": round(sum(r.cost_usd for r in reviews), 8),
         "estimated_cost_usd": round(decision.estimated_cost_usd, 8),
     }
 

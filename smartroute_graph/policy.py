@@ -78,6 +78,8 @@ class RoutingDecision(BaseModel):
     estimated_input_tokens: int = 0
     estimated_cost_usd: float = 0.0
     classifier: str = "unknown"
+    classifier_cost_usd: float = 0.0
+    """What the classifier's own model call cost (the LLM backend; 0 for local ones)."""
     preset: str = "custom"
 
 

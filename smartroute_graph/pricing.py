@@ -96,7 +96,8 @@ def estimate_cost(spec: ModelSpec, input_tokens: int, complexity: Complexity) ->
 
 
 class CostTracker(BaseCallbackHandler):
-    """Callback handler that totals the router's per-attempt cost events.
+    """Callback handler that totals the router's cost events: one per model call (each
+    answering attempt, the LLM classifier's call, each review judge's call).
 
     Pass it in ``config={"callbacks": [tracker]}``; it works through chains, batches and
     streams, and is thread-safe::
@@ -125,7 +126,7 @@ class CostTracker(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        """Add one attempt's cost (events other than :data:`COST_EVENT` are ignored)."""
+        """Add one call's cost (events other than :data:`COST_EVENT` are ignored)."""
         if name != COST_EVENT or not isinstance(data, Mapping):
             return
         cost = float(data.get("cost_usd", 0.0))

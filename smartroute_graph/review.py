@@ -57,6 +57,8 @@ class Review(BaseModel):
     passed: bool
     note: str | None = None
     details: dict[str, Any] | None = None
+    cost_usd: float = 0.0
+    """What reviewing cost (the LLM judge's call; 0 for the scorer and logprobs)."""
 
 
 class JudgeVerdict(BaseModel):
@@ -111,5 +113,6 @@ def judge_messages(query: str, answer: str) -> list[SystemMessage | HumanMessage
 
 
 def structured_judge(model: BaseChatModel) -> Any:
-    """The judge model bound to return a :class:`JudgeVerdict`."""
-    return model.with_structured_output(JudgeVerdict)
+    """The judge model bound to return ``{"raw", "parsed", "parsing_error"}``: the parsed
+    :class:`JudgeVerdict` and the raw message, whose token usage the judge's cost comes from."""
+    return model.with_structured_output(JudgeVerdict, include_raw=True)

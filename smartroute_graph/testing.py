@@ -115,9 +115,20 @@ class FakeChatModel(BaseChatModel):
 
     def with_structured_output(  # type: ignore[override]
         self, schema: type[BaseModel], **kwargs: Any
-    ) -> Runnable[Any, BaseModel]:
-        """This model with each reply parsed as JSON into ``schema`` (pydantic)."""
-        return self | RunnableLambda(lambda message: schema.model_validate_json(message.text))
+    ) -> Runnable[Any, Any]:
+        """This model with each reply parsed as JSON into ``schema`` (pydantic); with
+        ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models give."""
+        if not kwargs.get("include_raw"):
+            return self | RunnableLambda(lambda message: schema.model_validate_json(message.text))
+
+        def parse(message: BaseMessage) -> dict[str, Any]:
+            try:
+                parsed = schema.model_validate_json(message.text)
+            except ValueError as exc:
+                return {"raw": message, "parsed": None, "parsing_error": exc}
+            return {"raw": message, "parsed": parsed, "parsing_error": None}
+
+        return self | RunnableLambda(parse)
 
     def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
         if self.error is not None:

@@ -15,7 +15,7 @@ from smartroute_graph.taxonomy import (
     complexity_score,
 )
 
-__all__ = ["Classification", "Classifier", "normalise_probs"]
+__all__ = ["Classification", "Classifier", "ClassifierUsage", "normalise_probs"]
 
 
 def normalise_probs(scores: Mapping[str, float], labels: Sequence[str]) -> dict[str, float]:
@@ -25,6 +25,25 @@ def normalise_probs(scores: Mapping[str, float], labels: Sequence[str]) -> dict[
     if total <= 0.0:
         return {label: 1.0 / len(labels) for label in labels}
     return {label: v / total for label, v in values.items()}
+
+
+class ClassifierUsage(BaseModel):
+    """Tokens a classifier's own chat model spent on one decision (the LLM backend)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    """Priced by the router from its catalog (else the ``openai`` preset); None: unknown."""
+
+    def __add__(self, other: ClassifierUsage) -> ClassifierUsage:
+        return ClassifierUsage(
+            model=self.model,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
 
 
 class Classification(BaseModel):
@@ -48,6 +67,9 @@ class Classification(BaseModel):
     backend: str = "unknown"
     note: str | None = None
     """Why the backend answered as it did when it is not the obvious path (e.g. a fallback)."""
+    usage: ClassifierUsage | None = None
+    """What asking a chat model for this decision spent (None: a local backend, or a cache
+    hit, which spends nothing)."""
 
     @classmethod
     def from_probs(

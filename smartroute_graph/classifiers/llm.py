@@ -23,7 +23,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -32,7 +32,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
-from smartroute_graph.classifiers.base import Classification, Classifier
+from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
 from smartroute_graph.errors import ConfigError, MissingAPIKeyError
 from smartroute_graph.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
@@ -178,6 +178,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+# (label or why there is none, tokens the call spent) and (error, tokens spent).
+_Outcome = tuple[QueryLabel | BaseException, ClassifierUsage | None]
+_Failure = tuple[BaseException, ClassifierUsage | None]
+
+
 class LLMClassifier:
     """Classifies queries by asking a chat model for a structured label.
 
@@ -270,7 +275,8 @@ class LLMClassifier:
     @staticmethod
     def _structure(model: BaseChatModel) -> Runnable[Any, Any]:
         try:
-            return model.with_structured_output(QueryLabel)
+            # include_raw: the raw message carries the token usage the decision cost.
+            return model.with_structured_output(QueryLabel, include_raw=True)
         except NotImplementedError as exc:
             raise ConfigError(
                 f"LLMClassifier needs a chat model that supports with_structured_output; "
@@ -334,6 +340,31 @@ class LLMClassifier:
     def _timeout_error(self) -> TimeoutError:
         return TimeoutError(f"no answer within {self.timeout_s:g} s")
 
+    def _model_name(self) -> str:
+        model = self._model
+        name = getattr(model, "model_name", None) or getattr(model, "model", None)
+        return str(name) if name else type(model).__name__
+
+    def _outcome(self, out: object) -> _Outcome:
+        """The label (or why there is none) and the tokens the call spent."""
+        if isinstance(out, Mapping) and "raw" in out:
+            usage = getattr(out.get("raw"), "usage_metadata", None)
+            spent = (
+                ClassifierUsage(
+                    model=self._model_name(),
+                    input_tokens=usage["input_tokens"],
+                    output_tokens=usage["output_tokens"],
+                )
+                if usage
+                else None
+            )
+            parsed = out.get("parsed")
+            if parsed is None and out.get("parsing_error") is not None:
+                error = out["parsing_error"]
+                return (error if isinstance(error, BaseException) else ValueError(error)), spent
+            return self._as_label(parsed), spent
+        return self._as_label(out), None
+
     @staticmethod
     def _as_label(outcome: object) -> QueryLabel | BaseException:
         if isinstance(outcome, BaseException | QueryLabel):
@@ -348,11 +379,11 @@ class LLMClassifier:
         except Exception as exc:
             return exc
 
-    def _call(self, texts: list[str]) -> list[QueryLabel | BaseException]:
+    def _call(self, texts: list[str]) -> list[_Outcome]:
         try:
             structured = self._structured_model()
         except MissingAPIKeyError as exc:
-            return [exc] * len(texts)
+            return [(exc, None)] * len(texts)
         inputs = [self._messages(t) for t in texts]
         config = self._run_config()
         answers: dict[int, object] = {}
@@ -375,28 +406,28 @@ class LLMClassifier:
             failure = exc
         with answers_lock:
             got = dict(answers)
-        return [self._as_label(got[i]) if i in got else failure for i in range(len(texts))]
+        return [self._outcome(got[i]) if i in got else (failure, None) for i in range(len(texts))]
 
-    async def _acall(self, texts: list[str]) -> list[QueryLabel | BaseException]:
+    async def _acall(self, texts: list[str]) -> list[_Outcome]:
         try:
             structured = self._structured_model()
         except MissingAPIKeyError as exc:
-            return [exc] * len(texts)
+            return [(exc, None)] * len(texts)
         config = self._run_config()
         # Per-query deadlines with real cancellation: what abatch does, plus wait_for.
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
-        async def one(text: str) -> QueryLabel | BaseException:
+        async def one(text: str) -> _Outcome:
             async with semaphore:
                 try:
                     out = await asyncio.wait_for(
                         structured.ainvoke(self._messages(text), config), self.timeout_s
                     )
                 except TimeoutError:
-                    return self._timeout_error()
+                    return self._timeout_error(), None
                 except Exception as exc:
-                    return exc
-            return self._as_label(out)
+                    return exc, None
+            return self._outcome(out)
 
         return list(await asyncio.gather(*(one(t) for t in texts)))
 
@@ -420,31 +451,35 @@ class LLMClassifier:
         return keys, known, list(todo.values())
 
     def _accept(
-        self, texts: list[str], outcomes: list[QueryLabel | BaseException]
-    ) -> tuple[dict[bytes, Classification], list[str], list[BaseException]]:
-        """Decisions from valid labels (cached), and the texts and errors that failed."""
+        self, texts: list[str], outcomes: list[_Outcome]
+    ) -> tuple[dict[bytes, Classification], list[str], list[_Failure]]:
+        """Decisions from valid labels (cached without their usage: a hit spends nothing),
+        and the texts that failed with why and what their calls spent."""
         decided: dict[bytes, Classification] = {}
         failed: list[str] = []
-        errors: list[BaseException] = []
-        for text, outcome in zip(texts, outcomes, strict=True):
+        errors: list[_Failure] = []
+        for text, (outcome, usage) in zip(texts, outcomes, strict=True):
             if isinstance(outcome, QueryLabel):
                 key = self._cache.key(text)
-                decided[key] = label_to_classification(outcome, backend=self.name)
-                self._cache.put(key, decided[key])
+                decision = label_to_classification(outcome, backend=self.name)
+                self._cache.put(key, decision)
+                decided[key] = decision.model_copy(update={"usage": usage})
             else:
                 failed.append(text)
-                errors.append(outcome)
+                errors.append((outcome, usage))
         return decided, failed, errors
 
     def _fell_back(
-        self, errors: list[BaseException], fallbacks: list[Classification]
+        self, failures: list[_Failure], fallbacks: list[Classification]
     ) -> list[Classification]:
         out = []
-        for error, c in zip(errors, fallbacks, strict=True):
+        errors = [error for error, _ in failures]
+        for (error, usage), c in zip(failures, fallbacks, strict=True):
             note = f"llm classifier failed ({_describe(error)}); fell back to {c.backend}"
             if c.note:
                 note = f"{note}; {c.note}"
-            out.append(c.model_copy(update={"backend": f"{self.name}→{c.backend}", "note": note}))
+            update = {"backend": f"{self.name}→{c.backend}", "note": note, "usage": usage}
+            out.append(c.model_copy(update=update))
         if errors:
             # A missing key fails every query the same way: say it once, not per query.
             missing_key = all(isinstance(e, MissingAPIKeyError) for e in errors)

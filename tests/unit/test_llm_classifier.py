@@ -414,9 +414,10 @@ async def test_cache_is_shared_by_sync_and_async() -> None:
 def test_cache_is_bounded_and_can_be_turned_off() -> None:
     model = LabelModel()
     classifier = LLMClassifier(model=model, cache_size=2)
-    classifier.classify(["a", "b", "c"])  # "a" is evicted
+    classifier.classify(["a", "b", "c"])  # asked concurrently; "a" is evicted
+    assert sorted(model.queries) == ["a", "b", "c"]
     classifier.classify(["c", "a"])
-    assert model.queries == ["a", "b", "c", "a"]
+    assert model.queries[3:] == ["a"]
     uncached = LLMClassifier(model=model, cache_size=0)
     uncached.classify(["z"])
     uncached.classify(["z"])
@@ -594,3 +595,50 @@ def test_llm_backend_by_name(fakes: dict[str, FakeChatModel]) -> None:
     router = SmartRouter.from_preset("openai", models=fakes)
     decision = router.route("hello there", classifier="llm")
     assert decision.classifier.startswith("llm→")  # no key in unit tests: it falls back
+
+
+# -- what the classifier's own calls cost ------------------------------------------------
+
+
+def _nano_classifier(*replies: str) -> tuple[LLMClassifier, FakeChatModel]:
+    model = FakeChatModel(responses=list(replies), model_name="gpt-4.1-nano")
+    return LLMClassifier(model=model, fallback=RulesClassifier()), model
+
+
+def test_a_decision_records_its_tokens_and_a_cache_hit_spends_none() -> None:
+    classifier, _ = _nano_classifier(json.dumps(label("coding", "simple")))
+    first = classifier.classify(["sort a list in python"])[0]
+    assert first.usage is not None and first.usage.model == "gpt-4.1-nano"
+    assert first.usage.input_tokens > 0 and first.usage.output_tokens > 0
+    assert classifier.classify(["sort a list in python"])[0].usage is None
+
+
+def test_an_unparsable_answer_still_records_what_it_spent() -> None:
+    classifier, _ = _nano_classifier("I think this is about code")
+    result = classifier.classify(["sort a list in python"])[0]
+    assert result.backend == "llm→rules"
+    assert result.usage is not None and result.usage.output_tokens > 0
+
+
+def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
+    from smartroute_graph import CostTracker
+    from smartroute_graph.catalog import preset_catalog
+    from smartroute_graph.pricing import attempt_cost
+
+    classifier, _ = _nano_classifier(json.dumps(label("chat", "simple")))
+    answers = {n: FakeChatModel(responses=[f"hi from {n}"]) for n in preset_catalog("openai")}
+    router = SmartRouter.from_preset("openai", models=answers, classifier=classifier)
+    tracker = CostTracker()
+    meta = router.invoke("hello there", {"callbacks": [tracker]}).response_metadata["smartroute"]
+    usage = classifier.classify(["a fresh query"])[0].usage  # the same prompt size, roughly
+    assert usage is not None
+    spec = preset_catalog("openai")["gpt-4.1-nano"]
+    assert meta["classifier_cost_usd"] > 0
+    assert meta["classifier_cost_usd"] == pytest.approx(
+        attempt_cost(spec, usage.input_tokens, usage.output_tokens), rel=0.2
+    )
+    answer_cost = sum(a["cost_usd"] for a in meta["attempts"])
+    assert meta["cost_usd"] == pytest.approx(answer_cost + meta["classifier_cost_usd"])
+    assert tracker.total_cost_usd == pytest.approx(meta["cost_usd"]) and tracker.calls == 2
+    # A decision alone (no answer) still paid for its classification.
+    assert router.route("another question").classifier_cost_usd > 0

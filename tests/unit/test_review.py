@@ -99,11 +99,42 @@ def test_llm_judge_escalates_a_weak_answer(fakes: dict[str, FakeChatModel]) -> N
 
 
 def test_a_failing_judge_keeps_the_answer(fakes: dict[str, FakeChatModel]) -> None:
-    fakes["gpt-4.1-nano"].responses = ["answer from nano", "not json at all"]
-    router = chat_router(fakes, review="judge")
+    fakes["gpt-4.1"].error = TimeoutError("judge timed out")
+    router = chat_router(fakes, review="judge", judge_model="gpt-4.1")
     info = meta(router.invoke("hello"))
     assert info["reviews"][0]["passed"] is True
-    assert "the judge gpt-4.1-nano failed" in info["reviews"][0]["details"]["note"]
+    assert "the judge gpt-4.1 failed (TimeoutError" in info["reviews"][0]["details"]["note"]
+    assert info["review_cost_usd"] == 0
+
+
+def test_an_unparsable_verdict_keeps_the_answer_and_still_costs(
+    fakes: dict[str, FakeChatModel],
+) -> None:
+    fakes["gpt-4.1-nano"].responses = ["answer from nano", "not json at all"]
+    info = meta(chat_router(fakes, review="judge").invoke("hello"))
+    review = info["reviews"][0]
+    assert review["passed"] is True and review["score"] is None
+    assert "gave no usable verdict" in review["details"]["note"]
+    assert review["cost_usd"] > 0 and info["review_cost_usd"] == review["cost_usd"]
+
+
+def test_judge_calls_count_in_the_cost(fakes: dict[str, FakeChatModel]) -> None:
+    from smartroute_graph import CostTracker
+    from smartroute_graph.catalog import preset_catalog
+    from smartroute_graph.pricing import attempt_cost
+
+    fakes["gpt-4.1-nano"].responses = ["answer from nano", '{"score": 8, "reason": "fine"}']
+    tracker = CostTracker()
+    answer = chat_router(fakes, review="judge").invoke("hello", {"callbacks": [tracker]})
+    info = meta(answer)
+    review = info["reviews"][0]
+    tokens = review["details"]["judge_input_tokens"], review["details"]["judge_output_tokens"]
+    judge_cost = attempt_cost(preset_catalog("openai")["gpt-4.1-nano"], *tokens)
+    assert review["cost_usd"] == pytest.approx(judge_cost) and judge_cost > 0
+    answer_cost = sum(a["cost_usd"] for a in info["attempts"])
+    assert info["cost_usd"] == pytest.approx(answer_cost + judge_cost)
+    assert tracker.total_cost_usd == pytest.approx(info["cost_usd"])
+    assert tracker.calls == 2
 
 
 def test_review_streams_the_kept_answer_only(fakes: dict[str, FakeChatModel]) -> None:

@@ -87,6 +87,13 @@ class RouterContext:
             "(default: the cheapest model)."
         },
     )
+    temperature: float | None = field(
+        default=None,
+        metadata={
+            "description": "Sampling temperature (0-2) for the answering model; reasoning "
+            "models take none. None keeps each model's own setting."
+        },
+    )
     dry_run: bool = field(
         default=False,
         metadata={"description": "Decide only: stop after select_model, call no model."},

@@ -102,6 +102,14 @@ def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
     return model
 
 
+def _with_temperature(model: BaseChatModel, temperature: float) -> BaseChatModel:
+    """A copy of ``model`` sampling at ``temperature``, where the model has that setting
+    (ChatOpenAI and most provider models); one without it is used as it is."""
+    if "temperature" in type(model).model_fields:
+        return model.model_copy(update={"temperature": temperature})
+    return model
+
+
 def build_graph(
     *,
     policies: Mapping[str, Policy],
@@ -133,6 +141,9 @@ def build_graph(
             ) from None
 
     def prepare(state: RouterState) -> dict[str, Any]:
+        temperature = _context().temperature
+        if temperature is not None and not 0.0 <= temperature <= 2.0:
+            raise ConfigError(f"temperature must be between 0 and 2, got {temperature}")
         messages: list[BaseMessage] = list(state.get("messages") or [])
         new_messages: list[BaseMessage] = []
         query = (state.get("query") or "").strip()
@@ -539,8 +550,11 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
     def prepare_call(state: RouterState, config: RunnableConfig) -> tuple[BaseChatModel, list[Any]]:
         keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
         model = provider.get(spec, keys)
-        if _context().review == "logprobs" and not spec.reasoning:
+        context = _context()
+        if context.review == "logprobs" and not spec.reasoning:
             model = _with_logprobs(model)
+        if context.temperature is not None and not spec.reasoning:
+            model = _with_temperature(model, context.temperature)
         messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
         return model, messages
 

@@ -213,7 +213,7 @@ class RouteRequest(BaseModel):
         default=None,
         ge=0.0,
         le=2.0,
-        description="accepted for compatibility; not applied (see the response's warnings)",
+        description="sampling temperature of the answering model (reasoning models take none)",
     )
     api_key: ApiKey = None
     dry_run: bool = Field(default=False, description="decide only; call no model")
@@ -277,6 +277,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     n: int | None = None
     tools: list[Any] | None = None
     functions: list[Any] | None = None
@@ -924,13 +925,16 @@ def create_app(
     @api.post("/route", summary="Route a prompt and answer it")
     async def route(body: RouteRequest, request: Request) -> dict[str, Any]:
         keys = access.keys(request, body.api_key)
-        settings = _settings(body.budget_usd, dry_run=body.dry_run or None)
+        settings = _settings(
+            body.budget_usd, dry_run=body.dry_run or None, temperature=body.temperature
+        )
         message = await router.ainvoke(body.prompt, api_keys=keys, **settings)
         result = _route_body(message)
-        if body.temperature is not None:
+        answered = _meta(message).get("model")
+        spec = router.catalog.get(answered) if isinstance(answered, str) else None
+        if body.temperature is not None and spec is not None and spec.reasoning:
             result["warnings"] = [
-                "temperature is accepted but not applied: each model keeps its own setting "
-                "(reasoning models take none)"
+                f"temperature not applied: {answered} is a reasoning model and takes none"
             ]
         return result
 
@@ -1047,6 +1051,8 @@ def create_app(
     ) -> dict[str, Any] | StreamingResponse:
         keys = access.keys(request, None, bearer_is_key=True)
         settings: dict[str, Any] = {"api_keys": keys}
+        if body.temperature is not None:
+            settings["temperature"] = body.temperature
         if body.model not in _ROUTER_ALIASES:
             if body.model not in router.catalog:
                 raise UnknownModelError(

@@ -161,7 +161,11 @@ def test_route_dry_run_and_temperature(client: httpx.Client, tracker: Tracker) -
     assert body["model"] in MODEL_NAMES
     assert len(tracker.seen) == calls  # no model was called
     body = client.post("/route", json={"prompt": "hello", "temperature": 0.3}).json()
-    assert "temperature" in body["warnings"][0]
+    assert body["model"] == "gpt-4.1-nano" and "warnings" not in body  # applied
+    proof = "Prove that sqrt(2) is irrational"  # math/complex → o4-mini, a reasoning model
+    body = client.post("/route", json={"prompt": proof, "temperature": 0.3}).json()
+    assert body["model"] == "o4-mini"
+    assert "o4-mini is a reasoning model" in body["warnings"][0]
     bad = client.post("/route", json={"prompt": "hello", "temperature": 7})
     assert bad.status_code == 422 and "temperature" in _error(bad)
 

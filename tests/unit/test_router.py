@@ -10,6 +10,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from smartroute_graph import (
     AllModelsFailedError,
+    ConfigError,
     CostTracker,
     EmptyQueryError,
     MissingAPIKeyError,
@@ -422,3 +423,50 @@ def test_a_follow_up_is_read_with_the_previous_turn_only_when_unclear(
     assert router.route([*history, HumanMessage("hi!")]).domain == "chat"
     follow_up = router.route([*history, HumanMessage("now in Rust")])
     assert (follow_up.domain, follow_up.model) == ("coding", "gpt-4.1")
+
+
+# ChatOpenAI probes which TCP socket options exist by making (not connecting) a socket.
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
+def test_temperature_reaches_the_answering_model_and_is_checked() -> None:
+    import json
+
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(
+            200,
+            json={
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "gpt-4.1-nano",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "hi"},
+                    }
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            },
+        )
+
+    nano = ChatOpenAI(
+        model="gpt-4.1-nano",
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    router = SmartRouter.from_preset(
+        "openai", models={"gpt-4.1-nano": nano}, classifier=StubClassifier("chat", "simple")
+    )
+    router.invoke("hello", temperature=0.25)
+    router.invoke("hello")
+    assert bodies[0]["temperature"] == 0.25 and "temperature" not in bodies[1]
+    assert nano.temperature is None  # the caller's model is left as it was
+    with pytest.raises(ConfigError, match="temperature must be between 0 and 2, got 3"):
+        router.invoke("hello", temperature=3)

@@ -24,6 +24,7 @@ import math
 import mimetypes
 import re
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_PDF_PAGES",
+    "MAX_PDF_SECONDS",
     "MAX_TEXT_CHARS",
     "Attachment",
     "AttachmentEncodingError",
@@ -60,6 +62,8 @@ MAX_PDF_PAGES = 300
 # Longer text is cut here (with a note in the text) rather than rejected: the start of a
 # long document still answers most questions about it, and the cut is stated, not silent.
 MAX_TEXT_CHARS = 2_000_000
+# Reading stops after this many seconds (between pages), keeping what was read.
+MAX_PDF_SECONDS = 20.0
 # 40 megapixels: above any camera phone; providers downscale long before this anyway.
 MAX_IMAGE_PIXELS = 40_000_000
 # A PDF read natively is rendered page by page as images (plus any text): providers bill
@@ -120,12 +124,15 @@ class AttachmentLimits:
         max_pdf_pages: the most pages a PDF may have (413 above it).
         max_text_chars: extracted (or sent) text beyond this is cut, with a note saying so.
         max_image_pixels: width x height above this is refused (413).
+        max_pdf_seconds: text extraction stops after this long (checked between pages, so
+            one slow page can overrun it), keeping the pages read, with a note saying so.
     """
 
     max_bytes: int = MAX_ATTACHMENT_BYTES
     max_pdf_pages: int = MAX_PDF_PAGES
     max_text_chars: int = MAX_TEXT_CHARS
     max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_pdf_seconds: float = MAX_PDF_SECONDS
 
 
 _IMAGE_MAGIC: dict[bytes, str] = {
@@ -579,6 +586,8 @@ def _read_pdf(data: bytes, name: str, limits: AttachmentLimits) -> Attachment:
     blank: list[int] = []
     failed: list[int] = []
     cut_at: int | None = None
+    timed_out_at: int | None = None
+    deadline = time.monotonic() + limits.max_pdf_seconds
     for number in range(1, count + 1):
         try:
             page_text = (reader.pages[number - 1].extract_text() or "").strip()
@@ -598,11 +607,14 @@ def _read_pdf(data: bytes, name: str, limits: AttachmentLimits) -> Attachment:
             break
         parts.append(part)
         used += len(part) + 1
+        if number < count and time.monotonic() > deadline:
+            timed_out_at = number
+            break
 
     if len(failed) == count:
         raise CorruptAttachmentError(corrupt)
     notes: list[str] = []
-    if cut_at is None and len(blank) + len(failed) == count:
+    if cut_at is None and timed_out_at is None and len(blank) + len(failed) == count:
         # No text layer at all: a scan. Keep the bytes for a model that reads PDFs itself.
         return Attachment(
             kind="pdf",
@@ -630,6 +642,13 @@ def _read_pdf(data: bytes, name: str, limits: AttachmentLimits) -> Attachment:
         )
         notes.append(cut)
         text += _cut_line(cut + ": split the PDF to send the rest")
+    if timed_out_at is not None:
+        stop = (
+            f"text extraction stopped after {limits.max_pdf_seconds:g} s, at page "
+            f"{timed_out_at} of {count}; pages {timed_out_at + 1}-{count} were left out"
+        )
+        notes.append(stop)
+        text += _cut_line(stop + ": split the PDF to send the rest")
     return Attachment(
         kind="pdf",
         name=name,

@@ -101,6 +101,23 @@ def test_pdf_text_is_extracted_page_by_page() -> None:
     assert att.content_block() == {"type": "text", "text": f"{att.marker}\n{att.text}"}
 
 
+def test_slow_pdf_extraction_stops_between_pages_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import smartroute_graph.attachments as attachments
+
+    clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
+    monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))
+    data = text_pdf(["first page", "second page", "third page", "fourth page"])
+    att = Attachment.from_bytes(data, name="slow.pdf", limits=AttachmentLimits(max_pdf_seconds=15))
+    assert "first page" in (att.text or "") and "second page" in (att.text or "")
+    assert "third page" not in (att.text or "")
+    assert att.note == (
+        "text extraction stopped after 15 s, at page 2 of 4; pages 3-4 were left out"
+    )
+    assert (att.text or "").rstrip().endswith("split the PDF to send the rest]")
+
+
 def test_pdf_from_path_and_base64_and_data_url(tmp_path: Path) -> None:
     data = text_pdf(["first page", "second page"])
     file = tmp_path / "notes.pdf"

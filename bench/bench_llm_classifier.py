@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     fallback = RulesClassifier()
     uncached = LLMClassifier(fake, fallback=fallback, cache_size=0)
     cached = LLMClassifier(fake, fallback=fallback)
-    structured = fake.with_structured_output(QueryLabel)
+    # The same structured call the classifier makes (include_raw: its usage is the cost).
+    structured = fake.with_structured_output(QueryLabel, include_raw=True)
 
     def check(classifier: LLMClassifier) -> None:
         result = classifier.classify(["warm-up"])[0]

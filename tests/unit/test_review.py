@@ -11,6 +11,7 @@ from smartroute_graph import ConfigError, SmartRouter
 from smartroute_graph.review import logprob_confidence
 from smartroute_graph.testing import FakeChatModel
 
+from .openai_stub import recording_openai_model
 from .stubs import StubClassifier
 
 GOOD_LOGPROBS = [-0.05, -0.1, -0.02]  # confidence ≈ 0.94
@@ -171,44 +172,7 @@ def test_bad_review_settings() -> None:
 def test_logprobs_review_asks_an_openai_model_for_logprobs() -> None:
     # A real ChatOpenAI on an in-process transport: the request must carry logprobs=true,
     # and the confidence is read back from the provider's answer.
-    import json
-
-    import httpx
-    from langchain_openai import ChatOpenAI
-
-    bodies: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(
-            200,
-            json={
-                "id": "c1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "gpt-4.1-nano",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": "hi"},
-                        "logprobs": {
-                            "content": [
-                                {"token": "hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}
-                            ]
-                        },
-                    }
-                ],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-            },
-        )
-
-    nano = ChatOpenAI(
-        model="gpt-4.1-nano",
-        api_key="sk-test",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
+    nano, bodies = recording_openai_model(logprobs=[-0.1])
     router = SmartRouter.from_preset(
         "openai",
         models={"gpt-4.1-nano": nano},

@@ -22,6 +22,7 @@ from smartroute_graph.policy import PRESET_TABLES
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.testing import FakeChatModel
 
+from .openai_stub import recording_openai_model
 from .stubs import StubClassifier
 
 
@@ -428,39 +429,7 @@ def test_a_follow_up_is_read_with_the_previous_turn_only_when_unclear(
 # ChatOpenAI probes which TCP socket options exist by making (not connecting) a socket.
 @pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_temperature_reaches_the_answering_model_and_is_checked() -> None:
-    import json
-
-    import httpx
-    from langchain_openai import ChatOpenAI
-
-    bodies: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(
-            200,
-            json={
-                "id": "c1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "gpt-4.1-nano",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": "hi"},
-                    }
-                ],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-            },
-        )
-
-    nano = ChatOpenAI(
-        model="gpt-4.1-nano",
-        api_key="sk-test",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
+    nano, bodies = recording_openai_model()
     router = SmartRouter.from_preset(
         "openai", models={"gpt-4.1-nano": nano}, classifier=StubClassifier("chat", "simple")
     )

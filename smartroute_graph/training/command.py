@@ -65,9 +65,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--auto-label",
-        choices=["rules", "llm"],
+        choices=["rules", "encoder", "llm"],
         default=None,
         help="label rows that lack a domain or complexity with this classifier",
+    )
+    p.add_argument(
+        "--strong",
+        default=None,
+        help="outcome rows ({prompt, scores: {model: score}}): the strong model's name",
+    )
+    p.add_argument("--weak", default=None, help="outcome rows: the weak model's name")
+    p.add_argument(
+        "--outcome-margin",
+        type=float,
+        default=0.1,
+        help="score gap (strong - weak) at which a prompt counts as complex (default 0.1)",
     )
     p.add_argument("--no-quantize", action="store_true", help="keep float32 weights")
     p.add_argument("--teacher", default=None, help="model folder to distil from")
@@ -80,8 +92,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run a training from parsed arguments; a clear message and exit code 2 on bad input."""
+    from smartroute_graph.training.data import OutcomeLabels
     from smartroute_graph.training.trainer import TrainConfig, train
 
+    if (args.strong is None) != (args.weak is None):
+        print(  # noqa: T201
+            "smartroute train: error: outcome labels need both --strong and --weak",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        outcomes = (
+            OutcomeLabels(args.strong, args.weak, args.outcome_margin) if args.strong else None
+        )
+    except SmartRouteError as exc:
+        print(f"smartroute train: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     config = TrainConfig(
         data=list(args.data),
         out=args.out,
@@ -98,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         augment=args.augment,
         auto_label=args.auto_label,
+        outcomes=outcomes,
         quantize=not args.no_quantize,
         teacher=args.teacher,
         threads=args.threads,

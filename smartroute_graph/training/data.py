@@ -13,6 +13,11 @@ space between), an older complexity name (``easy``/``medium``/``hard``, ``low``/
 or a model tier of the older three-model router (``gpt-4.1-nano``/``gpt-4.1``/``o4-mini``).
 Rows with no domain or complexity can be completed by an auto-labeller (any
 :class:`~smartroute_graph.classifiers.base.Classifier`, e.g. the rules).
+
+Outcome rows (``{"prompt", "scores": {model: score}}``, the shape ``smartroute eval`` reads
+for strong/weak tables) get their complexity from how much better the strong model did than
+the weak one (:class:`OutcomeLabels`): what the router should learn is when the weak model
+is enough, on the user's own traffic.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 __all__ = [
     "COMPLEXITY_ALIASES",
     "Example",
+    "OutcomeLabels",
     "TrainingDataError",
     "augment",
     "auto_label",
@@ -76,6 +82,44 @@ class Example:
     augmented: bool = False
 
 
+@dataclass(frozen=True)
+class OutcomeLabels:
+    """Complexity from outcomes: ``gap = scores[strong] - scores[weak]`` (scores in [0, 1]).
+
+    ``gap <= 0`` (the weak model did as well): simple; ``0 < gap < margin``: moderate;
+    ``gap >= margin``: complex. With the ``openai`` preset's table that sends simple queries
+    to the cheapest model and complex ones to the strongest.
+    """
+
+    strong: str
+    weak: str
+    margin: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.strong == self.weak:
+            raise TrainingDataError(f"strong and weak are both {self.strong!r}: name two models")
+        if not 0.0 < self.margin <= 1.0:
+            raise TrainingDataError(f"the outcome margin must be in (0, 1], got {self.margin}")
+
+    def complexity(self, scores: Any, where: str) -> str:
+        """The complexity label of one row's ``scores``."""
+        if not isinstance(scores, dict):
+            raise TrainingDataError(f"{where}: 'scores' must be an object of model → score")
+        values = []
+        for model in (self.strong, self.weak):
+            value = scores.get(model)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TrainingDataError(
+                    f"{where}: no numeric score for {model!r} (the row scores "
+                    f"{', '.join(map(repr, scores)) or 'no model'}); check --strong/--weak"
+                )
+            values.append(float(value))
+        gap = values[0] - values[1]
+        if gap <= 0:
+            return "simple"
+        return "complex" if gap >= self.margin else "moderate"
+
+
 def classification_text(prompt: str, history: Sequence[Any] | None = None) -> str:
     """What the classifier reads for a row: the prompt, then the last history turn, built by
     :func:`smartroute_graph.inputs.join_turns` exactly as the router builds it live."""
@@ -88,8 +132,11 @@ def classification_text(prompt: str, history: Sequence[Any] | None = None) -> st
     return join_turns(prompt, previous)
 
 
-def load_examples(paths: str | Path | Sequence[str | Path]) -> list[Example]:
-    """Read every example from the given files or folders (see the module docstring).
+def load_examples(
+    paths: str | Path | Sequence[str | Path], outcomes: OutcomeLabels | None = None
+) -> list[Example]:
+    """Read every example from the given files or folders (see the module docstring);
+    with ``outcomes``, rows with ``scores`` and no complexity get one from their outcomes.
 
     Raises:
         TrainingDataError: a path is missing, a file is malformed, has no text column, or a
@@ -113,7 +160,7 @@ def load_examples(paths: str | Path | Sequence[str | Path]) -> list[Example]:
             raise TrainingDataError(f"training data {str(path)!r} does not exist")
     examples: list[Example] = []
     for file in files:
-        examples.extend(_load_file(file))
+        examples.extend(_load_file(file, outcomes))
     if not examples:
         raise TrainingDataError(
             f"no examples in {', '.join(map(str, files))}: each row needs a prompt/text field"
@@ -121,7 +168,7 @@ def load_examples(paths: str | Path | Sequence[str | Path]) -> list[Example]:
     return examples
 
 
-def _load_file(path: Path) -> list[Example]:
+def _load_file(path: Path, outcomes: OutcomeLabels | None = None) -> list[Example]:
     suffix = path.suffix.lower()
     try:
         content = path.read_text(encoding="utf-8-sig")
@@ -144,7 +191,7 @@ def _load_file(path: Path) -> list[Example]:
             f"{str(path)!r}: unsupported file type {suffix or '(none)'}; use .jsonl, .json, "
             ".csv or .tsv"
         )
-    return [_to_example(path, line, row) for line, row in rows]
+    return [_to_example(path, line, row, outcomes) for line, row in rows]
 
 
 def _jsonl_rows(path: Path, content: str) -> list[tuple[int, Any]]:
@@ -177,7 +224,7 @@ def _csv_rows(path: Path, content: str, delimiter: str) -> list[tuple[int, Any]]
     return rows
 
 
-def _to_example(path: Path, line: int, row: Any) -> Example:
+def _to_example(path: Path, line: int, row: Any, outcomes: OutcomeLabels | None = None) -> Example:
     where = f"{str(path)!r} line {line}"
     if not isinstance(row, dict):
         raise TrainingDataError(f"{where}: expected an object, got {type(row).__name__}")
@@ -201,6 +248,8 @@ def _to_example(path: Path, line: int, row: Any) -> Example:
         raise TrainingDataError(
             f"{where}: unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}"
         )
+    if complexity is None and outcomes is not None and "scores" in row:
+        complexity = outcomes.complexity(row["scores"], where)
     if complexity is not None:
         complexity = COMPLEXITY_ALIASES.get(complexity, complexity)
         if complexity not in COMPLEXITIES:

@@ -35,6 +35,7 @@ from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.training.calibration import fit_temperature
 from smartroute_graph.training.data import (
     Example,
+    OutcomeLabels,
     augment,
     auto_label,
     check_labelled,
@@ -72,6 +73,7 @@ class TrainConfig:
     seed: int = 0
     augment: float = 0.5
     auto_label: str | None = None
+    outcomes: OutcomeLabels | None = None
     quantize: bool = True
     threads: int | None = None
     limit: int | None = None
@@ -91,7 +93,12 @@ class TrainResult:
 
 
 def make_labeller(kind: str) -> Classifier:
-    """The auto-labeller for raw prompts: ``"rules"`` or ``"llm"`` (needs an API key)."""
+    """The auto-labeller for raw prompts: ``"rules"``, ``"encoder"`` (the packaged default
+    model) or ``"llm"`` (needs an API key)."""
+    if kind == "encoder" or kind.startswith("encoder:"):
+        from smartroute_graph.classifiers import load_classifier
+
+        return load_classifier(kind)
     if kind == "rules":
         from smartroute_graph.classifiers.rules import RulesClassifier
 
@@ -109,7 +116,7 @@ def make_labeller(kind: str) -> Classifier:
             raise ConfigError("smartroute_graph.classifiers.llm has no LLMClassifier")
         labeller: Classifier = cls()
         return labeller
-    raise ConfigError(f"unknown auto-labeller {kind!r}; use 'rules' or 'llm'")
+    raise ConfigError(f"unknown auto-labeller {kind!r}; use 'rules', 'encoder' or 'llm'")
 
 
 def evaluate_logits(
@@ -161,7 +168,7 @@ def _log(config: TrainConfig, message: str) -> None:
 
 
 def _prepare_data(config: TrainConfig) -> tuple[list[Example], list[Example], list[Example]]:
-    examples = load_examples(config.data)
+    examples = load_examples(config.data, config.outcomes)
     if any(ex.domain is None or ex.complexity is None for ex in examples) and config.auto_label:
         _log(config, f"auto-labelling with {config.auto_label} …")
         examples = auto_label(examples, make_labeller(config.auto_label))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -244,3 +245,102 @@ def test_train_tiny_model_end_to_end_save_reload_same_predictions(tmp_path: Path
             np.testing.assert_allclose(c.numpy()[0], cx[i], atol=1e-4)
     again = EncoderClassifier(folder).classify(texts)
     assert [c.to_json_dict() for c in again] == [c.to_json_dict() for c in reloaded.classify(texts)]
+
+
+# -- labels from outcomes ------------------------------------------------------------------
+
+
+def _outcome_rows(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "outcomes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_outcome_rows_get_complexity_from_the_score_gap(tmp_path: Path) -> None:
+    from smartroute_graph.training.data import OutcomeLabels
+
+    path = _outcome_rows(
+        tmp_path,
+        [
+            {"prompt": "weak did as well", "scores": {"big": 0.9, "small": 0.9}},
+            {"prompt": "weak did better", "scores": {"big": 0.2, "small": 0.6}},
+            {"prompt": "a small gap", "scores": {"big": 0.8, "small": 0.75}},
+            {"prompt": "a large gap", "scores": {"big": 1, "small": 0}},
+            {
+                "prompt": "labelled rows keep their label",
+                "complexity": "moderate",
+                "scores": {"big": 1, "small": 0},
+                "domain": "math",
+            },
+        ],
+    )
+    examples = load_examples(path, OutcomeLabels(strong="big", weak="small", margin=0.1))
+    assert [ex.complexity for ex in examples] == [
+        "simple",
+        "simple",
+        "moderate",
+        "complex",
+        "moderate",
+    ]
+    assert examples[-1].domain == "math" and examples[0].domain is None  # auto-label fills it
+    # Without outcome labels the scores are ignored.
+    assert load_examples(path)[0].complexity is None
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        ({"big": 1.0}, "no numeric score for 'small' (the row scores 'big')"),
+        ({"big": 1.0, "small": "good"}, "no numeric score for 'small'"),
+        ([1, 0], "'scores' must be an object"),
+    ],
+)
+def test_bad_outcome_rows_name_the_line(tmp_path: Path, scores: Any, message: str) -> None:
+    from smartroute_graph.training.data import OutcomeLabels
+
+    path = _outcome_rows(tmp_path, [{"prompt": "q", "scores": scores}])
+    with pytest.raises(TrainingDataError, match="line 1") as info:
+        load_examples(path, OutcomeLabels(strong="big", weak="small"))
+    assert message in str(info.value)
+
+
+def test_train_command_checks_the_outcome_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _outcome_rows(tmp_path, [{"prompt": "q", "scores": {"big": 1, "small": 0}}])
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    out = str(tmp_path / "m")
+    args = parser.parse_args(["train", str(path), "--out", out, "--strong", "big"])
+    assert args.func(args) == 2
+    assert "need both --strong and --weak" in capsys.readouterr().err
+    args = parser.parse_args(["train", str(path), "--out", out, "--strong", "a", "--weak", "a"])
+    assert args.func(args) == 2
+    assert "strong and weak are both 'a'" in capsys.readouterr().err
+
+
+def test_training_data_from_outcomes_with_auto_labelled_domains(tmp_path: Path) -> None:
+    from smartroute_graph.training.data import OutcomeLabels
+    from smartroute_graph.training.trainer import TrainConfig, _prepare_data
+
+    rows = [
+        {"prompt": f"{template.format(i=i)}", "scores": {"big": gap, "small": 0.0}}
+        for i in range(12)
+        for template, gap in (
+            ("Write a Python function that reverses list number {i}", 0.0),
+            ("Prove that there are infinitely many primes of the form 4k+{i}", 1.0),
+        )
+    ]
+    config = TrainConfig(
+        data=[str(_outcome_rows(tmp_path, rows))],
+        out=str(tmp_path / "m"),
+        outcomes=OutcomeLabels(strong="big", weak="small"),
+        auto_label="rules",
+        val_fraction=0.25,
+    )
+    train_set, val_set, _ = _prepare_data(config)
+    labelled = train_set + val_set
+    assert all(ex.domain is not None for ex in labelled)
+    by_text = {ex.text.split(" number")[0].split(" of the form")[0]: ex for ex in labelled}
+    assert by_text["Write a Python function that reverses list"].complexity == "simple"
+    assert by_text["Prove that there are infinitely many primes"].complexity == "complex"

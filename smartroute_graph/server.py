@@ -417,7 +417,7 @@ class _Access:
             not provider.has_keys
             and all(p in API_KEY_ENV for p in providers)
             and not any(provider.has_model(name) for name in router.catalog)
-            and not str(getattr(router.classifier, "name", "")).startswith("llm")
+            and "llm" not in str(getattr(router.classifier, "name", ""))
         )
 
     def keys(

@@ -21,7 +21,7 @@ __all__ = [
 
 # The backend SmartRouter and `smartroute classify` use when none is named.
 DEFAULT_CLASSIFIER = "encoder"
-_BACKENDS = ("encoder", "encoder:fast", "rules", "llm")
+_BACKENDS = ("encoder", "encoder:fast", "rules", "llm", "cascade")
 
 
 def _known(name: str) -> bool:
@@ -45,8 +45,9 @@ def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
 
     ``"encoder"`` (the default: the packaged fine-tuned encoder), ``"encoder:fast"`` (its
     smaller, quicker student), ``"encoder:<model folder>"`` (a model ``smartroute train``
-    wrote), ``"rules"`` (keyword heuristics, no model) or ``"llm"`` (a chat model with
-    structured output, gpt-4.1-nano by default, falling back to the encoder).
+    wrote), ``"rules"`` (keyword heuristics, no model), ``"llm"`` (a chat model with
+    structured output, gpt-4.1-nano by default, falling back to the encoder) or
+    ``"cascade"`` (the encoder, and the LLM classifier for the queries it is unsure of).
     """
     if name == "default":
         name = DEFAULT_CLASSIFIER
@@ -62,6 +63,10 @@ def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
         from smartroute_graph.classifiers.llm import LLMClassifier
 
         return LLMClassifier()
+    if name == "cascade":
+        from smartroute_graph.classifiers.cascade import CascadeClassifier
+
+        return CascadeClassifier()
     raise ConfigError(
         f"unknown classifier {name!r}; choose one of {', '.join(_BACKENDS)} or "
         "'encoder:<model folder>'"
@@ -94,7 +99,13 @@ class ClassifierRegistry(Mapping[str, Classifier]):
         if key not in self._loaded:
             if not _known(key):
                 raise KeyError(name)
-            self._loaded[key] = load_classifier(key)
+            if key == "cascade":
+                # Built on the encoder this registry already holds (or loads once).
+                from smartroute_graph.classifiers.cascade import CascadeClassifier
+
+                self._loaded[key] = CascadeClassifier(self["encoder"])
+            else:
+                self._loaded[key] = load_classifier(key)
         return self._loaded[key]
 
     def __iter__(self) -> Iterator[str]:

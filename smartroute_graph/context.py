@@ -24,8 +24,8 @@ class RouterContext:
     classifier: str | None = field(
         default=None,
         metadata={
-            "description": "Classifier backend by name (e.g. 'rules'); None uses the "
-            "router's default."
+            "description": "Classifier backend by name: 'encoder', 'encoder:fast', 'rules', "
+            "'llm' or 'cascade'; None uses the router's default."
         },
     )
     confidence_threshold: float | None = field(

@@ -93,7 +93,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--fit-fraction", type=float, default=0.5, help="policy-table fit share")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="prompts per classify call (default 512: the encoder sorts each call by length)",
+    )
     p.add_argument(
         "--per-query",
         action="store_true",
@@ -176,7 +181,7 @@ def run_eval(args: argparse.Namespace) -> int:
         write_json,
         write_plot,
     )
-    from smartroute_graph.evaluation.runner import route_dataset
+    from smartroute_graph.evaluation.runner import DEFAULT_BATCH_SIZE, route_dataset
 
     dataset, router, settings = _load(args)
     long_run = args.per_query or len(dataset.rows) >= _PROGRESS_MIN_ROWS
@@ -187,7 +192,7 @@ def run_eval(args: argparse.Namespace) -> int:
             dataset,
             router,
             settings=settings,
-            batch_size=args.batch_size,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
             per_query=args.per_query,
             progress=advance,
         )

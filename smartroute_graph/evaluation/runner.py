@@ -43,7 +43,9 @@ __all__ = [
     "route_dataset",
 ]
 
-DEFAULT_BATCH_SIZE = 64
+# Prompts per classify call: the encoder sorts a call by length, so bigger calls pad less
+# (GSM8K: 7.6 ms per prompt at 64, 3.7 ms at 512).
+DEFAULT_BATCH_SIZE = 512
 
 
 @dataclass(frozen=True)

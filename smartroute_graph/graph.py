@@ -192,7 +192,7 @@ def build_graph(
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "purpose": "classifier",
-            "estimated": usage.cost_usd is None,
+            "unpriced": usage.cost_usd is None,  # its model is in no catalog we know
         }
         return classification.model_copy(update={"usage": usage}), event
 

@@ -611,11 +611,13 @@ def _read_pdf(data: bytes, name: str, limits: AttachmentLimits) -> Attachment:
             timed_out_at = number
             break
 
-    if len(failed) == count:
+    read = timed_out_at or count  # pages looked at
+    if len(failed) == read:
         raise CorruptAttachmentError(corrupt)
     notes: list[str] = []
-    if cut_at is None and timed_out_at is None and len(blank) + len(failed) == count:
-        # No text layer at all: a scan. Keep the bytes for a model that reads PDFs itself.
+    if cut_at is None and len(blank) + len(failed) == read:
+        # No text layer (in any page read): a scan. Keep the bytes for a model that reads
+        # PDFs itself.
         return Attachment(
             kind="pdf",
             name=name,

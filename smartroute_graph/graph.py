@@ -102,12 +102,14 @@ def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
     return model
 
 
-def _with_temperature(model: BaseChatModel, temperature: float) -> BaseChatModel:
-    """A copy of ``model`` sampling at ``temperature``, where the model has that setting
-    (ChatOpenAI and most provider models); one without it is used as it is."""
+def _with_temperature(
+    model: BaseChatModel, temperature: float
+) -> tuple[BaseChatModel, float | None]:
+    """A copy of ``model`` sampling at ``temperature`` and that temperature, where the model
+    has the setting (ChatOpenAI and most provider models); else the model as it is and None."""
     if "temperature" in type(model).model_fields:
-        return model.model_copy(update={"temperature": temperature})
-    return model
+        return model.model_copy(update={"temperature": temperature}), temperature
+    return model, None
 
 
 def build_graph(
@@ -179,28 +181,31 @@ def build_graph(
                 f"unknown classifier {name!r}; this router has: {', '.join(classifiers)}"
             ) from None
 
-    def priced(results: Sequence[Classification]) -> tuple[Classification, dict[str, Any] | None]:
-        """The classification to route on, its model call priced, and the cost event."""
+    def priced(results: Sequence[Classification]) -> tuple[Classification, list[dict[str, Any]]]:
+        """The classification to route on, its model calls priced, and one cost event each."""
         classification = _with_context(results)
-        usage = classification.usage
-        if usage is None:
-            return classification, None
-        usage = _price_usage(usage, policy_for(_context()).catalog)
-        event = {
-            "model": usage.model,
-            "cost_usd": usage.cost_usd or 0.0,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "purpose": "classifier",
-            "unpriced": usage.cost_usd is None,  # its model is in no catalog we know
-        }
-        return classification.model_copy(update={"usage": usage}), event
+        if not classification.usage:
+            return classification, []
+        catalog = policy_for(_context()).catalog
+        usage = tuple(_price_usage(u, catalog) for u in classification.usage)
+        events = [
+            {
+                "model": u.model,
+                "cost_usd": u.cost_usd or 0.0,
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "purpose": "classifier",
+                "unpriced": u.cost_usd is None,  # its model is in no catalog we know
+            }
+            for u in usage
+        ]
+        return classification.model_copy(update={"usage": usage}), events
 
     def classify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         classifier = classifier_for(_context())
         texts = _texts_to_classify(state)
-        classification, event = priced(classifier.classify(texts))
-        if event is not None:
+        classification, events = priced(classifier.classify(texts))
+        for event in events:
             dispatch_custom_event(COST_EVENT, event, config=config)
         return {"classification": classification}
 
@@ -211,8 +216,8 @@ def build_graph(
         aclassify = getattr(classifier, "aclassify", None)
         texts = _texts_to_classify(state)
         results = classifier.classify(texts) if aclassify is None else await aclassify(texts)
-        classification, event = priced(results)
-        if event is not None:
+        classification, events = priced(results)
+        for event in events:
             await adispatch_custom_event(COST_EVENT, event, config=config)
         return {"classification": classification}
 
@@ -243,10 +248,9 @@ def build_graph(
                 confidence_threshold=context.confidence_threshold,
                 max_attempts=context.max_attempts,
             )
-        if classification.usage is not None and classification.usage.cost_usd:
-            decision = decision.model_copy(
-                update={"classifier_cost_usd": classification.usage.cost_usd}
-            )
+        classifier_cost = sum(u.cost_usd or 0.0 for u in classification.usage)
+        if classifier_cost:
+            decision = decision.model_copy(update={"classifier_cost_usd": classifier_cost})
         annotate_router_run(decision, dry_run=context.dry_run)
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
 
@@ -453,18 +457,25 @@ def _with_context(results: Sequence[Classification]) -> Classification:
         return results[0]
     alone, with_previous = results
     # Both readings were asked for, so both calls count (an LLM classifier's tokens).
-    spent = [r.usage for r in results if r.usage is not None]
-    usage = sum(spent[1:], spent[0]) if spent else None
+    usage = (*alone.usage, *with_previous.usage)
     if alone.confidence >= TURN_ALONE_CONFIDENCE:
         return alone.model_copy(update={"usage": usage})
     note = f"read with the previous turn (alone: confidence {alone.confidence:.2f})"
     return with_previous.model_copy(update={"note": with_previous.note or note, "usage": usage})
 
 
+def _spec_named(model: str, catalog: Catalog) -> ModelSpec | None:
+    """The catalog entry a chat model's reported name means: a catalog name, or the
+    provider's model id (OpenRouter's ``mistralai/...``, as ChatOpenAI reports it)."""
+    if model in catalog:
+        return catalog[model]
+    return next((s for s in catalog.values() if s.provider_model_id == model), None)
+
+
 def _price_usage(usage: ClassifierUsage, catalog: Catalog) -> ClassifierUsage:
     """``usage`` with its cost from the router's catalog, else the ``openai`` preset's prices
     (the default LLM classifier is gpt-4.1-nano); an unknown model stays unpriced (None)."""
-    spec = catalog.get(usage.model) or preset_catalog("openai").get(usage.model)
+    spec = _spec_named(usage.model, catalog) or _spec_named(usage.model, preset_catalog("openai"))
     if spec is None:
         return usage
     cost = attempt_cost(spec, usage.input_tokens, usage.output_tokens)
@@ -547,16 +558,21 @@ def _forced_decision(
 def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
     """The node that calls ``spec``'s chat model once and records the attempt."""
 
-    def prepare_call(state: RouterState, config: RunnableConfig) -> tuple[BaseChatModel, list[Any]]:
+    def prepare_call(
+        state: RouterState, config: RunnableConfig
+    ) -> tuple[BaseChatModel, list[Any], float | None]:
+        """The model to call (with the run's settings), the messages, and the temperature
+        the router set on it (None: the model keeps its own)."""
         keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
         model = provider.get(spec, keys)
         context = _context()
         if context.review == "logprobs" and not spec.reasoning:
             model = _with_logprobs(model)
+        temperature = None
         if context.temperature is not None and not spec.reasoning:
-            model = _with_temperature(model, context.temperature)
+            model, temperature = _with_temperature(model, context.temperature)
         messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
-        return model, messages
+        return model, messages, temperature
 
     def record(
         state: RouterState,
@@ -564,6 +580,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         result: BaseMessage | None,
         exc: BaseException | None,
         streamed_tokens: bool,
+        temperature: float | None,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         latency_ms = (time.perf_counter() - started) * 1000
         if exc is not None:
@@ -581,6 +598,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
                 latency_ms=latency_ms,
                 error_kind=kind,
                 error=redact_secrets(f"{type(exc).__name__}: {exc}")[:500],
+                temperature=temperature,
             )
             return {"attempts": [attempt], "response": None}, None
         assert result is not None
@@ -598,6 +616,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             cost_usd=cost,
+            temperature=temperature,
         )
         event = {
             "model": spec.name,
@@ -617,7 +636,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         return update, event
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        model, messages = prepare_call(state, config)
+        model, messages, temperature = prepare_call(state, config)
         timeout = _context().timeout_s
         started = time.perf_counter()
         result: BaseMessage | None = None
@@ -642,13 +661,13 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
                 result = model.invoke(messages, config)
         except Exception as exc:
             error = exc
-        update, event = record(state, started, result, error, streamed)
+        update, event = record(state, started, result, error, streamed, temperature)
         if event is not None:
             dispatch_custom_event(COST_EVENT, event, config=config)
         return update
 
     async def acall(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        model, messages = prepare_call(state, config)
+        model, messages, temperature = prepare_call(state, config)
         timeout = _context().timeout_s
         started = time.perf_counter()
         result: BaseMessage | None = None
@@ -667,7 +686,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             error = TimeoutError(f"no answer within {timeout:g} s")
         except Exception as exc:
             error = exc
-        update, event = record(state, started, result, error, streamed)
+        update, event = record(state, started, result, error, streamed, temperature)
         if event is not None:
             await adispatch_custom_event(COST_EVENT, event, config=config)
         return update

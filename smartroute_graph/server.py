@@ -930,12 +930,17 @@ def create_app(
         )
         message = await router.ainvoke(body.prompt, api_keys=keys, **settings)
         result = _route_body(message)
-        answered = _meta(message).get("model")
-        spec = router.catalog.get(answered) if isinstance(answered, str) else None
-        if body.temperature is not None and spec is not None and spec.reasoning:
-            result["warnings"] = [
-                f"temperature not applied: {answered} is a reasoning model and takes none"
-            ]
+        meta = _meta(message)
+        answered = meta.get("model")
+        used = next((a for a in reversed(meta.get("attempts") or []) if a.get("ok")), None)
+        if body.temperature is not None and used is not None and used.get("temperature") is None:
+            spec = router.catalog.get(answered) if isinstance(answered, str) else None
+            why = (
+                "is a reasoning model and takes none"
+                if spec is not None and spec.reasoning
+                else "has no temperature setting"
+            )
+            result["warnings"] = [f"temperature not applied: {answered} {why}"]
         return result
 
     @api.post("/route/with-file", summary="Route a prompt with an image, PDF or text file")

@@ -32,6 +32,8 @@ class Attempt(BaseModel):
     error_kind: str | None = None
     error: str | None = None
     """The provider's error message with secrets redacted."""
+    temperature: float | None = None
+    """The sampling temperature the router set for this call (None: the model's own)."""
 
 
 class RouterInput(TypedDict, total=False):

@@ -40,6 +40,7 @@ class FakeChatModel(BaseChatModel):
         error_after_tokens: when streaming, raise ``ConnectionError`` after this many tokens.
         delay_s: seconds to wait before answering (sync and async).
         logprobs: token log-probabilities to report, in OpenAI's response_metadata shape.
+        temperature: a sampling setting, as providers' models have (not used).
 
     ``with_structured_output(schema)`` parses each reply as JSON into ``schema``, so a
     scripted reply such as ``'{"score": 8, "reason": "ok"}'`` serves as a structured answer.
@@ -53,6 +54,8 @@ class FakeChatModel(BaseChatModel):
     error_after_tokens: int | None = None
     delay_s: float = 0.0
     logprobs: list[float] | None = None
+    temperature: float | None = None
+    """Accepted like a provider model's setting (the replies do not depend on it)."""
     _calls: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 

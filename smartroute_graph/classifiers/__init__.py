@@ -84,8 +84,14 @@ class ClassifierRegistry(Mapping[str, Classifier]):
     def __init__(
         self, given: Mapping[str, Classifier] | None = None, *, default: str | None = None
     ) -> None:
-        self._loaded: dict[str, Classifier] = dict(given or {})
-        self._default = default
+        self._loaded: dict[str, Classifier] = {}
+        for name, classifier in (given or {}).items():
+            self._loaded[name] = classifier
+            # A cascade's quick classifier serves requests that name it, too.
+            first = getattr(classifier, "first", None)
+            if first is not None and isinstance(getattr(first, "name", None), str):
+                self._loaded.setdefault(first.name, first)
+        self._default = canonical_name(default) if default is not None else None
 
     def _resolve(self, name: str) -> str:
         if name == "default" and self._default is not None:

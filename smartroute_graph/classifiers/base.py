@@ -38,13 +38,6 @@ class ClassifierUsage(BaseModel):
     cost_usd: float | None = None
     """Priced by the router from its catalog (else the ``openai`` preset); None: unknown."""
 
-    def __add__(self, other: ClassifierUsage) -> ClassifierUsage:
-        return ClassifierUsage(
-            model=self.model,
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-        )
-
 
 class Classification(BaseModel):
     """A hierarchical classification of one query.
@@ -67,9 +60,9 @@ class Classification(BaseModel):
     backend: str = "unknown"
     note: str | None = None
     """Why the backend answered as it did when it is not the obvious path (e.g. a fallback)."""
-    usage: ClassifierUsage | None = None
-    """What asking a chat model for this decision spent (None: a local backend, or a cache
-    hit, which spends nothing)."""
+    usage: tuple[ClassifierUsage, ...] = ()
+    """What asking chat models for this decision spent, one record per call (empty: a local
+    backend, or a cache hit, which spends nothing)."""
 
     @classmethod
     def from_probs(

@@ -58,7 +58,8 @@ class CascadeClassifier:
         self.name = f"{first.name}→{second.name}"
 
     def _unsure(self, results: Sequence[Classification]) -> list[int]:
-        return [i for i, c in enumerate(results) if c.confidence < self.threshold]
+        everything = self.threshold >= 1.0  # even a confidence of exactly 1
+        return [i for i, c in enumerate(results) if everything or c.confidence < self.threshold]
 
     def _merge(
         self,
@@ -70,7 +71,10 @@ class CascadeClassifier:
             why = f"{self.first.name} confidence {results[i].confidence:.2f} < {self.threshold:g}"
             note = f"{why}; {answer.note}" if answer.note else why
             backend = f"{self.first.name}→{answer.backend}"
-            results[i] = answer.model_copy(update={"backend": backend, "note": note})
+            usage = (*results[i].usage, *answer.usage)  # both were asked
+            results[i] = answer.model_copy(
+                update={"backend": backend, "note": note, "usage": usage}
+            )
         return results
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:

@@ -135,6 +135,8 @@ class EncoderClassifier:
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         options = ort.SessionOptions()
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be 1 or more, got {threads}")
         options.intra_op_num_threads = threads or _env_threads() or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         if spinning is None:

@@ -179,8 +179,8 @@ def _describe(exc: BaseException) -> str:
 
 
 # (label or why there is none, tokens the call spent) and (error, tokens spent).
-_Outcome = tuple[QueryLabel | BaseException, ClassifierUsage | None]
-_Failure = tuple[BaseException, ClassifierUsage | None]
+_Outcome = tuple[QueryLabel | BaseException, tuple[ClassifierUsage, ...]]
+_Failure = tuple[BaseException, tuple[ClassifierUsage, ...]]
 
 
 class LLMClassifier:
@@ -276,7 +276,10 @@ class LLMClassifier:
     def _structure(model: BaseChatModel) -> Runnable[Any, Any]:
         try:
             # include_raw: the raw message carries the token usage the decision cost.
-            return model.with_structured_output(QueryLabel, include_raw=True)
+            try:
+                return model.with_structured_output(QueryLabel, include_raw=True)
+            except TypeError:  # a custom model without include_raw: no usage, same labels
+                return model.with_structured_output(QueryLabel)
         except NotImplementedError as exc:
             raise ConfigError(
                 f"LLMClassifier needs a chat model that supports with_structured_output; "
@@ -350,20 +353,22 @@ class LLMClassifier:
         if isinstance(out, Mapping) and "raw" in out:
             usage = getattr(out.get("raw"), "usage_metadata", None)
             spent = (
-                ClassifierUsage(
-                    model=self._model_name(),
-                    input_tokens=usage["input_tokens"],
-                    output_tokens=usage["output_tokens"],
+                (
+                    ClassifierUsage(
+                        model=self._model_name(),
+                        input_tokens=usage["input_tokens"],
+                        output_tokens=usage["output_tokens"],
+                    ),
                 )
                 if usage
-                else None
+                else ()
             )
             parsed = out.get("parsed")
             if parsed is None and out.get("parsing_error") is not None:
                 error = out["parsing_error"]
                 return (error if isinstance(error, BaseException) else ValueError(error)), spent
             return self._as_label(parsed), spent
-        return self._as_label(out), None
+        return self._as_label(out), ()
 
     @staticmethod
     def _as_label(outcome: object) -> QueryLabel | BaseException:
@@ -383,7 +388,7 @@ class LLMClassifier:
         try:
             structured = self._structured_model()
         except MissingAPIKeyError as exc:
-            return [(exc, None)] * len(texts)
+            return [(exc, ())] * len(texts)
         inputs = [self._messages(t) for t in texts]
         config = self._run_config()
         answers: dict[int, object] = {}
@@ -406,13 +411,13 @@ class LLMClassifier:
             failure = exc
         with answers_lock:
             got = dict(answers)
-        return [self._outcome(got[i]) if i in got else (failure, None) for i in range(len(texts))]
+        return [self._outcome(got[i]) if i in got else (failure, ()) for i in range(len(texts))]
 
     async def _acall(self, texts: list[str]) -> list[_Outcome]:
         try:
             structured = self._structured_model()
         except MissingAPIKeyError as exc:
-            return [(exc, None)] * len(texts)
+            return [(exc, ())] * len(texts)
         config = self._run_config()
         # Per-query deadlines with real cancellation: what abatch does, plus wait_for.
         semaphore = asyncio.Semaphore(self.max_concurrency)
@@ -424,9 +429,9 @@ class LLMClassifier:
                         structured.ainvoke(self._messages(text), config), self.timeout_s
                     )
                 except TimeoutError:
-                    return self._timeout_error(), None
+                    return self._timeout_error(), ()
                 except Exception as exc:
-                    return exc, None
+                    return exc, ()
             return self._outcome(out)
 
         return list(await asyncio.gather(*(one(t) for t in texts)))
@@ -478,7 +483,12 @@ class LLMClassifier:
             note = f"llm classifier failed ({_describe(error)}); fell back to {c.backend}"
             if c.note:
                 note = f"{note}; {c.note}"
-            update = {"backend": f"{self.name}→{c.backend}", "note": note, "usage": usage}
+            # The failed call's tokens, then whatever the fallback itself spent.
+            update = {
+                "backend": f"{self.name}→{c.backend}",
+                "note": note,
+                "usage": (*usage, *c.usage),
+            }
             out.append(c.model_copy(update=update))
         if errors:
             # A missing key fails every query the same way: say it once, not per query.

@@ -78,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--outcome-margin",
         type=float,
-        default=0.1,
+        default=None,
         help="score gap (strong - weak) at which a prompt counts as complex (default 0.1)",
     )
     p.add_argument("--no-quantize", action="store_true", help="keep float32 weights")
@@ -95,16 +95,19 @@ def run(args: argparse.Namespace) -> int:
     from smartroute_graph.training.data import OutcomeLabels
     from smartroute_graph.training.trainer import TrainConfig, train
 
-    if (args.strong is None) != (args.weak is None):
-        print(  # noqa: T201
-            "smartroute train: error: outcome labels need both --strong and --weak",
-            file=sys.stderr,
-        )
+    problem = (
+        "outcome labels need both --strong and --weak"
+        if (args.strong is None) != (args.weak is None)
+        else "--outcome-margin needs --strong and --weak (it applies to outcome labels)"
+        if args.outcome_margin is not None and args.strong is None
+        else None
+    )
+    if problem:
+        print(f"smartroute train: error: {problem}", file=sys.stderr)  # noqa: T201
         return 2
+    margin = 0.1 if args.outcome_margin is None else args.outcome_margin
     try:
-        outcomes = (
-            OutcomeLabels(args.strong, args.weak, args.outcome_margin) if args.strong else None
-        )
+        outcomes = OutcomeLabels(args.strong, args.weak, margin) if args.strong else None
     except SmartRouteError as exc:
         print(f"smartroute train: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2

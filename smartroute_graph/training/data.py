@@ -113,6 +113,11 @@ class OutcomeLabels:
                     f"{where}: no numeric score for {model!r} (the row scores "
                     f"{', '.join(map(repr, scores)) or 'no model'}); check --strong/--weak"
                 )
+            if not 0.0 <= value <= 1.0:  # also catches NaN
+                raise TrainingDataError(
+                    f"{where}: the score for {model!r} must be in [0, 1], got {value}; "
+                    "rescale the scores (e.g. a 1-10 grade g as (g - 1) / 9)"
+                )
             values.append(float(value))
         gap = values[0] - values[1]
         if gap <= 0:

@@ -161,7 +161,8 @@ def test_route_dry_run_and_temperature(client: httpx.Client, tracker: Tracker) -
     assert body["model"] in MODEL_NAMES
     assert len(tracker.seen) == calls  # no model was called
     body = client.post("/route", json={"prompt": "hello", "temperature": 0.3}).json()
-    assert body["model"] == "gpt-4.1-nano" and "warnings" not in body  # applied
+    assert body["model"] == "gpt-4.1-nano" and "warnings" not in body
+    assert body["attempts"][0]["temperature"] == 0.3  # applied to the answering call
     proof = "Prove that sqrt(2) is irrational"  # math/complex → o4-mini, a reasoning model
     body = client.post("/route", json={"prompt": proof, "temperature": 0.3}).json()
     assert body["model"] == "o4-mini"
@@ -393,6 +394,14 @@ def test_chat_completion(oai: openai.OpenAI) -> None:
     assert completion.usage is not None and completion.usage.completion_tokens > 0
     meta = (completion.model_extra or {})["smartroute"]
     assert meta["domain"] == "creative" and meta["model"] == completion.model
+
+
+def test_chat_completion_temperature_reaches_the_model(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
+        model="gpt-4.1", messages=[{"role": "user", "content": "hi"}], temperature=0.2
+    )
+    attempts = (completion.model_extra or {})["smartroute"]["attempts"]
+    assert [(a["model"], a["temperature"]) for a in attempts] == [("gpt-4.1", 0.2)]
 
 
 def test_chat_completion_forced_and_unknown_model(oai: openai.OpenAI) -> None:

@@ -118,6 +118,16 @@ def test_slow_pdf_extraction_stops_between_pages_and_says_so(
     assert (att.text or "").rstrip().endswith("split the PDF to send the rest]")
 
 
+def test_slow_scanned_pdf_still_travels_as_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import smartroute_graph.attachments as attachments
+
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))
+    data = scanned_pdf(pages=5)
+    att = Attachment.from_bytes(data, name="scan.pdf", limits=AttachmentLimits(max_pdf_seconds=15))
+    assert att.needs_pdfs and att.data_base64 is not None and att.pages == 5
+
+
 def test_pdf_from_path_and_base64_and_data_url(tmp_path: Path) -> None:
     data = text_pdf(["first page", "second page"])
     file = tmp_path / "notes.pdf"

@@ -17,7 +17,7 @@ from smartroute_graph.classifiers.model_folder import (
     available_models,
     resolve_model_dir,
 )
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.errors import ConfigError, SmartRouteError
 from smartroute_graph.taxonomy import DOMAINS
 
 TEXTS = [
@@ -162,6 +162,8 @@ def test_threads_and_spinning_from_arguments_and_environment(
     monkeypatch.setenv(THREADS_ENV, "2")
     monkeypatch.setenv(SPINNING_ENV, "0")
     assert _runtime_settings(EncoderClassifier("fast")) == (2, "0")
+    with pytest.raises(ConfigError, match="threads must be 1 or more, got 0"):
+        EncoderClassifier("fast", threads=0)
     # Arguments win over the environment.
     assert _runtime_settings(EncoderClassifier("fast", threads=1, spinning=True)) == (1, "1")
 
@@ -173,8 +175,6 @@ def test_threads_and_spinning_from_arguments_and_environment(
 def test_bad_runtime_environment_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
-    from smartroute_graph.errors import ConfigError
-
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"{name} must be .*got '{value}'"):
         EncoderClassifier("fast")
@@ -184,7 +184,8 @@ def test_server_settings_do_not_override_the_environment(monkeypatch: pytest.Mon
     from smartroute_graph.classifiers.encoder import SPINNING_ENV, THREADS_ENV
     from smartroute_graph.serve_command import use_server_encoder_settings
 
-    monkeypatch.delenv(SPINNING_ENV, raising=False)
+    monkeypatch.setenv(SPINNING_ENV, "1")  # recorded, so the setting below is undone
+    monkeypatch.delenv(SPINNING_ENV)
     monkeypatch.setenv(THREADS_ENV, "3")
     use_server_encoder_settings()
     assert os.environ[THREADS_ENV] == "3" and os.environ[SPINNING_ENV] == "0"

@@ -608,16 +608,23 @@ def _nano_classifier(*replies: str) -> tuple[LLMClassifier, FakeChatModel]:
 def test_a_decision_records_its_tokens_and_a_cache_hit_spends_none() -> None:
     classifier, _ = _nano_classifier(json.dumps(label("coding", "simple")))
     first = classifier.classify(["sort a list in python"])[0]
-    assert first.usage is not None and first.usage.model == "gpt-4.1-nano"
-    assert first.usage.input_tokens > 0 and first.usage.output_tokens > 0
-    assert classifier.classify(["sort a list in python"])[0].usage is None
+    (spent,) = first.usage
+    assert spent.model == "gpt-4.1-nano" and spent.input_tokens > 0 and spent.output_tokens > 0
+    assert classifier.classify(["sort a list in python"])[0].usage == ()
 
 
 def test_an_unparsable_answer_still_records_what_it_spent() -> None:
     classifier, _ = _nano_classifier("I think this is about code")
     result = classifier.classify(["sort a list in python"])[0]
     assert result.backend == "llm→rules"
-    assert result.usage is not None and result.usage.output_tokens > 0
+    assert len(result.usage) == 1 and result.usage[0].output_tokens > 0
+
+
+def test_a_paid_fallback_keeps_what_it_spent() -> None:
+    backup, _ = _nano_classifier(json.dumps(label("coding", "simple")))
+    failing = FakeChatModel(error=TimeoutError("slow"), model_name="gpt-4.1")
+    result = LLMClassifier(model=failing, fallback=backup).classify(["sort a list"])[0]
+    assert result.backend == "llm→llm" and [u.model for u in result.usage] == ["gpt-4.1-nano"]
 
 
 def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
@@ -630,8 +637,7 @@ def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
     router = SmartRouter.from_preset("openai", models=answers, classifier=classifier)
     tracker = CostTracker()
     meta = router.invoke("hello there", {"callbacks": [tracker]}).response_metadata["smartroute"]
-    usage = classifier.classify(["a fresh query"])[0].usage  # the same prompt size, roughly
-    assert usage is not None
+    (usage,) = classifier.classify(["a fresh query"])[0].usage  # about the same prompt size
     spec = preset_catalog("openai")["gpt-4.1-nano"]
     assert meta["classifier_cost_usd"] > 0
     assert meta["classifier_cost_usd"] == pytest.approx(
@@ -642,3 +648,25 @@ def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
     assert tracker.total_cost_usd == pytest.approx(meta["cost_usd"]) and tracker.calls == 2
     # A decision alone (no answer) still paid for its classification.
     assert router.route("another question").classifier_cost_usd > 0
+
+
+def test_a_classifier_model_is_priced_by_its_provider_model_id() -> None:
+    from smartroute_graph.catalog import preset_catalog
+    from smartroute_graph.classifiers.base import ClassifierUsage
+    from smartroute_graph.graph import _price_usage
+
+    catalog = preset_catalog("openrouter")
+    spec = next(iter(catalog.values()))
+    priced = _price_usage(ClassifierUsage(model=spec.provider_model_id, input_tokens=1000), catalog)
+    assert priced.cost_usd is not None and priced.cost_usd > 0
+    assert _price_usage(ClassifierUsage(model="my-own-model"), catalog).cost_usd is None
+
+
+def test_a_model_without_include_raw_still_classifies() -> None:
+    class OldStyle(FakeChatModel):
+        def with_structured_output(self, schema):  # type: ignore[no-untyped-def, override]
+            return super().with_structured_output(schema)
+
+    model = OldStyle(responses=[json.dumps(label("coding", "simple"))])
+    result = LLMClassifier(model=model, fallback=RulesClassifier()).classify(["sort a list"])[0]
+    assert (result.backend, result.domain, result.usage) == ("llm", "coding", ())

@@ -439,3 +439,35 @@ def test_temperature_reaches_the_answering_model_and_is_checked() -> None:
     assert nano.temperature is None  # the caller's model is left as it was
     with pytest.raises(ConfigError, match="temperature must be between 0 and 2, got 3"):
         router.invoke("hello", temperature=3)
+
+
+def test_registry_default_given_as_encoder_loads_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import smartroute_graph.classifiers as classifiers
+    from smartroute_graph.classifiers.cascade import CascadeClassifier
+
+    loads: list[str] = []
+
+    def load(name: str) -> Any:
+        loads.append(name)
+        return StubClassifier("coding", "simple")
+
+    monkeypatch.setattr(classifiers, "load_classifier", load)
+    registry = classifiers.ClassifierRegistry(default="encoder")  # as Studio builds it
+    assert registry["default"] is registry["encoder"] is registry["encoder:accurate"]
+    assert loads == ["encoder:accurate"] and list(registry).count("encoder") == 0
+    # A router whose classifier is a cascade serves its encoder to requests that name it.
+    cascade = CascadeClassifier(StubClassifier("math", "simple"), StubClassifier("chat", "simple"))
+    routed = classifiers.ClassifierRegistry({cascade.name: cascade}, default=cascade.name)
+    assert routed["stub"] is cascade.first and routed["default"] is cascade
+
+
+def test_a_model_without_a_temperature_setting_records_none() -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    router = SmartRouter.from_preset(
+        "openai",
+        models={"gpt-4.1-nano": FakeListChatModel(responses=["ok"])},
+        classifier=StubClassifier("chat", "simple"),
+    )
+    meta = router.invoke("hello", temperature=0.4).response_metadata["smartroute"]
+    assert meta["attempts"][0]["temperature"] is None  # kept its own: the server warns

@@ -293,6 +293,8 @@ def test_outcome_rows_get_complexity_from_the_score_gap(tmp_path: Path) -> None:
         ({"big": 1.0}, "no numeric score for 'small' (the row scores 'big')"),
         ({"big": 1.0, "small": "good"}, "no numeric score for 'small'"),
         ([1, 0], "'scores' must be an object"),
+        ({"big": float("nan"), "small": 0.0}, "score for 'big' must be in [0, 1]"),
+        ({"big": 7, "small": 3}, "score for 'big' must be in [0, 1], got 7"),
     ],
 )
 def test_bad_outcome_rows_name_the_line(tmp_path: Path, scores: Any, message: str) -> None:
@@ -317,6 +319,9 @@ def test_train_command_checks_the_outcome_options(
     args = parser.parse_args(["train", str(path), "--out", out, "--strong", "a", "--weak", "a"])
     assert args.func(args) == 2
     assert "strong and weak are both 'a'" in capsys.readouterr().err
+    args = parser.parse_args(["train", str(path), "--out", out, "--outcome-margin", "0.3"])
+    assert args.func(args) == 2
+    assert "--outcome-margin needs --strong and --weak" in capsys.readouterr().err
 
 
 def test_training_data_from_outcomes_with_auto_labelled_domains(tmp_path: Path) -> None:
@@ -338,9 +343,9 @@ def test_training_data_from_outcomes_with_auto_labelled_domains(tmp_path: Path) 
         auto_label="rules",
         val_fraction=0.25,
     )
-    train_set, val_set, _ = _prepare_data(config)
-    labelled = train_set + val_set
-    assert all(ex.domain is not None for ex in labelled)
-    by_text = {ex.text.split(" number")[0].split(" of the form")[0]: ex for ex in labelled}
-    assert by_text["Write a Python function that reverses list"].complexity == "simple"
-    assert by_text["Prove that there are infinitely many primes"].complexity == "complex"
+    examples, train_set, val_set = _prepare_data(config)
+    assert len(examples) == 24 and train_set and val_set
+    assert all(ex.domain is not None for ex in examples)
+    for ex in examples:
+        expected = "simple" if ex.text.startswith("Write a Python") else "complex"
+        assert ex.complexity == expected, ex.text

@@ -71,17 +71,23 @@ def _decision_table(decision: Any, console: Any) -> None:
     console.print(table)
 
 
-def _cmd_route(args: argparse.Namespace) -> int:
-    router = _router(args)
+def _query_payload(args: argparse.Namespace) -> Any:
+    """The router input of `route` and `compare`: the query words (or standard input for
+    '-'), with the ``--file`` attachments."""
     query = " ".join(args.query).strip()
     if query == "-":
         query = sys.stdin.read()
+    return {"query": query, "attachments": args.file} if args.file else query
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    router = _router(args)
+    payload = _query_payload(args)
     settings: dict[str, Any] = {}
     if args.budget is not None:
         settings["budget_usd"] = args.budget
     if args.model:
         settings["model"] = args.model
-    payload: Any = {"query": query, "attachments": args.file} if args.file else query
     missing = _missing_keys(router)
     err = _console(sys.stderr)
     if args.dry_run or missing:
@@ -126,10 +132,7 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     router = _router(args)
-    query = " ".join(args.query).strip()
-    if query == "-":
-        query = sys.stdin.read()
-    payload: Any = {"query": query, "attachments": args.file} if args.file else query
+    payload = _query_payload(args)
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
     unknown = [n for n in names or () if n not in router.catalog]
     if unknown:

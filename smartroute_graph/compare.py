@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from smartroute_graph.errors import SmartRouteError, UnknownModelError
 from smartroute_graph.inputs import RouterInputLike, normalise_input, with_attachments
 from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.pricing import attempt_cost, estimate_message_tokens, estimate_tokens
+from smartroute_graph.pricing import attempt_cost, call_tokens
 from smartroute_graph.providers import error_kind, redact_secrets
 
 if TYPE_CHECKING:
@@ -117,9 +117,7 @@ async def acompare(
                 selected=name == decision.model,
             )
         latency = (time.perf_counter() - started) * 1000
-        usage = getattr(reply, "usage_metadata", None)
-        tokens_in = usage["input_tokens"] if usage else estimate_message_tokens(list(to_send))
-        tokens_out = usage["output_tokens"] if usage else estimate_tokens(reply.text)
+        tokens_in, tokens_out, _ = call_tokens(to_send, reply)
         value: float | None = None
         details: dict[str, Any] | None = None
         if score is not None:

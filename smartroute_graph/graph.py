@@ -38,9 +38,10 @@ from smartroute_graph.policy import Policy, RoutingDecision
 from smartroute_graph.pricing import (
     COST_EVENT,
     attempt_cost,
+    call_tokens,
+    cost_event,
     estimate_cost,
     estimate_message_tokens,
-    estimate_tokens,
 )
 from smartroute_graph.providers import ModelProvider, error_kind, is_retryable, redact_secrets
 from smartroute_graph.review import (
@@ -189,14 +190,14 @@ def build_graph(
         catalog = policy_for(_context()).catalog
         usage = tuple(_price_usage(u, catalog) for u in classification.usage)
         events = [
-            {
-                "model": u.model,
-                "cost_usd": u.cost_usd or 0.0,
-                "input_tokens": u.input_tokens,
-                "output_tokens": u.output_tokens,
-                "purpose": "classifier",
-                "unpriced": u.cost_usd is None,  # its model is in no catalog we know
-            }
+            cost_event(
+                u.model,
+                u.cost_usd or 0.0,
+                u.input_tokens,
+                u.output_tokens,
+                purpose="classifier",
+                unpriced=u.cost_usd is None,  # its model is in no catalog we know
+            )
             for u in usage
         ]
         return classification.model_copy(update={"usage": usage}), events
@@ -602,12 +603,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             )
             return {"attempts": [attempt], "response": None}, None
         assert result is not None
-        usage = getattr(result, "usage_metadata", None)
-        if usage:
-            tokens_in, tokens_out = usage["input_tokens"], usage["output_tokens"]
-        else:
-            tokens_in = estimate_message_tokens(list(state["messages"]))
-            tokens_out = estimate_tokens(result.text)
+        tokens_in, tokens_out, estimated = call_tokens(state["messages"], result)
         cost = attempt_cost(spec, tokens_in, tokens_out)
         attempt = Attempt(
             model=spec.name,
@@ -618,13 +614,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             cost_usd=cost,
             temperature=temperature,
         )
-        event = {
-            "model": spec.name,
-            "cost_usd": cost,
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "estimated": not usage,
-        }
+        event = cost_event(spec.name, cost, tokens_in, tokens_out, estimated=estimated)
         # A good answer is final here: going through `review` would cost a graph step.
         decision = state["decision"]
         assert decision is not None
@@ -733,9 +723,7 @@ def _judged(
     that does not parse still cost its tokens."""
     raw = output.get("raw") if isinstance(output, Mapping) else None
     verdict = output.get("parsed") if isinstance(output, Mapping) else output
-    usage = getattr(raw, "usage_metadata", None)
-    tokens_in = usage["input_tokens"] if usage else estimate_message_tokens(list(messages))
-    tokens_out = usage["output_tokens"] if usage else estimate_tokens(getattr(raw, "text", ""))
+    tokens_in, tokens_out, _ = call_tokens(messages, raw)
     cost = attempt_cost(spec, tokens_in, tokens_out)
     details: dict[str, Any] = {
         "judge": spec.name,
@@ -753,13 +741,8 @@ def _judge_event(
     spec: ModelSpec, judged: tuple[float | None, dict[str, Any], float]
 ) -> dict[str, Any]:
     _, details, cost = judged
-    return {
-        "model": spec.name,
-        "cost_usd": cost,
-        "input_tokens": details["judge_input_tokens"],
-        "output_tokens": details["judge_output_tokens"],
-        "purpose": "judge",
-    }
+    tokens = details["judge_input_tokens"], details["judge_output_tokens"]
+    return cost_event(spec.name, cost, *tokens, purpose="judge")
 
 
 def _judge_failed(judge: str, exc: Exception) -> tuple[float | None, dict[str, Any], float]:
@@ -776,6 +759,7 @@ def routing_metadata(
 ) -> dict[str, Any]:
     """The ``response_metadata["smartroute"]`` dict: the decision, every attempt and review."""
     answered = answered or next((a.model for a in reversed(attempts) if a.ok), None)
+    review_cost = sum(r.cost_usd for r in reviews)
     return {
         "domain": decision.domain,
         "complexity": decision.complexity,
@@ -792,13 +776,10 @@ def routing_metadata(
         "attempts": [a.model_dump() for a in attempts],
         "reviews": [r.model_dump() for r in reviews],
         "cost_usd": round(
-            decision.classifier_cost_usd
-            + sum(a.cost_usd for a in attempts)
-            + sum(r.cost_usd for r in reviews),
-            8,
+            decision.classifier_cost_usd + sum(a.cost_usd for a in attempts) + review_cost, 8
         ),
         "classifier_cost_usd": round(decision.classifier_cost_usd, 8),
-        "review_cost_usd": round(sum(r.cost_usd for r in reviews), 8),
+        "review_cost_usd": round(review_cost, 8),
         "estimated_cost_usd": round(decision.estimated_cost_usd, 8),
     }
 

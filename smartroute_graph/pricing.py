@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +25,8 @@ __all__ = [
     "EXPECTED_OUTPUT_TOKENS",
     "CostTracker",
     "attempt_cost",
+    "call_tokens",
+    "cost_event",
     "estimate_cost",
     "estimate_message_tokens",
     "estimate_output_tokens",
@@ -73,6 +75,30 @@ def estimate_message_tokens(messages: list[BaseMessage]) -> int:
     for message in messages:
         total += _PER_MESSAGE_OVERHEAD + estimate_tokens(message.text)
     return total + 3
+
+
+def call_tokens(prompt: Sequence[BaseMessage], reply: BaseMessage | None) -> tuple[int, int, bool]:
+    """(input tokens, output tokens, estimated) of one call: the provider's
+    ``usage_metadata`` on ``reply``, else estimates from the prompt and the reply's text."""
+    usage = getattr(reply, "usage_metadata", None)
+    if usage:
+        return usage["input_tokens"], usage["output_tokens"], False
+    text = reply.text if reply is not None else ""
+    return estimate_message_tokens(list(prompt)), estimate_tokens(text), True
+
+
+def cost_event(
+    model: str, cost_usd: float, input_tokens: int, output_tokens: int, **extra: Any
+) -> dict[str, Any]:
+    """The payload of one :data:`COST_EVENT` (what :class:`CostTracker` totals); ``extra``
+    adds e.g. ``purpose`` ("classifier", "judge") for calls that are not an answer."""
+    return {
+        "model": model,
+        "cost_usd": cost_usd,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        **extra,
+    }
 
 
 def estimate_output_tokens(spec: ModelSpec, complexity: Complexity) -> int:

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"smartroute train: error: {problem}", file=sys.stderr)  # noqa: T201
         return 2
-    margin = 0.1 if args.outcome_margin is None else args.outcome_margin
+    margin = OutcomeLabels.margin if args.outcome_margin is None else args.outcome_margin
     try:
         outcomes = OutcomeLabels(args.strong, args.weak, margin) if args.strong else None
     except SmartRouteError as exc:

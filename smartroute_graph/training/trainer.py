@@ -95,14 +95,10 @@ class TrainResult:
 def make_labeller(kind: str) -> Classifier:
     """The auto-labeller for raw prompts: ``"rules"``, ``"encoder"`` (the packaged default
     model) or ``"llm"`` (needs an API key)."""
-    if kind == "encoder" or kind.startswith("encoder:"):
+    if kind == "rules" or kind == "encoder" or kind.startswith("encoder:"):
         from smartroute_graph.classifiers import load_classifier
 
         return load_classifier(kind)
-    if kind == "rules":
-        from smartroute_graph.classifiers.rules import RulesClassifier
-
-        return RulesClassifier()
     if kind == "llm":
         try:
             module = importlib.import_module("smartroute_graph.classifiers.llm")

@@ -324,6 +324,8 @@ def main() -> None:
         rng.shuffle(opts)
         fmt = MC_FORMATS[k % len(MC_FORMATS)]
         text = fmt.format(q=q, a=opts[0], b=opts[1], c=opts[2], d=opts[3])
+        if any(r["prompt"] == text for r in rows):
+            continue  # the shuffle repeated an earlier copy's order and format
         rows.append(
             {
                 "id": f"supplement-knowledge-{k:03d}",

@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         nargs="*",
         default=DEFAULT_DATA,
         help="JSONL/JSON/CSV/TSV files or folders (default: the packaged corpus and its "
-        "exam-shaped supplement)",
+        "supplement folder)",
     )
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--name", default="custom", help="model name recorded in labels.json")

@@ -3,7 +3,6 @@ taken from the public evaluation files (which must stay unseen by training)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from smartroute_graph.evaluation.datasets import read_rows
 from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.training.command import DEFAULT_CORPUS, DEFAULT_SUPPLEMENT
 from smartroute_graph.training.data import load_examples
@@ -22,12 +22,11 @@ FIELDS = {"id", "prompt", "domain", "complexity", "lang", "history"}
 
 
 def _rows() -> list[tuple[str, dict[str, object]]]:
-    files = sorted(DEFAULT_CORPUS.glob("*.jsonl")) + sorted(DEFAULT_SUPPLEMENT.glob("*.jsonl"))
+    """``(file:line, row)`` of every packaged training row: the corpus, then the supplement."""
     return [
-        (f"{path.name}:{n}", json.loads(line))
-        for path in files
-        for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
-        if line.strip()
+        (f"{Path(file).name}:{line}", row)
+        for folder in (DEFAULT_CORPUS, DEFAULT_SUPPLEMENT)
+        for file, line, row in read_rows(folder)
     ]
 
 
@@ -53,26 +52,15 @@ def test_every_row_is_valid_and_unique() -> None:
 
 
 def test_corpus_covers_every_cell_with_100_rows() -> None:
-    corpus_files = {path.name for path in DEFAULT_CORPUS.glob("*.jsonl")}
-    cells = Counter(
-        (row["domain"], row["complexity"])
-        for where, row in _rows()
-        if where.split(":")[0] in corpus_files
-    )
+    cells = Counter((row["domain"], row["complexity"]) for _, _, row in read_rows(DEFAULT_CORPUS))
     thin = {f"{d}/{c}": cells[(d, c)] for d in DOMAINS for c in COMPLEXITIES if cells[(d, c)] < 100}
     assert thin == {}
 
 
 def test_no_training_prompt_comes_from_the_evaluation_files() -> None:
-    files = sorted(EVAL_DIR.glob("*.jsonl")) if EVAL_DIR.is_dir() else []
-    if not files:
+    if not (EVAL_DIR.is_dir() and any(EVAL_DIR.glob("*.jsonl"))):
         pytest.skip(f"no evaluation files at {EVAL_DIR} (set SMARTROUTE_EVAL_DIR)")
-    held_out = {
-        _normalised(json.loads(line)["prompt"])
-        for path in files
-        for line in path.read_text(encoding="utf-8").split("\n")
-        if line.strip()
-    }
+    held_out = {_normalised(row["prompt"]) for _, _, row in read_rows(EVAL_DIR)}
     # Exact matches after normalising case, spacing and punctuation; the 40-character floor
     # keeps two-word prompts that any corpus shares ("hello") from counting.
     leaked = [

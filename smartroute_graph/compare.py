@@ -15,7 +15,7 @@ from smartroute_graph.errors import SmartRouteError, UnknownModelError
 from smartroute_graph.inputs import RouterInputLike, normalise_input, with_attachments
 from smartroute_graph.policy import RoutingDecision
 from smartroute_graph.pricing import attempt_cost, call_tokens
-from smartroute_graph.providers import error_kind, redact_secrets
+from smartroute_graph.providers import error_kind, redact_secrets, secret_values
 
 if TYPE_CHECKING:
     from smartroute_graph.runnable import SmartRouter
@@ -77,6 +77,7 @@ async def acompare(
     scorer: Scorer | None = None,
     timeout_s: float | None = None,
     api_keys: dict[str, Any] | None = None,
+    own_keys_only: bool = False,
 ) -> ComparisonReport:
     """Ask every model in ``models`` (default: the whole catalog) concurrently.
 
@@ -90,7 +91,7 @@ async def acompare(
                 f"unknown model {name!r}; the catalog has: {', '.join(router.catalog)}"
             )
     messages, attachments = normalise_input(input)
-    decision = await router.aroute(input)
+    decision = await router.aroute(input, api_keys=api_keys, own_keys_only=own_keys_only)
     query = messages[-1].text
     to_send = with_attachments(list(messages), attachments)
     score = scorer or _default_scorer()
@@ -100,7 +101,7 @@ async def acompare(
         spec = router.catalog[name]
         started = time.perf_counter()
         try:
-            model = router.provider.get(spec, api_keys)
+            model = router.provider.get(spec, api_keys, own_keys_only=own_keys_only)
             reply: BaseMessage = await asyncio.wait_for(
                 model.ainvoke(to_send, {"run_name": f"compare:{name}"}), timeout
             )
@@ -112,7 +113,7 @@ async def acompare(
                 model=name,
                 ok=False,
                 error_kind=kind,
-                error=redact_secrets(f"{type(exc).__name__}: {exc}")[:500],
+                error=redact_secrets(f"{type(exc).__name__}: {exc}", secret_values(api_keys))[:500],
                 latency_ms=(time.perf_counter() - started) * 1000,
                 selected=name == decision.model,
             )

@@ -9,6 +9,7 @@ __all__ = [
     "EmptyQueryError",
     "InputError",
     "MissingAPIKeyError",
+    "OwnKeysOnlyError",
     "SmartRouteError",
     "UnknownModelError",
 ]
@@ -39,6 +40,10 @@ class UnknownModelError(ConfigError, KeyError):
 
 class MissingAPIKeyError(SmartRouteError):
     """A provider needs an API key and none was given."""
+
+
+class OwnKeysOnlyError(MissingAPIKeyError):
+    """The call may spend only the request's own keys, and they do not cover this model."""
 
 
 class BudgetError(SmartRouteError):

@@ -43,7 +43,15 @@ from smartroute_graph.pricing import (
     estimate_cost,
     estimate_message_tokens,
 )
-from smartroute_graph.providers import ModelProvider, error_kind, is_retryable, redact_secrets
+from smartroute_graph.providers import (
+    API_KEYS_CONFIG_KEY,
+    ModelProvider,
+    error_kind,
+    is_retryable,
+    redact_secrets,
+    request_keys,
+    secret_values,
+)
 from smartroute_graph.review import (
     JUDGE_CONFIG,
     JudgeVerdict,
@@ -66,9 +74,6 @@ __all__ = [
     "build_graph",
 ]
 
-# Per-request API keys travel in config["configurable"][API_KEYS_CONFIG_KEY] as a dict:
-# LangChain copies only scalar configurable values into trace metadata, so keys stay out.
-API_KEYS_CONFIG_KEY = "smartroute_api_keys"
 # Set by SmartRouter.stream: tokens reach the caller as they come, so a model that fails
 # after its first token cannot be replaced silently.
 STREAMING_CONFIG_KEY = "smartroute_streaming"
@@ -203,7 +208,7 @@ def build_graph(
         return classification.model_copy(update={"usage": usage}), events
 
     def classify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        classifier = classifier_for(_context())
+        classifier = keyless_if_own_keys(classifier_for(_context()), config)
         texts = _texts_to_classify(state)
         classification, events = priced(classifier.classify(texts))
         for event in events:
@@ -213,7 +218,7 @@ def build_graph(
     async def aclassify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         # A classifier that waits on the network (the LLM backend) has an async twin; the
         # CPU-light ones run inline, as a light node does.
-        classifier = classifier_for(_context())
+        classifier = keyless_if_own_keys(classifier_for(_context()), config)
         aclassify = getattr(classifier, "aclassify", None)
         texts = _texts_to_classify(state)
         results = classifier.classify(texts) if aclassify is None else await aclassify(texts)
@@ -261,8 +266,8 @@ def build_graph(
     def judge_for(context: RouterContext, config: RunnableConfig) -> tuple[Any, ModelSpec]:
         catalog_ = policy_for(context).catalog
         spec = catalog_[context.judge_model or catalog_.ladder[0]]
-        keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
-        return structured_judge(provider.get(spec, keys)), spec
+        keys, own_only = request_keys(config)
+        return structured_judge(provider.get(spec, keys, own_keys_only=own_only)), spec
 
     def review(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         attempts = state.get("attempts") or []
@@ -276,7 +281,7 @@ def build_graph(
                 try:
                     output = judge.invoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(spec.name, exc))
+                    return review_answer(state, context, _judge_failed(spec.name, exc, config))
                 judged = _judged(spec, messages, output)
                 dispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
                 return review_answer(state, context, judged)
@@ -295,7 +300,7 @@ def build_graph(
                 try:
                     output = await judge.ainvoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(spec.name, exc))
+                    return review_answer(state, context, _judge_failed(spec.name, exc, config))
                 judged = _judged(spec, messages, output)
                 await adispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
                 return review_answer(state, context, judged)
@@ -448,6 +453,24 @@ def _light_node(func: Any) -> RunnableCallable:
 TURN_ALONE_CONFIDENCE = 0.9
 
 
+def keyless_if_own_keys(classifier: Classifier, config: RunnableConfig) -> Classifier:
+    """``classifier``, or its key-free part when the run may spend only the request's keys.
+
+    The LLM classifier runs on the operator's key: a request that brought its own key is
+    classified by the encoder instead (the LLM classifier's fallback, a cascade's first stage).
+    """
+    if not request_keys(config)[1]:
+        return classifier
+    from smartroute_graph.classifiers.cascade import CascadeClassifier
+    from smartroute_graph.classifiers.llm import LLMClassifier
+
+    if isinstance(classifier, CascadeClassifier):
+        return classifier.first
+    if isinstance(classifier, LLMClassifier):
+        return classifier.fallback
+    return classifier
+
+
 def _texts_to_classify(state: RouterState) -> list[str]:
     alone = state.get("turn_text")
     return [state["text"]] if not alone else [alone, state["text"]]
@@ -564,8 +587,8 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
     ) -> tuple[BaseChatModel, list[Any], float | None]:
         """The model to call (with the run's settings), the messages, and the temperature
         the router set on it (None: the model keeps its own)."""
-        keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
-        model = provider.get(spec, keys)
+        keys, own_only = request_keys(config)
+        model = provider.get(spec, keys, own_keys_only=own_only)
         context = _context()
         if context.review == "logprobs" and not spec.reasoning:
             model = _with_logprobs(model)
@@ -582,15 +605,18 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         exc: BaseException | None,
         streamed_tokens: bool,
         temperature: float | None,
+        config: RunnableConfig,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         latency_ms = (time.perf_counter() - started) * 1000
         if exc is not None:
+            # The provider may echo the request's key in its error, in any shape.
+            own = secret_values(request_keys(config)[0])
             if isinstance(exc, SmartRouteError):
                 raise exc
             if streamed_tokens:
                 raise StreamInterruptedError(
                     f"{spec.name}'s stream broke after part of the answer was sent "
-                    f"({type(exc).__name__}: {redact_secrets(str(exc))}); retry the request"
+                    f"({type(exc).__name__}: {redact_secrets(str(exc), own)}); retry the request"
                 ) from None
             kind = "stream_broken" if streamed_tokens else error_kind(exc)
             attempt = Attempt(
@@ -598,7 +624,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
                 ok=False,
                 latency_ms=latency_ms,
                 error_kind=kind,
-                error=redact_secrets(f"{type(exc).__name__}: {exc}")[:500],
+                error=redact_secrets(f"{type(exc).__name__}: {exc}", own)[:500],
                 temperature=temperature,
             )
             return {"attempts": [attempt], "response": None}, None
@@ -651,7 +677,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
                 result = model.invoke(messages, config)
         except Exception as exc:
             error = exc
-        update, event = record(state, started, result, error, streamed, temperature)
+        update, event = record(state, started, result, error, streamed, temperature, config)
         if event is not None:
             dispatch_custom_event(COST_EVENT, event, config=config)
         return update
@@ -676,7 +702,7 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             error = TimeoutError(f"no answer within {timeout:g} s")
         except Exception as exc:
             error = exc
-        update, event = record(state, started, result, error, streamed, temperature)
+        update, event = record(state, started, result, error, streamed, temperature, config)
         if event is not None:
             await adispatch_custom_event(COST_EVENT, event, config=config)
         return update
@@ -745,8 +771,11 @@ def _judge_event(
     return cost_event(spec.name, cost, *tokens, purpose="judge")
 
 
-def _judge_failed(judge: str, exc: Exception) -> tuple[float | None, dict[str, Any], float]:
-    message = redact_secrets(f"{type(exc).__name__}: {exc}")[:300]
+def _judge_failed(
+    judge: str, exc: Exception, config: RunnableConfig
+) -> tuple[float | None, dict[str, Any], float]:
+    own = secret_values(request_keys(config)[0])
+    message = redact_secrets(f"{type(exc).__name__}: {exc}", own)[:300]
     note = f"the judge {judge} failed ({message}): answer kept"
     return None, {"judge": judge, "note": note}, 0.0
 

@@ -12,20 +12,32 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from smartroute_graph.catalog import ModelSpec
-from smartroute_graph.errors import MissingAPIKeyError
+from smartroute_graph.errors import MissingAPIKeyError, OwnKeysOnlyError
 
 __all__ = [
+    "API_KEYS_CONFIG_KEY",
     "API_KEY_ENV",
+    "OWN_KEYS_ONLY_CONFIG_KEY",
     "ErrorKind",
     "ModelProvider",
     "error_kind",
     "is_retryable",
     "redact_secrets",
+    "register_secret",
+    "request_keys",
     "resolve_api_key",
+    "secret_values",
 ]
 
 API_KEY_ENV: Mapping[str, str] = {"openai": "OPENAI_API_KEY", "openrouter": "OPENROUTER_API_KEY"}
+# Per-request API keys travel in config["configurable"][API_KEYS_CONFIG_KEY] as a dict:
+# LangChain copies only scalar configurable values into trace metadata, so keys stay out.
+API_KEYS_CONFIG_KEY = "smartroute_api_keys"
+# True when a call may spend only the request's own keys: never the router's explicit keys,
+# the environment's, or a ready-made model holding the operator's credentials.
+OWN_KEYS_ONLY_CONFIG_KEY = "smartroute_own_keys_only"
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+_HEADER_HINT = {"openai": "X-OpenAI-API-Key", "openrouter": "X-OpenRouter-API-Key"}
 
 ErrorKind = Literal[
     "timeout",
@@ -49,11 +61,45 @@ _SECRET_PATTERNS = (
 )
 
 
+# Secret values the operator configured (router api_keys, the server token): redacted by
+# value wherever they appear, whatever their shape. Bounded by configuration, not traffic.
+_CONFIGURED_SECRETS: set[str] = set()
+_MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Redact ``value`` from every message :func:`redact_secrets` cleans from now on."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if raw and len(raw.strip()) >= _MIN_SECRET_LEN:
+        _CONFIGURED_SECRETS.add(raw.strip())
+
+
+def secret_values(keys: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The plain values of a ``{provider: key}`` mapping, for :func:`redact_secrets`."""
+    out = []
+    for value in (keys or {}).values():
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and raw:
+            out.append(raw)
+    return tuple(out)
+
+
+def _known_secrets(extra: tuple[str, ...]) -> list[str]:
+    env = (os.environ.get(name, "").strip() for name in API_KEY_ENV.values())
+    values = {*extra, *_CONFIGURED_SECRETS, *env}
+    # Longest first, so a key that contains another is replaced whole.
+    return sorted((v for v in values if v and len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
+
+
 def redact_secrets(text: str, extra: tuple[str, ...] = ()) -> str:
-    """``text`` with API keys and bearer tokens replaced by ``***``."""
-    for secret in extra:
-        if secret:
-            text = text.replace(secret, "***")
+    """``text`` with API keys and bearer tokens replaced by ``***``.
+
+    Known values (``extra``, the provider keys in the environment, and values given to
+    :func:`register_secret`) are replaced whatever their shape; key-like patterns
+    (``sk-…``, ``Bearer …``, ``api_key=…``) are replaced too.
+    """
+    for secret in _known_secrets(extra):
+        text = text.replace(secret, "***")
     text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}-***", text)
     for pattern in _SECRET_PATTERNS[1:]:
         text = pattern.sub(lambda m: f"{m.group(1)}***", text)
@@ -86,13 +132,30 @@ def is_retryable(kind: str) -> bool:
     return kind in _RETRYABLE
 
 
+def request_keys(config: Mapping[str, Any] | None) -> tuple[Mapping[str, Any] | None, bool]:
+    """The run's per-request keys and whether they are the only keys it may spend."""
+    configurable = (config or {}).get("configurable") or {}
+    return configurable.get(API_KEYS_CONFIG_KEY), bool(configurable.get(OWN_KEYS_ONLY_CONFIG_KEY))
+
+
 def resolve_api_key(
     provider: str,
     explicit: Mapping[str, str | SecretStr] | None = None,
     per_request: Mapping[str, str | SecretStr] | None = None,
+    *,
+    own_keys_only: bool = False,
 ) -> SecretStr | None:
-    """The key for ``provider``: explicit argument, then the request's, then the environment."""
-    for source in (explicit, per_request):
+    """The key for ``provider``: the request's, then the explicit argument, then the environment.
+
+    With ``own_keys_only`` only the request's key counts: a request that brings its own key
+    never spends the operator's.
+    """
+    if own_keys_only:
+        value = (per_request or {}).get(provider)
+        if not value:
+            return None
+        return value if isinstance(value, SecretStr) else SecretStr(value)
+    for source in (per_request, explicit):
         if source and source.get(provider):
             value = source[provider]
             return value if isinstance(value, SecretStr) else SecretStr(value)
@@ -118,6 +181,8 @@ class ModelProvider:
     ) -> None:
         self._explicit = dict(models or {})
         self._api_keys = dict(api_keys or {})
+        for value in self._api_keys.values():
+            register_secret(value)
         self._timeout_s = timeout_s
         self._built: dict[tuple[str, str], BaseChatModel] = {}
         self._lock = threading.Lock()
@@ -132,17 +197,39 @@ class ModelProvider:
         return name in self._explicit
 
     def get(
-        self, spec: ModelSpec, per_request_keys: Mapping[str, str | SecretStr] | None = None
+        self,
+        spec: ModelSpec,
+        per_request_keys: Mapping[str, str | SecretStr] | None = None,
+        *,
+        own_keys_only: bool = False,
     ) -> BaseChatModel:
-        """The chat model for ``spec``; raises :class:`MissingAPIKeyError` without a key."""
+        """The chat model for ``spec``; raises :class:`MissingAPIKeyError` without a key.
+
+        ``own_keys_only``: the call may spend only ``per_request_keys`` (a request that
+        brought its own key): models given ready-made, the router's keys and the
+        environment's are off limits.
+        """
         if spec.name in self._explicit:
+            if own_keys_only:
+                raise OwnKeysOnlyError(
+                    f"model {spec.name!r} runs on the operator's credentials and this request "
+                    "brings its own key, so it may spend only that key: send the request with "
+                    "the server token and no key of your own to use it"
+                )
             return self._explicit[spec.name]
         if spec.provider not in API_KEY_ENV:
             raise MissingAPIKeyError(
                 f"model {spec.name!r} has provider {spec.provider!r} and no chat model was "
                 f"given for it: pass models={{{spec.name!r}: <a BaseChatModel>}}"
             )
-        key = resolve_api_key(spec.provider, self._api_keys, per_request_keys)
+        key = resolve_api_key(
+            spec.provider, self._api_keys, per_request_keys, own_keys_only=own_keys_only
+        )
+        if key is None and own_keys_only:
+            raise OwnKeysOnlyError(
+                f"this request brings its own keys but none for {spec.provider} (model "
+                f"{spec.name}): send one in {_HEADER_HINT.get(spec.provider, 'the request')}"
+            )
         if key is None:
             raise MissingAPIKeyError(
                 f"no API key for {spec.provider} (model {spec.name}): set "

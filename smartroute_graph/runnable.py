@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from smartroute_graph.compare import ComparisonReport, Scorer
 from smartroute_graph.errors import ConfigError
 from smartroute_graph.graph import (
-    API_KEYS_CONFIG_KEY,
     STREAMING_CONFIG_KEY,
     build_graph,
     routing_metadata,
@@ -41,7 +40,11 @@ from smartroute_graph.policy import (
     Policy,
     RoutingDecision,
 )
-from smartroute_graph.providers import ModelProvider
+from smartroute_graph.providers import (
+    API_KEYS_CONFIG_KEY,
+    OWN_KEYS_ONLY_CONFIG_KEY,
+    ModelProvider,
+)
 from smartroute_graph.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
 from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 
@@ -61,7 +64,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
 
     Per-call settings are keyword arguments of ``invoke``/``stream``/…, named as the fields
     of :class:`RouterContext` (``model``, ``budget_usd``, ``dry_run``, ``preset``, …), plus
-    ``api_keys`` (a ``{provider: key}`` dict, never logged or traced).
+    ``api_keys`` (a ``{provider: key}`` dict, never logged or traced) and ``own_keys_only``
+    (spend only those keys: never the router's own, the environment's, or a ready-made
+    model's; a server sets it for every request that brings its own key).
 
     Args:
         catalog: the models (specs) to route among; default: the ``preset``'s catalog.
@@ -70,7 +75,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         preset: ``"openai"`` or ``"openrouter"``: catalog and policy table to start from.
         table: policy table ``{domain: {complexity: model}}``; overrides the preset's cells.
         classifier: a backend name or any object with ``classify(texts)``.
-        api_keys: ``{provider: key}``; else per-request keys, else the environment.
+        api_keys: ``{provider: key}``; a call's own ``api_keys`` come first, the
+            environment last.
         confidence_threshold, max_attempts, timeout_s, budget_usd, dry_run: defaults for
             the per-call settings of the same names.
         review, review_threshold, judge_model: answer review (see :mod:`review`): score
@@ -202,21 +208,24 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> tuple[RouterState, RunnableConfig, RouterContext]:
         api_keys = kwargs.pop("api_keys", None)
+        own_keys_only = bool(kwargs.pop("own_keys_only", False))
         unknown = set(kwargs) - _CONTEXT_FIELDS
         if unknown:
             raise TypeError(
                 f"unknown router setting(s) {sorted(unknown)}; valid: "
-                f"{', '.join(sorted(_CONTEXT_FIELDS | {'api_keys'}))}"
+                f"{', '.join(sorted(_CONTEXT_FIELDS | {'api_keys', 'own_keys_only'}))}"
             )
         context = dataclasses.replace(self.defaults, **kwargs)
         config = ensure_config(config)
-        if api_keys:
+        if api_keys or own_keys_only:
             secrets = {
-                k: v if isinstance(v, SecretStr) else SecretStr(v) for k, v in api_keys.items()
+                k: v if isinstance(v, SecretStr) else SecretStr(v)
+                for k, v in (api_keys or {}).items()
             }
             config["configurable"] = {
                 **config.get("configurable", {}),
                 API_KEYS_CONFIG_KEY: secrets,
+                OWN_KEYS_ONLY_CONFIG_KEY: own_keys_only,
             }
         messages, attachments = normalise_input(input)
         state: RouterState = {"messages": messages, "attachments": attachments}
@@ -340,6 +349,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         scorer: Scorer | None = None,
         timeout_s: float | None = None,
         api_keys: Mapping[str, str | SecretStr] | None = None,
+        own_keys_only: bool = False,
     ) -> ComparisonReport:
         """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
         time each answer, and mark the model the router would pick (see :mod:`compare`)."""
@@ -352,6 +362,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             scorer=scorer,
             timeout_s=timeout_s,
             api_keys=dict(api_keys) if api_keys else None,
+            own_keys_only=own_keys_only,
         )
 
     def compare(

@@ -132,11 +132,12 @@ from smartroute_graph.errors import (
     EmptyQueryError,
     InputError,
     MissingAPIKeyError,
+    OwnKeysOnlyError,
     SmartRouteError,
     UnknownModelError,
 )
 from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.providers import API_KEY_ENV, redact_secrets
+from smartroute_graph.providers import API_KEY_ENV, redact_secrets, register_secret
 from smartroute_graph.runnable import SmartRouter
 
 __all__ = [
@@ -344,7 +345,7 @@ def _exception_payload(exc: BaseException, secrets: Sequence[str]) -> tuple[int,
     """The status and JSON body for an exception raised while handling a request."""
     status = _status_for(exc)
     kind = type(exc).__name__
-    if isinstance(exc, MissingAPIKeyError):
+    if isinstance(exc, MissingAPIKeyError) and not isinstance(exc, OwnKeysOnlyError):
         return status, _error_body(status, _missing_key_message(exc), kind, secrets)
     if isinstance(exc, AllModelsFailedError):
         body = _error_body(status, str(exc), kind, secrets, attempts=exc.attempts)
@@ -420,16 +421,37 @@ class _Access:
             and "llm" not in str(getattr(router.classifier, "name", ""))
         )
 
-    def keys(
+    def grant(
         self, request: Request, body_key: SecretStr | str | None, *, bearer_is_key: bool = False
-    ) -> dict[str, str]:
-        """The request's provider keys (body, then headers, then, on /v1 without a server
-        token, the bearer value), remembered on the request for redaction."""
-        found: dict[str, str] = {}
+    ) -> dict[str, Any]:
+        """The router settings that say which keys the request's calls may spend.
+
+        On a server with a token, a request that brings a key (body or headers) spends only
+        its own keys, on every call it causes; only a request with the token and no key of
+        its own spends the server's. On an open server the request's keys come first.
+        """
+        brought = {
+            **getattr(request.state, "own_keys", {}),
+            **self._presented_keys(request, body_key),
+        }
+        found = dict(brought)
         if bearer_is_key and self.token is None:
+            # An open server's /v1: OpenAI clients always send a bearer, so it is offered as
+            # the provider key without making the request own-keys-only.
             value = _bearer(request)
-            if value:
+            if value and self.primary not in found:
                 found[self.primary] = value
+        request.state.secrets = [*getattr(request.state, "secrets", ()), *found.values()]
+        server_keys_allowed = bool(getattr(request.state, "server_keys_allowed", False))
+        if not brought and not server_keys_allowed:
+            raise ServerAuthError(self._refusal())
+        # On a server with a token, a request that brings a key spends that key alone; an
+        # open server (no token) lets anyone spend its models, so brought keys only come first.
+        own_only = not server_keys_allowed or (bool(brought) and self.token is not None)
+        return {"api_keys": found, "own_keys_only": own_only}
+
+    def _presented_keys(self, request: Request, body_key: SecretStr | str | None) -> dict[str, str]:
+        found: dict[str, str] = {}
         for provider, header in _HEADER_KEYS.items():
             value = request.headers.get(header, "").strip()
             if value:
@@ -437,35 +459,47 @@ class _Access:
         raw = body_key.get_secret_value() if isinstance(body_key, SecretStr) else body_key
         if raw and raw.strip():
             found[self.primary] = raw.strip()
-        request.state.secrets = [*getattr(request.state, "secrets", ()), *found.values()]
         return found
 
-    async def __call__(self, request: Request) -> None:
-        """FastAPI dependency: 401 unless the request may use this server."""
-        if self.token is None:
-            return
-        presented = _bearer(request)
-        if presented:
-            if hmac.compare_digest(presented.encode(), self.token.encode()):
-                return
-            raise ServerAuthError(
-                "the server token is wrong: send Authorization: Bearer <token>, the token this "
-                "server was started with (ask its operator)"
-            )
-        if self.own_keys_allowed:
-            keys = self.keys(request, await _peek_body_key(request))
-            if self.providers <= set(keys):
-                return
+    def _refusal(self) -> str:
         own = (
             f" or bring your own key for every provider ({', '.join(sorted(self.providers))}) "
             "in X-OpenAI-API-Key / X-OpenRouter-API-Key"
             if self.own_keys_allowed
             else ""
         )
-        raise ServerAuthError(
+        return (
             "this server needs a token: send Authorization: Bearer <token> (the value of the "
             f"variable named by --token-env when the server started){own}"
         )
+
+    async def __call__(self, request: Request) -> None:
+        """FastAPI dependency: 401 unless the request may use this server.
+
+        Marks the request as allowed to spend the server's keys (``server_keys_allowed``)
+        only when it presents the server token, or the server has none.
+        """
+        request.state.server_keys_allowed = False
+        if self.token is None:
+            request.state.server_keys_allowed = True
+            return
+        presented = _bearer(request)
+        if presented:
+            if hmac.compare_digest(presented.encode(), self.token.encode()):
+                request.state.server_keys_allowed = True
+                return
+            raise ServerAuthError(
+                "the server token is wrong: send Authorization: Bearer <token>, the token this "
+                "server was started with (ask its operator)"
+            )
+        if self.own_keys_allowed:
+            keys = self._presented_keys(request, await _peek_body_key(request))
+            if self.providers <= set(keys):
+                # Admitted on its own keys: every call it causes spends those keys only.
+                request.state.own_keys = keys
+                request.state.secrets = [*getattr(request.state, "secrets", ()), *keys.values()]
+                return
+        raise ServerAuthError(self._refusal())
 
 
 def _bearer(request: Request) -> str:
@@ -798,6 +832,7 @@ def create_app(
     from smartroute_graph import __version__
 
     token = server_token.strip() if server_token else None
+    register_secret(token)  # redacted by value from every message and log line
     access = _Access(router, token)
     limits = AttachmentLimits(max_bytes=max_upload_bytes)
     playground = _playground_html()
@@ -883,7 +918,9 @@ def create_app(
             "classifier": router.classifier.name,
             "auth": {
                 "token_required": token is not None,
-                "own_keys_accepted": access.own_keys_allowed,
+                # Without the token, a request may still be served on keys it brings (those
+                # keys alone pay for every call it causes).
+                "own_keys_accepted": token is None or access.own_keys_allowed,
             },
             # Whether a request needs to bring a key (never the keys themselves).
             "provider_keys_on_server": bool(_server_holds_keys(router)),
@@ -924,11 +961,11 @@ def create_app(
 
     @api.post("/route", summary="Route a prompt and answer it")
     async def route(body: RouteRequest, request: Request) -> dict[str, Any]:
-        keys = access.keys(request, body.api_key)
+        grant = access.grant(request, body.api_key)
         settings = _settings(
             body.budget_usd, dry_run=body.dry_run or None, temperature=body.temperature
         )
-        message = await router.ainvoke(body.prompt, api_keys=keys, **settings)
+        message = await router.ainvoke(body.prompt, **grant, **settings)
         result = _route_body(message)
         meta = _meta(message)
         answered = meta.get("model")
@@ -952,7 +989,7 @@ def create_app(
         dry_run: Annotated[bool, Form()] = False,
         budget_usd: Annotated[float | None, Form(gt=0)] = None,
     ) -> dict[str, Any]:
-        keys = access.keys(request, api_key)
+        grant = access.grant(request, api_key)
         _not_blank_or_raise(prompt)
         name = file.filename or "upload"
         if file.size is not None and file.size > limits.max_bytes:
@@ -966,7 +1003,7 @@ def create_app(
         attachment = await asyncio.to_thread(Attachment.from_bytes, data, name=name, limits=limits)
         settings = _settings(budget_usd, dry_run=dry_run or None)
         message = await router.ainvoke(
-            {"query": prompt, "attachments": [attachment]}, api_keys=keys, **settings
+            {"query": prompt, "attachments": [attachment]}, **grant, **settings
         )
         result = _route_body(message)
         result["attachment"] = attachment.model_dump(exclude={"data_base64", "text"})
@@ -974,27 +1011,27 @@ def create_app(
 
     @api.post("/query", summary="Answer a query (the second older system's shape)")
     async def query(body: QueryRequest, request: Request) -> dict[str, Any]:
-        keys = access.keys(request, body.api_key)
-        message = await router.ainvoke(body.query, api_keys=keys, **_settings(body.budget_usd))
+        grant = access.grant(request, body.api_key)
+        message = await router.ainvoke(body.query, **grant, **_settings(body.budget_usd))
         return _query_body(message)
 
     @api.post("/query-compare", summary="Ask several models and compare their answers")
     async def query_compare(body: CompareRequest, request: Request) -> dict[str, Any]:
-        keys = access.keys(request, body.api_key)
-        report = await router.acompare(body.query, models=body.models, api_keys=keys or None)
+        grant = access.grant(request, body.api_key)
+        report = await router.acompare(body.query, models=body.models, **grant)
         return report.model_dump(mode="json")
 
     @api.post("/query-specific", summary="Answer a query with one given model")
     async def query_specific(body: SpecificRequest, request: Request) -> dict[str, Any]:
-        keys = access.keys(request, body.api_key)
+        grant = access.grant(request, body.api_key)
         _check_model(router, body.model)
-        message = await router.ainvoke(body.query, api_keys=keys, model=body.model)
+        message = await router.ainvoke(body.query, **grant, model=body.model)
         return {**_query_body(message), "forced": True}
 
     @api.post("/batch-query", summary=f"Answer up to {max_batch} queries, results in order")
     async def batch_query(body: BatchRequest, request: Request) -> dict[str, Any]:
         _check_batch(len(body.queries), max_batch)
-        keys = access.keys(request, body.api_key)
+        grant = access.grant(request, body.api_key)
         secrets = _request_secrets(request, token)
         gate = asyncio.Semaphore(batch_concurrency)
         settings = _settings(body.budget_usd)
@@ -1002,7 +1039,7 @@ def create_app(
         async def one(index: int, text: str) -> dict[str, Any]:
             async with gate:
                 try:
-                    message = await router.ainvoke(text, api_keys=keys, **settings)
+                    message = await router.ainvoke(text, **grant, **settings)
                 except Exception as exc:
                     status, error = _exception_payload(exc, secrets)
                     return {"index": index, "query": text, "ok": False, "status": status, **error}
@@ -1018,21 +1055,23 @@ def create_app(
         }
 
     @api.post("/test-selection", summary="Routing decisions only: no model call, no key")
-    async def test_selection(body: SelectionRequest) -> dict[str, Any]:
+    async def test_selection(body: SelectionRequest, request: Request) -> dict[str, Any]:
+        # No answer is generated, but an LLM classifier would spend someone's key.
+        grant = access.grant(request, None)
         if (body.query is None) == (body.queries is None):
             raise InputError(
                 "send either 'query' (one string) or 'queries' (a list of strings), not both "
                 "and not neither"
             )
         if body.query is not None:
-            return _selection_body(body.query, await router.aroute(body.query))
+            return _selection_body(body.query, await router.aroute(body.query, **grant))
         assert body.queries is not None
         _check_batch(len(body.queries), max_batch)
         gate = asyncio.Semaphore(batch_concurrency)
 
         async def one(text: str) -> dict[str, Any]:
             async with gate:
-                return _selection_body(text, await router.aroute(text))
+                return _selection_body(text, await router.aroute(text, **grant))
 
         return {"results": await asyncio.gather(*(one(q) for q in body.queries))}
 
@@ -1054,8 +1093,11 @@ def create_app(
     async def chat_completions(
         body: ChatCompletionRequest, request: Request
     ) -> dict[str, Any] | StreamingResponse:
-        keys = access.keys(request, None, bearer_is_key=True)
-        settings: dict[str, Any] = {"api_keys": keys}
+        extra_key = (body.model_extra or {}).get("api_key")
+        grant = access.grant(
+            request, extra_key if isinstance(extra_key, str) else None, bearer_is_key=True
+        )
+        settings: dict[str, Any] = dict(grant)
         if body.temperature is not None:
             settings["temperature"] = body.temperature
         if body.model not in _ROUTER_ALIASES:

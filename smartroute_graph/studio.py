@@ -31,9 +31,9 @@ from smartroute_graph.catalog import ModelSpec
 from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, ClassifierRegistry
 from smartroute_graph.context import RouterContext
 from smartroute_graph.errors import ConfigError, MissingAPIKeyError, SmartRouteError
-from smartroute_graph.graph import API_KEYS_CONFIG_KEY, build_graph
+from smartroute_graph.graph import build_graph
 from smartroute_graph.policy import Policy, RoutingDecision
-from smartroute_graph.providers import API_KEY_ENV, ModelProvider
+from smartroute_graph.providers import API_KEY_ENV, ModelProvider, request_keys
 from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 
 __all__ = [
@@ -146,10 +146,10 @@ def with_keyless_dry_run(
         if model is None or not isinstance(decision, RoutingDecision):
             return update
         spec = specs[model]
-        keys = (config.get("configurable") or {}).get(API_KEYS_CONFIG_KEY)
+        keys, own_only = request_keys(config)
         try:
             # Builds (and caches) the chat model the next node will call anyway.
-            provider.get(spec, keys)
+            provider.get(spec, keys, own_keys_only=own_only)
         except MissingAPIKeyError:
             missing = (
                 f"no API key for {spec.provider}"

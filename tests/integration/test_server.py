@@ -763,12 +763,17 @@ def test_keys_are_never_echoed_or_logged(
             files={"file": ("a.zip", b"PK\x03\x04zzzz")},
         ),
     ]
-    assert [r.status_code for r in responses] == [200, 200, 422, 422, 422, 404, 200, 200, 200, 415]
+    # The scripted models stand for the operator's: a request that brings its own key may
+    # not spend them (401, saying why); batch items fail one by one.
+    statuses = [r.status_code for r in responses]
+    assert statuses == [401, 401, 422, 422, 422, 404, 401, 200, 401, 415], statuses
+    assert "may spend only that key" in _error(responses[0])
+    assert not any(item["ok"] for item in responses[7].json()["results"])
     for response in responses:
         assert USER_KEY not in response.text and PLAIN_KEY not in response.text
         assert all(PLAIN_KEY not in v and USER_KEY not in v for v in response.headers.values())
     logged = _log_text(caplog)
-    assert "POST /route 200" in logged  # the request log is there...
+    assert "POST /route 401" in logged  # the request log is there...
     assert PLAIN_KEY not in logged and USER_KEY not in logged  # ...without the keys
     assert TOKEN not in logged
 
@@ -843,3 +848,61 @@ def test_serve_command_refuses_keys_without_a_token() -> None:
     assert process.returncode == 2
     assert "refusing to start" in err and "--insecure-open" in err
     assert USER_KEY not in err + out
+
+
+def test_a_request_key_never_unlocks_the_servers_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token bypass: with the server's own OPENAI_API_KEY set, a request without the
+    token that brings any key (body or header) must be answered with that key alone, on every
+    endpoint; a request with the token that brings a key spends that key too, never the
+    server's. The stand-in provider answers only the server's key, so a 200 would mean the
+    server's key paid."""
+    server_key = "srv-" + "a1b2c3d4e5f6" * 3  # no redaction pattern knows this shape
+    upstream_tracker = Tracker()
+    provider = create_app(fake_router(fake_models(upstream_tracker)), server_token=server_key)
+    with live_server(provider) as upstream:
+        monkeypatch.setenv("OPENAI_API_BASE", f"{upstream.url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", server_key)
+        front = create_app(SmartRouter.from_preset("openai"), server_token=TOKEN)
+        with live_server(front) as live, httpx.Client(base_url=live.url, timeout=60) as http:
+            health = http.get("/health").json()["auth"]
+            chat = {"messages": [{"role": "user", "content": "hi"}]}
+            attempts = [
+                http.post("/v1/chat/completions", json={**chat, "api_key": "x"}),
+                http.post(
+                    "/v1/chat/completions", json=chat, headers={"X-OpenAI-API-Key": PLAIN_KEY}
+                ),
+                http.post("/route", json={"prompt": "hi", "api_key": PLAIN_KEY}),
+                http.post("/query", json={"query": "hi", "api_key": PLAIN_KEY}),
+                http.post(
+                    "/query-specific", json={"query": "hi", "model": "gpt-4.1", "api_key": "x"}
+                ),
+                http.post("/batch-query", json={"queries": ["hi"], "api_key": PLAIN_KEY}),
+                http.post("/query-compare", json={"query": "hi", "api_key": PLAIN_KEY}),
+                http.post(
+                    "/route/with-file",
+                    data={"prompt": "What does it say?", "api_key": PLAIN_KEY},
+                    files={"file": ("note.txt", b"meet at noon")},
+                ),
+                # With the token, a request that brings a key still spends only that key.
+                http.post(
+                    "/query", json={"query": "hi"}, headers={**AUTH, "X-OpenAI-API-Key": "x"}
+                ),
+                http.post("/route", json={"prompt": "hi", "api_key": PLAIN_KEY}, headers=AUTH),
+            ]
+            seen_before_token = len(upstream_tracker.seen)
+            paid = http.post("/query", json={"query": "hi"}, headers=AUTH)
+    assert health["own_keys_accepted"] is True and health["token_required"] is True
+    assert seen_before_token == 0, "the server's key paid for a request that brought its own"
+    for response in attempts:
+        body = response.json()
+        if response.request.url.path == "/batch-query" or response.request.url.path.endswith(
+            "compare"
+        ):
+            # Per-item results: every item failed on the request's own key.
+            items = body.get("results") or []
+            assert items and not any(r.get("ok") for r in items), response.text
+        else:
+            assert response.status_code != 200, (response.request.url, response.text)
+        assert server_key not in response.text and PLAIN_KEY not in response.text
+    assert paid.status_code == 200, paid.text  # the token, and only the token, spends it
+    assert len(upstream_tracker.seen) == 1

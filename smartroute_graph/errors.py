@@ -6,6 +6,7 @@ __all__ = [
     "AllModelsFailedError",
     "BudgetError",
     "ConfigError",
+    "DeadlineExceededError",
     "EmptyQueryError",
     "InputError",
     "MissingAPIKeyError",
@@ -56,3 +57,8 @@ class AllModelsFailedError(SmartRouteError):
     def __init__(self, message: str, attempts: list[dict[str, object]]) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class DeadlineExceededError(SmartRouteError):
+    """A request ran past its deadline: no first token in time, or no complete answer within
+    the total deadline (the server answers 504)."""

@@ -2,7 +2,9 @@
 
 ``create_app(router)`` returns a FastAPI app; ``smartroute serve`` runs it with uvicorn.
 Every handler is async and calls the router's async methods (``ainvoke``, ``astream``,
-``aroute``, ``acompare``), so one process serves many slow model calls at once.
+``aroute``, ``acompare``), so one process serves many slow model calls at once; an input too
+big to measure and classify on the event loop goes through the sync methods in a thread
+(:mod:`~smartroute_graph.server_calls`).
 
 Endpoints
 ---------
@@ -47,16 +49,44 @@ validation errors never echo the request body.
 
 Access
 ------
-A server whose environment holds provider keys must not be an open proxy for them:
-``create_app`` refuses to build (:class:`~smartroute_graph.errors.ConfigError`) when
-``OPENAI_API_KEY``/``OPENROUTER_API_KEY`` are set (or the router was given keys) and no
-``server_token`` is configured, unless ``insecure_open=True`` (``--insecure-open``). With a
-token, every protected endpoint needs ``Authorization: Bearer <token>`` (401 otherwise; a
-wrong token is 401 too and is never forwarded anywhere). The one exception: a request that
-brings its own provider key for **every** provider of the catalog may skip the token, but
-only when nothing the server holds can be spent on its behalf: the router was given no keys,
-no ready-made chat models (their credentials are opaque), and no LLM classifier. Its keys
-then pay for every call it causes, exactly as if it called the provider itself.
+A request may spend the server's provider keys only with the server token; a request that
+brings its own key has every call it causes made with that key only. A server whose
+environment holds provider keys must not be an open proxy for them: ``create_app`` refuses
+to build (:class:`~smartroute_graph.errors.ConfigError`) when ``OPENAI_API_KEY`` /
+``OPENROUTER_API_KEY`` are set (or the router was given keys) and no ``server_token`` is
+configured, unless ``insecure_open=True`` (``--insecure-open``). With a token, every
+protected endpoint needs ``Authorization: Bearer <token>`` (401 otherwise; a wrong token is
+401 too and is never forwarded anywhere). The one exception: a request that brings its own
+provider key for **every** provider of the catalog may skip the token, but only when nothing
+the server holds can be spent on its behalf: the router was given no keys, no ready-made chat
+models (their credentials are opaque), and no LLM classifier. Its keys then pay for every
+call it causes, exactly as if it called the provider itself.
+
+The token (and keys in headers) are checked before the body is read
+(:mod:`~smartroute_graph.server_guard`): a request without them is answered 401 while its
+upload is still on the wire. Only a request that may be admitted on a key in its body
+(``api_key``) is read, and then only up to the body limit.
+
+Limits
+------
+- Request bodies: ``max_body_bytes`` (32 MiB; ``/route/with-file``: ``max_upload_bytes``
+  plus the form's framing), enforced while the body streams in: 413 as soon as it is passed,
+  chunked uploads included.
+- Deadlines (:mod:`~smartroute_graph.server_calls`): every request has a total deadline
+  (``total_timeout_s``, 300 s); a stream also has a first-token timeout
+  (``first_token_timeout_s``, 120 s) for the wait, fallbacks included, before its first
+  token. Past either: 504, or an ``error`` event when the stream has started.
+- Big inputs (over 100,000 characters) are worked on off the event loop; JSON bodies over
+  256 KiB are parsed off it.
+- ``/batch-query`` and ``/test-selection`` take at most ``max_batch`` queries;
+  ``/query-compare`` at most ``max_batch`` models (duplicates dropped) and a query of at
+  most 100,000 characters (it is sent to every model).
+- Unknown request fields are refused (422, naming the field), except those the older
+  systems' clients send (``openai_api_key``, ``temperature``, ``prompt``, ``compare``,
+  ``prompts``, ``model``: accepted and ignored where the endpoint has no such field);
+  ``/v1/chat/completions`` takes OpenAI's documented request fields.
+- ``allowed_hosts``: when given, a request for any other ``Host`` is refused (400).
+- A client that disconnects before its answer is ready cancels the work for it.
 
 Errors
 ------
@@ -64,21 +94,34 @@ Every error is JSON ``{"error": {"message", "type", "code"}, "detail": message}`
 by OpenAI clients and FastAPI clients alike), never a traceback:
 
 ===================================================  =====
-empty query, invalid field, bad JSON                  422
+empty query, invalid or unknown field, bad JSON,      422
+text with a lone surrogate
 :class:`~smartroute_graph.errors.InputError`          its ``http_status`` (attachments: too
                                                       large 413, unsupported type 415,
                                                       corrupt or encrypted PDF 422, empty
                                                       file or bad encoding 400); an empty
                                                       query 422; any other 400
-too many queries in a batch, upload too large         413
+a ``Host`` not in ``allowed_hosts``                    400
+too many queries or models, body or upload too large  413
 missing or wrong server token                         401
 :class:`~smartroute_graph.errors.MissingAPIKeyError`  401 ("set OPENAI_API_KEY or send
                                                       X-OpenAI-API-Key")
 unknown model                                         404 (the catalog is listed)
 :class:`~smartroute_graph.errors.BudgetError`         422
-every model failed / a stream broke                   502 (attempts listed, redacted)
+every model failed (attempts listed, redacted):
+  every attempt rate-limited                          429 with ``Retry-After`` (the
+                                                      providers' own when they sent one)
+  every attempt timed out                             504
+  the provider rejected the caller's own key          401 (the server's key: 502)
+  the provider called the request invalid             400
+  every provider answered 503                         503
+  anything else, or a stream that broke               502
+a deadline passed (first token, total)                504
 anything unexpected                                   500 (logged, redacted)
 ===================================================  =====
+
+502 and 504 carry ``X-Should-Retry: false``: the router already tried its fallbacks, and
+OpenAI's clients otherwise retry them (each retry another round of provider calls).
 """
 
 from __future__ import annotations
@@ -87,21 +130,15 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import time
 import traceback
 import uuid
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Coroutine,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -114,9 +151,8 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
 )
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartroute_graph.attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -129,6 +165,7 @@ from smartroute_graph.errors import (
     AllModelsFailedError,
     BudgetError,
     ConfigError,
+    DeadlineExceededError,
     EmptyQueryError,
     InputError,
     MissingAPIKeyError,
@@ -137,11 +174,36 @@ from smartroute_graph.errors import (
     UnknownModelError,
 )
 from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.providers import API_KEY_ENV, redact_secrets, register_secret
+from smartroute_graph.providers import (
+    API_KEY_ENV,
+    ProviderFailures,
+    recording_provider_failures,
+    redact_secrets,
+    register_secret,
+)
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.server_calls import (
+    DEFAULT_FIRST_TOKEN_TIMEOUT_S,
+    DEFAULT_TOTAL_TIMEOUT_S,
+    OFFLOAD_CHARS,
+    RouterCalls,
+    StreamEvent,
+)
+from smartroute_graph.server_guard import (
+    ADMISSION_KEY,
+    BodyTooLargeError,
+    ClientDisconnectedError,
+    RequestGuard,
+    cancel_on_disconnect,
+    disconnected_response,
+    preload_body,
+    too_large_message,
+)
 
 __all__ = [
     "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_BODY_BYTES",
+    "LEGACY_FIELDS",
     "MAX_BATCH",
     "ROUTER_MODEL_NAME",
     "ServerAuthError",
@@ -152,6 +214,67 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 DEFAULT_BATCH_CONCURRENCY = 8
+# Room for a 20 MB attachment sent base64-encoded in a JSON body (27 MB), and no more.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# /query-compare sends its query to every model it names: a cap on its text, like the batch
+# cap on the number of queries.
+COMPARE_MAX_CHARS = OFFLOAD_CHARS
+# Fields the older systems' clients send: accepted (and ignored where the endpoint has no
+# such field) instead of refused as unknown. The first router's clients sent
+# ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``, ``prompts``
+# and ``model``.
+LEGACY_FIELDS = frozenset(
+    {"openai_api_key", "temperature", "prompt", "compare", "prompts", "model"}
+)
+# OpenAI's documented chat-completions request fields: accepted by /v1/chat/completions
+# (those the router does not apply are ignored); anything else is refused as unknown.
+OPENAI_CHAT_FIELDS = frozenset(
+    {
+        "messages",
+        "model",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "moderation",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
+# The documented fields of one chat message (of any role).
+OPENAI_MESSAGE_FIELDS = frozenset(
+    {"role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"}
+)
+# 429 without a provider's own Retry-After: ask for a short wait rather than none.
+DEFAULT_RETRY_AFTER_S = 1
 ROUTER_MODEL_NAME = "smartroute"
 # Names under which /v1/chat/completions lets the router choose.
 _ROUTER_ALIASES = frozenset({ROUTER_MODEL_NAME, "smartroute/auto", "auto"})
@@ -163,7 +286,8 @@ _KEY_HINT = {
 # Multipart framing and the form fields around the file: an upload's request may exceed
 # the file limit by this much before it is refused unread.
 _FORM_OVERHEAD = 64 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_WITH_FILE_FIELDS = frozenset({"prompt", "file", "api_key", "dry_run", "budget_usd"})
+_PROVIDER_STATUS = re.compile(r"Error code: (\d{3})\b")
 
 # Status for an InputError without an ``http_status`` attribute, by class name, so the
 # mapping holds whichever version of the attachments module is installed.
@@ -186,6 +310,10 @@ class _TooManyQueriesError(InputError):
     http_status = 413
 
 
+class _UnknownFieldError(InputError):
+    http_status = 422
+
+
 # -- request bodies --------------------------------------------------------------------
 
 
@@ -206,7 +334,24 @@ Budget = Annotated[
 ]
 
 
-class RouteRequest(BaseModel):
+class _Body(BaseModel):
+    """A request body: unknown fields are refused (422 naming the field), except the older
+    systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    _quiet_fields: ClassVar[frozenset[str]] = LEGACY_FIELDS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_quiet_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            ignored = cls._quiet_fields - set(cls.model_fields)
+            if ignored & data.keys():
+                return {k: v for k, v in data.items() if k not in ignored}
+        return data
+
+
+class RouteRequest(_Body):
     """``POST /route``."""
 
     prompt: NonEmptyText
@@ -221,7 +366,7 @@ class RouteRequest(BaseModel):
     budget_usd: Budget = None
 
 
-class QueryRequest(BaseModel):
+class QueryRequest(_Body):
     """``POST /query``."""
 
     query: NonEmptyText
@@ -229,15 +374,18 @@ class QueryRequest(BaseModel):
     budget_usd: Budget = None
 
 
-class CompareRequest(BaseModel):
+class CompareRequest(_Body):
     """``POST /query-compare``."""
 
     query: NonEmptyText
-    models: list[str] | None = Field(default=None, description="default: the whole catalog")
+    models: list[str] | None = Field(
+        default=None,
+        description="default: the whole catalog; duplicates are dropped, at most max_batch",
+    )
     api_key: ApiKey = None
 
 
-class SpecificRequest(BaseModel):
+class SpecificRequest(_Body):
     """``POST /query-specific``."""
 
     query: NonEmptyText
@@ -245,7 +393,7 @@ class SpecificRequest(BaseModel):
     api_key: ApiKey = None
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(_Body):
     """``POST /batch-query``."""
 
     queries: list[NonEmptyText] = Field(min_length=1)
@@ -253,7 +401,7 @@ class BatchRequest(BaseModel):
     budget_usd: Budget = None
 
 
-class SelectionRequest(BaseModel):
+class SelectionRequest(_Body):
     """``POST /test-selection``: one ``query`` or a list of ``queries``."""
 
     query: NonEmptyText | None = None
@@ -261,18 +409,25 @@ class SelectionRequest(BaseModel):
 
 
 class ChatMessageIn(BaseModel):
-    """One message of an OpenAI chat request."""
+    """One message of an OpenAI chat request (OpenAI's documented message fields)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[Any] | None = None
+    tool_call_id: str | None = None
+    function_call: Any = None
+    refusal: str | None = None
+    audio: Any = None
 
 
-class ChatCompletionRequest(BaseModel):
-    """``POST /v1/chat/completions`` (OpenAI's shape; unknown fields are accepted)."""
+class ChatCompletionRequest(_Body):
+    """``POST /v1/chat/completions``: OpenAI's request shape. OpenAI's documented fields are
+    accepted (those the router does not apply are ignored); unknown ones are refused."""
 
-    model_config = ConfigDict(extra="allow")
+    _quiet_fields: ClassVar[frozenset[str]] = OPENAI_CHAT_FIELDS
 
     model: str = ROUTER_MODEL_NAME
     messages: list[ChatMessageIn] = Field(min_length=1)
@@ -282,6 +437,7 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = None
     tools: list[Any] | None = None
     functions: list[Any] | None = None
+    api_key: ApiKey = None
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -302,11 +458,66 @@ def _status_for(exc: BaseException) -> int:
         return 400
     if isinstance(exc, BudgetError):
         return 422
+    if isinstance(exc, DeadlineExceededError):
+        return 504
     if isinstance(exc, AllModelsFailedError) or type(exc).__name__ == "StreamInterruptedError":
         return 502
     if isinstance(exc, SmartRouteError):
         return 400
     return 500
+
+
+class _Outcome:
+    """What a failed run's attempts mean to the client: a status, headers, and a sentence."""
+
+    def __init__(self, status: int, why: str, headers: Mapping[str, str] | None = None) -> None:
+        self.status = status
+        self.why = why
+        self.headers = dict(headers or {})
+
+
+def _provider_outcome(
+    attempts: Sequence[Mapping[str, Any]],
+    failures: ProviderFailures | None,
+    *,
+    own_key: bool,
+) -> _Outcome:
+    """Map every-model-failed to a status a client can act on (see the module's *Errors*)."""
+    failed = [a for a in attempts if not a.get("ok")]
+    kinds = [str(a.get("error_kind") or "other") for a in failed]
+    if not kinds:
+        return _Outcome(502, "")
+    last = kinds[-1]
+    if last == "auth":
+        if own_key:
+            return _Outcome(401, "the provider rejected the API key this request brought: check it")
+        return _Outcome(
+            502,
+            "the provider rejected the server's API key (tell its operator)",
+            {"X-Should-Retry": "false"},
+        )
+    if last == "bad_request":
+        return _Outcome(400, "the provider refused the request as invalid")
+    if all(kind == "rate_limit" for kind in kinds):
+        waits = failures.retry_after_s if failures else []
+        wait = math.ceil(max(waits)) if waits else DEFAULT_RETRY_AFTER_S
+        return _Outcome(
+            429,
+            f"every model was rate-limited by its provider: retry after {wait} s",
+            {"Retry-After": str(wait)},
+        )
+    if all(kind == "timeout" for kind in kinds):
+        return _Outcome(504, "every model timed out", {"X-Should-Retry": "false"})
+    if all(kind == "server_error" for kind in kinds):
+        statuses = list(failures.statuses) if failures and failures.statuses else []
+        if not statuses:
+            found = (_PROVIDER_STATUS.search(str(a.get("error") or "")) for a in failed)
+            statuses = [int(m.group(1)) for m in found if m]
+        if len(statuses) >= len(failed) and all(code == 503 for code in statuses):
+            waits = failures.retry_after_s if failures else []
+            headers = {"Retry-After": str(math.ceil(max(waits)))} if waits else {}
+            return _Outcome(503, "every provider is unavailable (503): retry later", headers)
+    return _Outcome(502, "", {"X-Should-Retry": "false"})
 
 
 def _error_body(
@@ -341,18 +552,38 @@ def _missing_key_message(exc: MissingAPIKeyError) -> str:
     )
 
 
-def _exception_payload(exc: BaseException, secrets: Sequence[str]) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body for an exception raised while handling a request."""
+_Reply = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def _exception_payload(
+    exc: BaseException,
+    secrets: Sequence[str],
+    *,
+    failures: ProviderFailures | None = None,
+    own_key: bool = False,
+) -> _Reply:
+    """The status, JSON body and headers for an exception raised while handling a request.
+
+    ``failures``: what the providers answered (statuses, ``Retry-After``); ``own_key``:
+    whether the request brought its own provider key (a rejected one is then its fault: 401).
+    """
     status = _status_for(exc)
     kind = type(exc).__name__
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, MissingAPIKeyError) and not isinstance(exc, OwnKeysOnlyError):
-        return status, _error_body(status, _missing_key_message(exc), kind, secrets)
+        return status, _error_body(status, _missing_key_message(exc), kind, secrets), headers
     if isinstance(exc, AllModelsFailedError):
-        body = _error_body(status, str(exc), kind, secrets, attempts=exc.attempts)
-        logger.warning("every model failed: %s", body["detail"])
-        return status, body
-    if isinstance(exc, UnknownModelError):
-        return status, _error_body(status, str(exc), kind, secrets)
+        outcome = _provider_outcome(exc.attempts, failures, own_key=own_key)
+        status = outcome.status
+        message = f"{outcome.why} — {exc}" if outcome.why else str(exc)
+        body = _error_body(status, message, kind, secrets, attempts=exc.attempts)
+        logger.warning("every model failed (%d): %s", status, body["detail"])
+        return status, body, outcome.headers
+    if status in (502, 504):
+        # The router already tried its fallbacks: a retrying client would only repeat them.
+        headers["X-Should-Retry"] = "false"
     if status == 500:
         ref = uuid.uuid4().hex[:12]
         # The traceback goes to the log (redacted), never to the client.
@@ -362,8 +593,8 @@ def _exception_payload(exc: BaseException, secrets: Sequence[str]) -> tuple[int,
             f"internal error (reference {ref}): the server logged the details; retry, or "
             "report the reference to the operator"
         )
-        return status, _error_body(status, message, "InternalServerError", secrets)
-    return status, _error_body(status, str(exc), kind, secrets)
+        return status, _error_body(status, message, "InternalServerError", secrets), headers
+    return status, _error_body(status, str(exc), kind, secrets), headers
 
 
 def _validation_message(errors: Sequence[Any]) -> str:
@@ -380,6 +611,11 @@ def _validation_message(errors: Sequence[Any]) -> str:
             )
         elif kind == "missing":
             parts.append(f"'{loc or 'body'}' is required")
+        elif kind == "extra_forbidden":
+            parts.append(
+                f"unknown field '{loc}': this endpoint does not take it (see /docs for the "
+                "fields it takes)"
+            )
         else:
             parts.append(f"'{loc}': {msg}" if loc else msg)
     if len(errors) > 5:
@@ -442,6 +678,8 @@ class _Access:
             if value and self.primary not in found:
                 found[self.primary] = value
         request.state.secrets = [*getattr(request.state, "secrets", ()), *found.values()]
+        # A provider that rejects one of these keys rejects the caller's own key (401).
+        request.state.brought_key = bool(found)
         server_keys_allowed = bool(getattr(request.state, "server_keys_allowed", False))
         if not brought and not server_keys_allowed:
             raise ServerAuthError(self._refusal())
@@ -451,11 +689,7 @@ class _Access:
         return {"api_keys": found, "own_keys_only": own_only}
 
     def _presented_keys(self, request: Request, body_key: SecretStr | str | None) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for provider, header in _HEADER_KEYS.items():
-            value = request.headers.get(header, "").strip()
-            if value:
-                found[provider] = value
+        found = _header_keys(request.headers)
         raw = body_key.get_secret_value() if isinstance(body_key, SecretStr) else body_key
         if raw and raw.strip():
             found[self.primary] = raw.strip()
@@ -473,48 +707,84 @@ class _Access:
             f"variable named by --token-env when the server started){own}"
         )
 
-    async def __call__(self, request: Request) -> None:
-        """FastAPI dependency: 401 unless the request may use this server.
+    def admit(self, headers: Mapping[str, str], path: str = "") -> dict[str, Any]:
+        """Admission from the headers alone, before the body is read (:class:`RequestGuard`).
 
-        Marks the request as allowed to spend the server's keys (``server_keys_allowed``)
-        only when it presents the server token, or the server has none.
+        Returns the verdict: ``server_keys`` (the request may spend the server's keys: it
+        has the token, or the server has none), ``own_keys`` (admitted on the provider keys
+        of its headers) and ``body_key`` (not admitted yet: an ``api_key`` in its body may
+        admit it, so the body is read, within the body limit, and checked).
+
+        Raises:
+            ServerAuthError: the token is wrong, or missing and no key can stand in for it.
         """
-        request.state.server_keys_allowed = False
         if self.token is None:
-            request.state.server_keys_allowed = True
-            return
-        presented = _bearer(request)
+            return {"server_keys": True, "own_keys": {}, "body_key": False}
+        presented = _bearer_value(headers.get("authorization", ""))
         if presented:
             if hmac.compare_digest(presented.encode(), self.token.encode()):
-                request.state.server_keys_allowed = True
-                return
+                return {"server_keys": True, "own_keys": {}, "body_key": False}
             raise ServerAuthError(
                 "the server token is wrong: send Authorization: Bearer <token>, the token this "
                 "server was started with (ask its operator)"
             )
         if self.own_keys_allowed:
-            keys = self._presented_keys(request, await _peek_body_key(request))
+            keys = _header_keys(headers)
             if self.providers <= set(keys):
-                # Admitted on its own keys: every call it causes spends those keys only.
-                request.state.own_keys = keys
-                request.state.secrets = [*getattr(request.state, "secrets", ()), *keys.values()]
-                return
+                return {"server_keys": False, "own_keys": keys, "body_key": False}
+            if self.providers - set(keys) <= {self.primary}:
+                return {"server_keys": False, "own_keys": {}, "body_key": True}
         raise ServerAuthError(self._refusal())
 
+    async def __call__(self, request: Request) -> None:
+        """FastAPI dependency: 401 unless the request may use this server.
 
-def _bearer(request: Request) -> str:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        Takes :meth:`admit`'s verdict (made from the headers before the body was read) and,
+        when it is pending on a key in the body, checks that key in the parsed body. Marks
+        the request as allowed to spend the server's keys (``server_keys_allowed``) only when
+        it presents the server token, or the server has none.
+        """
+        verdict = getattr(request.state, ADMISSION_KEY, None)
+        if verdict is None:  # not behind RequestGuard (create_app always puts it there)
+            verdict = self.admit(request.headers, request.url.path)
+        request.state.server_keys_allowed = bool(verdict["server_keys"])
+        keys: dict[str, str] = dict(verdict["own_keys"])
+        if verdict["body_key"]:
+            keys = self._presented_keys(request, await _peek_body_key(request))
+            if not self.providers <= set(keys):
+                raise ServerAuthError(self._refusal())
+        if keys:
+            # Admitted on its own keys: every call it causes spends those keys only.
+            request.state.own_keys = keys
+            request.state.secrets = [*getattr(request.state, "secrets", ()), *keys.values()]
+
+
+def _header_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for provider, header in _HEADER_KEYS.items():
+        value = (headers.get(header) or "").strip()
+        if value:
+            found[provider] = value
+    return found
+
+
+def _bearer_value(authorization: str) -> str:
+    scheme, _, value = authorization.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
+def _bearer(request: Request) -> str:
+    return _bearer_value(request.headers.get("authorization", ""))
+
+
 async def _peek_body_key(request: Request) -> str | None:
-    """The ``api_key`` of an already-parsed body (FastAPI parsed and cached it)."""
+    """The ``api_key`` of the body, already read and parsed (within the body limit)."""
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
             value = (await request.form()).get("api_key")
             return value if isinstance(value, str) else None
-        body = json.loads(await request.body() or b"null")
+        body = await request.json() if await request.body() else None
     except (ValueError, UnicodeDecodeError):
         return None
     value = body.get("api_key") if isinstance(body, dict) else None
@@ -677,103 +947,40 @@ def _sse(data: Mapping[str, Any] | str) -> bytes:
     return f"data: {payload}\n\n".encode()
 
 
-async def _route_events(
-    router: SmartRouter, payload: Any, settings: Mapping[str, Any]
-) -> AsyncGenerator[tuple[str, Any], None]:
-    """``("model", name)`` when a catalog model starts answering (a fallback starts another),
-    and ``("chunk", AIMessageChunk)`` for each of the router's output chunks."""
-    async for event in router.astream_events(payload, version="v2", **settings):
-        kind = event["event"]
-        if kind == "on_chain_stream" and not event.get("parent_ids"):
-            chunk = event["data"].get("chunk")
-            if isinstance(chunk, AIMessageChunk):
-                yield "chunk", chunk
-        elif kind == "on_chat_model_start":
-            node = event.get("metadata", {}).get("langgraph_node")
-            if node in router.catalog:
-                yield "model", node
-
-
-# -- middleware ---------------------------------------------------------------------------------
-
-
-class _RequestLog:
-    """Logs method, path (no query string: it may hold secrets), status and time; sets
-    ``X-Request-ID`` (the client's, when it sent a sane one); refuses oversized uploads
-    before they are read."""
-
-    def __init__(self, app: ASGIApp, *, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_request = max_upload_bytes + _FORM_OVERHEAD
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ]
-            await send(message)
-
-        try:
-            length = int(headers.get("content-length", "0") or 0)
-        except ValueError:
-            length = 0
-        try:
-            if scope["path"] == "/route/with-file" and length > self.max_request:
-                limit = self.max_request - _FORM_OVERHEAD
-                message = (
-                    f"the upload is {length / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB: "
-                    "send a smaller file (compress images, or split the PDF)"
-                )
-                body = _error_body(413, message, "AttachmentTooLargeError", ())
-                await JSONResponse(body, status_code=413)(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
-        finally:
-            logger.info(
-                "%s %s %d %.1fms id=%s",
-                scope.get("method", "-"),
-                scope.get("path", "-"),
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+# -- the route class ------------------------------------------------------------------------------
 
 
 def _error_route_class(server_token: str | None) -> type[APIRoute]:
-    class ErrorHandlingRoute(APIRoute):
-        """Turns every exception a handler (or its dependencies) raises into a JSON error;
-        framework errors (validation, 404/405) go to the app's handlers."""
+    class GuardedRoute(APIRoute):
+        """Reads the (capped) body first, parsing big JSON off the event loop; runs the
+        handler so that a client's disconnect cancels it; turns every exception a handler (or
+        its dependencies) raises into a JSON error with the status it maps to. Framework
+        errors (validation, 404/405) go to the app's handlers."""
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
             async def guarded(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except (RequestValidationError, StarletteHTTPException):
-                    raise
-                except Exception as exc:
-                    status, body = _exception_payload(exc, _request_secrets(request, server_token))
-                    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                    return JSONResponse(body, status_code=status, headers=headers)
+                with recording_provider_failures() as failures:
+                    try:
+                        await preload_body(request)
+                        return await cancel_on_disconnect(request, handler(request))
+                    except (RequestValidationError, StarletteHTTPException):
+                        raise
+                    except ClientDisconnectedError:
+                        return disconnected_response()
+                    except Exception as exc:
+                        status, body, headers = _exception_payload(
+                            exc,
+                            _request_secrets(request, server_token),
+                            failures=failures,
+                            own_key=bool(getattr(request.state, "brought_key", False)),
+                        )
+                        return JSONResponse(body, status_code=status, headers=headers)
 
             return guarded
 
-    return ErrorHandlingRoute
+    return GuardedRoute
 
 
 # -- the app -----------------------------------------------------------------------------------
@@ -796,6 +1003,10 @@ def create_app(
     max_batch: int = MAX_BATCH,
     batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
     max_upload_bytes: int = MAX_ATTACHMENT_BYTES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    first_token_timeout_s: float | None = DEFAULT_FIRST_TOKEN_TIMEOUT_S,
+    total_timeout_s: float | None = DEFAULT_TOTAL_TIMEOUT_S,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """The HTTP API over ``router`` (default: ``SmartRouter.from_preset(preset)``).
 
@@ -806,9 +1017,18 @@ def create_app(
         preset: the preset to build a router from when none is given.
         insecure_open: serve without a token even though the environment holds provider
             keys (anyone who reaches the server can spend them).
-        max_batch: most queries in one ``/batch-query`` or ``/test-selection`` request.
+        max_batch: most queries in one ``/batch-query`` or ``/test-selection`` request, and
+            most models in one ``/query-compare``.
         batch_concurrency: how many queries of one batch run at once.
         max_upload_bytes: the largest file ``/route/with-file`` accepts.
+        max_body_bytes: the largest request body of every other endpoint (JSON), enforced
+            while it streams in (413).
+        first_token_timeout_s: a stream's longest wait for its first token, fallbacks
+            included (504 before the response starts); ``None``: no limit.
+        total_timeout_s: the longest any request may take; a stream past it ends with an
+            ``error`` event; ``None``: no limit.
+        allowed_hosts: the ``Host`` names this server answers for (``*.example.com`` for
+            subdomains); ``None``: any.
 
     Raises:
         ConfigError: provider keys are present and neither ``server_token`` nor
@@ -826,8 +1046,20 @@ def create_app(
             "print(secrets.token_urlsafe(32))') and run smartroute serve --token-env "
             "SMARTROUTE_SERVER_TOKEN), or pass --insecure-open to serve without one"
         )
-    if max_batch < 1 or batch_concurrency < 1 or max_upload_bytes < 1:
-        raise ConfigError("max_batch, batch_concurrency and max_upload_bytes must be positive")
+    if min(max_batch, batch_concurrency, max_upload_bytes, max_body_bytes) < 1:
+        raise ConfigError(
+            "max_batch, batch_concurrency, max_upload_bytes and max_body_bytes must be positive"
+        )
+    for name, seconds in (
+        ("first_token_timeout_s", first_token_timeout_s),
+        ("total_timeout_s", total_timeout_s),
+    ):
+        if seconds is not None and not seconds > 0:
+            raise ConfigError(
+                f"{name} must be a positive number of seconds (or None), got {seconds}"
+            )
+    if allowed_hosts is not None and not [h for h in allowed_hosts if h.strip()]:
+        raise ConfigError("allowed_hosts is empty: list the host names to serve, or give None")
 
     from smartroute_graph import __version__
 
@@ -835,8 +1067,12 @@ def create_app(
     register_secret(token)  # redacted by value from every message and log line
     access = _Access(router, token)
     limits = AttachmentLimits(max_bytes=max_upload_bytes)
+    calls = RouterCalls(
+        router, first_token_timeout_s=first_token_timeout_s, total_timeout_s=total_timeout_s
+    )
     playground = _playground_html()
     route_class = _error_route_class(token)
+    protected: set[str] = set()  # filled below, once the protected routes exist
 
     app = FastAPI(
         title="smartroute",
@@ -849,7 +1085,32 @@ def create_app(
     )
     app.router.route_class = route_class
     app.state.router = router
-    app.add_middleware(_RequestLog, max_upload_bytes=max_upload_bytes)
+    app.state.calls = calls
+    upload_limit = max_upload_bytes + _FORM_OVERHEAD
+
+    def body_limit(path: str) -> int:
+        return upload_limit if path == "/route/with-file" else max_body_bytes
+
+    def too_large(path: str, received: int | None) -> BodyTooLargeError:
+        if path != "/route/with-file":
+            return BodyTooLargeError(too_large_message(max_body_bytes, received))
+        size = f"is {received / 1e6:.1f} MB" if received else "is larger than that"
+        return BodyTooLargeError(
+            f"the upload {size}; the limit is {max_upload_bytes / 1e6:.1f} MB: send a smaller "
+            "file (compress images, or split the PDF)",
+            "AttachmentTooLargeError",
+        )
+
+    app.add_middleware(
+        RequestGuard,
+        admit=access.admit,
+        protected=protected,
+        body_limit=body_limit,
+        too_large=too_large,
+        error_body=lambda status, message, kind: _error_body(status, message, kind, ()),
+        auth_errors=(ServerAuthError,),
+        allowed_hosts=allowed_hosts,
+    )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -872,7 +1133,8 @@ def create_app(
         message = str(exc.detail)
         if exc.status_code == 404:
             message = f"no endpoint {request.url.path}: see GET / for the list, or /docs"
-        body = _error_body(exc.status_code, message, "HTTPException", ())
+        kind = exc.kind if isinstance(exc, BodyTooLargeError) else "HTTPException"
+        body = _error_body(exc.status_code, message, kind, ())
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     # -- open endpoints --------------------------------------------------------------------
@@ -924,6 +1186,13 @@ def create_app(
             },
             # Whether a request needs to bring a key (never the keys themselves).
             "provider_keys_on_server": bool(_server_holds_keys(router)),
+            "limits": {
+                "max_body_bytes": max_body_bytes,
+                "max_upload_bytes": max_upload_bytes,
+                "max_batch": max_batch,
+                "first_token_timeout_s": first_token_timeout_s,
+                "total_timeout_s": total_timeout_s,
+            },
         }
 
     @app.get("/playground", response_class=HTMLResponse, summary="Try the router in a browser")
@@ -965,7 +1234,7 @@ def create_app(
         settings = _settings(
             body.budget_usd, dry_run=body.dry_run or None, temperature=body.temperature
         )
-        message = await router.ainvoke(body.prompt, **grant, **settings)
+        message = await calls.invoke(body.prompt, size=len(body.prompt), **grant, **settings)
         result = _route_body(message)
         meta = _meta(message)
         answered = meta.get("model")
@@ -989,6 +1258,7 @@ def create_app(
         dry_run: Annotated[bool, Form()] = False,
         budget_usd: Annotated[float | None, Form(gt=0)] = None,
     ) -> dict[str, Any]:
+        _check_form(await request.form())
         grant = access.grant(request, api_key)
         _not_blank_or_raise(prompt)
         name = file.filename or "upload"
@@ -1002,8 +1272,11 @@ def create_app(
         # PDF parsing is CPU work: keep it off the event loop.
         attachment = await asyncio.to_thread(Attachment.from_bytes, data, name=name, limits=limits)
         settings = _settings(budget_usd, dry_run=dry_run or None)
-        message = await router.ainvoke(
-            {"query": prompt, "attachments": [attachment]}, **grant, **settings
+        message = await calls.invoke(
+            {"query": prompt, "attachments": [attachment]},
+            size=len(prompt) + len(attachment.text or ""),
+            **grant,
+            **settings,
         )
         result = _route_body(message)
         result["attachment"] = attachment.model_dump(exclude={"data_base64", "text"})
@@ -1012,20 +1285,33 @@ def create_app(
     @api.post("/query", summary="Answer a query (the second older system's shape)")
     async def query(body: QueryRequest, request: Request) -> dict[str, Any]:
         grant = access.grant(request, body.api_key)
-        message = await router.ainvoke(body.query, **grant, **_settings(body.budget_usd))
+        message = await calls.invoke(
+            body.query, size=len(body.query), **grant, **_settings(body.budget_usd)
+        )
         return _query_body(message)
 
     @api.post("/query-compare", summary="Ask several models and compare their answers")
     async def query_compare(body: CompareRequest, request: Request) -> dict[str, Any]:
         grant = access.grant(request, body.api_key)
-        report = await router.acompare(body.query, models=body.models, **grant)
+        names = _compare_models(body.models, max_batch)
+        if len(body.query) > COMPARE_MAX_CHARS:
+            raise _TooManyQueriesError(
+                f"the query is {len(body.query):,} characters; /query-compare takes at most "
+                f"{COMPARE_MAX_CHARS:,} (it sends the query to every model): use /route or "
+                "/query for longer input"
+            )
+        for name in names or ():
+            _check_model(router, name)
+        report = await calls.within_deadline(
+            router.acompare(body.query, models=names, **grant), "the comparison"
+        )
         return report.model_dump(mode="json")
 
     @api.post("/query-specific", summary="Answer a query with one given model")
     async def query_specific(body: SpecificRequest, request: Request) -> dict[str, Any]:
         grant = access.grant(request, body.api_key)
         _check_model(router, body.model)
-        message = await router.ainvoke(body.query, **grant, model=body.model)
+        message = await calls.invoke(body.query, size=len(body.query), **grant, model=body.model)
         return {**_query_body(message), "forced": True}
 
     @api.post("/batch-query", summary=f"Answer up to {max_batch} queries, results in order")
@@ -1033,16 +1319,27 @@ def create_app(
         _check_batch(len(body.queries), max_batch)
         grant = access.grant(request, body.api_key)
         secrets = _request_secrets(request, token)
+        own_key = bool(getattr(request.state, "brought_key", False))
         gate = asyncio.Semaphore(batch_concurrency)
         settings = _settings(body.budget_usd)
 
         async def one(index: int, text: str) -> dict[str, Any]:
             async with gate:
-                try:
-                    message = await router.ainvoke(text, **grant, **settings)
-                except Exception as exc:
-                    status, error = _exception_payload(exc, secrets)
-                    return {"index": index, "query": text, "ok": False, "status": status, **error}
+                # Each query's provider failures are its own (its status and Retry-After).
+                with recording_provider_failures() as failures:
+                    try:
+                        message = await calls.invoke(text, size=len(text), **grant, **settings)
+                    except Exception as exc:
+                        status, error, _ = _exception_payload(
+                            exc, secrets, failures=failures, own_key=own_key
+                        )
+                        return {
+                            "index": index,
+                            "query": text,
+                            "ok": False,
+                            "status": status,
+                            **error,
+                        }
             return {"index": index, "query": text, "ok": True, **_query_body(message)}
 
         results = await asyncio.gather(*(one(i, q) for i, q in enumerate(body.queries)))
@@ -1064,14 +1361,15 @@ def create_app(
                 "and not neither"
             )
         if body.query is not None:
-            return _selection_body(body.query, await router.aroute(body.query, **grant))
+            decision = await calls.route(body.query, size=len(body.query), **grant)
+            return _selection_body(body.query, decision)
         assert body.queries is not None
         _check_batch(len(body.queries), max_batch)
         gate = asyncio.Semaphore(batch_concurrency)
 
         async def one(text: str) -> dict[str, Any]:
             async with gate:
-                return _selection_body(text, await router.aroute(text, **grant))
+                return _selection_body(text, await calls.route(text, size=len(text), **grant))
 
         return {"results": await asyncio.gather(*(one(q) for q in body.queries))}
 
@@ -1093,10 +1391,7 @@ def create_app(
     async def chat_completions(
         body: ChatCompletionRequest, request: Request
     ) -> dict[str, Any] | StreamingResponse:
-        extra_key = (body.model_extra or {}).get("api_key")
-        grant = access.grant(
-            request, extra_key if isinstance(extra_key, str) else None, bearer_is_key=True
-        )
+        grant = access.grant(request, body.api_key, bearer_is_key=True)
         settings: dict[str, Any] = dict(grant)
         if body.temperature is not None:
             settings["temperature"] = body.temperature
@@ -1110,10 +1405,11 @@ def create_app(
         has_files = any(isinstance(m.content, list) for m in body.messages)
         # Decoding and parsing files (a PDF's text) is CPU work: off the event loop.
         payload = await asyncio.to_thread(_chat_input, body) if has_files else _chat_input(body)
+        size = _input_size(payload)
         completion_id = _completion_id()
         created = int(time.time())
         if not body.stream:
-            message = await router.ainvoke(payload, **settings)
+            message = await calls.invoke(payload, size=size, **settings)
             meta = _meta(message)
             return {
                 "id": completion_id,
@@ -1134,9 +1430,8 @@ def create_app(
             }
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         return await _stream_completion(
-            router,
-            payload,
-            settings,
+            calls,
+            calls.events(payload, size=size, settings=settings),
             completion_id=completion_id,
             created=created,
             include_usage=include_usage,
@@ -1144,7 +1439,44 @@ def create_app(
         )
 
     app.include_router(api)
+    protected.update(route.path for route in api.routes if isinstance(route, APIRoute))
     return app
+
+
+def _input_size(payload: Mapping[str, Any]) -> int:
+    """Characters of text in a chat payload, attachments' text included."""
+    messages = payload.get("messages") or []
+    attachments = payload.get("attachments") or []
+    return sum(len(m.text) for m in messages) + sum(len(a.text or "") for a in attachments)
+
+
+def _check_form(form: Mapping[str, Any]) -> None:
+    """/route/with-file takes one file and its named fields (plus the older systems')."""
+    items = list(form.multi_items()) if hasattr(form, "multi_items") else list(form.items())
+    files = [value for key, value in items if key == "file"]
+    if len(files) > 1:
+        raise InputError(
+            f"{len(files)} files were uploaded; /route/with-file accepts one file per request: "
+            "send the others in separate requests"
+        )
+    unknown = sorted({key for key, _ in items} - _WITH_FILE_FIELDS - LEGACY_FIELDS)
+    if unknown:
+        raise _UnknownFieldError(
+            f"unknown field '{unknown[0]}': /route/with-file takes "
+            f"{', '.join(sorted(_WITH_FILE_FIELDS))}"
+        )
+
+
+def _compare_models(models: Sequence[str] | None, limit: int) -> list[str] | None:
+    """The models to compare: at most ``limit`` names, duplicates dropped (order kept)."""
+    if models is None:
+        return None
+    if len(models) > limit:
+        raise _TooManyQueriesError(
+            f"{len(models)} models in one comparison; the limit is {limit}: name each model "
+            "once (GET /models lists them)"
+        )
+    return list(dict.fromkeys(models))
 
 
 def _not_blank_or_raise(prompt: str) -> None:
@@ -1171,9 +1503,8 @@ def _check_batch(count: int, limit: int) -> None:
 
 
 async def _stream_completion(
-    router: SmartRouter,
-    payload: Any,
-    settings: Mapping[str, Any],
+    calls: RouterCalls,
+    events: AsyncIterator[StreamEvent],
     *,
     completion_id: str,
     created: int,
@@ -1183,22 +1514,27 @@ async def _stream_completion(
     """Server-sent events in OpenAI's chunk format.
 
     The router runs until its first token (or its end) before the response starts, so a
-    failure before any token (no key, every model failed, a bad attachment) is an ordinary
-    HTTP error; a failure after that is sent as an ``error`` event before ``[DONE]``.
+    failure before any token (no key, every model failed, a bad attachment, the first-token
+    timeout) is an ordinary HTTP error; a failure after that, the total deadline included, is
+    sent as an ``error`` event before ``[DONE]``.
     """
-    events = _route_events(router, payload, settings)
+    timed = calls.timed(events, first_token=True)
     model = ROUTER_MODEL_NAME
-    buffered: list[tuple[str, Any]] = []
+    buffered: list[StreamEvent] = []
     finished = False
-    while True:
-        try:
-            event = await events.__anext__()
-        except StopAsyncIteration:
-            finished = True
-            break
-        buffered.append(event)
-        if event[0] == "chunk" and event[1].content:
-            break
+    try:
+        while True:
+            try:
+                event = await timed.__anext__()
+            except StopAsyncIteration:
+                finished = True
+                break
+            buffered.append(event)
+            if event[0] == "chunk" and event[1].content:
+                break
+    except BaseException:
+        await timed.aclose()
+        raise
 
     def chunk(delta: Mapping[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         return _sse(
@@ -1221,11 +1557,11 @@ async def _stream_completion(
         meta: dict[str, Any] = {}
         started = False
 
-        async def replay() -> AsyncIterator[tuple[str, Any]]:
+        async def replay() -> AsyncIterator[StreamEvent]:
             for item in buffered:
                 yield item
             if not finished:
-                async for item in events:
+                async for item in timed:
                     yield item
 
         try:
@@ -1261,11 +1597,11 @@ async def _stream_completion(
                 )
         except Exception as exc:
             # Headers are sent: the error travels as an event (OpenAI clients raise on it).
-            _, error = _exception_payload(exc, secrets)
+            _, error, _ = _exception_payload(exc, secrets)
             yield _sse({"error": error["error"]})
         finally:
             # A client that hangs up mid-answer stops the run (and its model call) here.
-            await events.aclose()
+            await timed.aclose()
         yield _sse("[DONE]")
 
     return StreamingResponse(

@@ -173,6 +173,9 @@ class RequestGuard:
             await response(scope, receive, send_with_id)
 
         path: str = scope.get("path", "")
+        # The app's own path when it is mounted under a prefix (as the routes see it).
+        root = scope.get("root_path", "")
+        route_path = path[len(root) :] if root and path.startswith(root) else path
         try:
             host = headers.get("host", "")
             if self.allowed_hosts is not None and not host_allowed(host, self.allowed_hosts):
@@ -183,25 +186,25 @@ class RequestGuard:
                     "InvalidHostError",
                 )
                 return
-            if path in self.protected:
+            if route_path in self.protected:
                 try:
-                    verdict = self.admit(headers, path)
+                    verdict = self.admit(headers, route_path)
                 except self.auth_errors as exc:  # 401 before the body is read
                     await refuse(
                         401, str(exc), type(exc).__name__, **{"WWW-Authenticate": "Bearer"}
                     )
                     return
                 scope.setdefault("state", {})[ADMISSION_KEY] = verdict
-            limit = self.body_limit(path)
+            limit = self.body_limit(route_path)
             try:
                 length = int(headers.get("content-length", "") or -1)
             except ValueError:
                 length = -1
             if length > limit:
-                error = self.too_large(path, length)
+                error = self.too_large(route_path, length)
                 await refuse(413, str(error.detail), error.kind)
                 return
-            refusal = functools.partial(self.too_large, path, None)
+            refusal = functools.partial(self.too_large, route_path, None)
             await self.app(scope, _capped(receive, limit, refusal), send_with_id)
         except BodyTooLargeError as exc:
             if not response_started:

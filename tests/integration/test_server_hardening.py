@@ -137,6 +137,22 @@ def test_the_token_is_checked_before_the_body_is_read(server: Any) -> None:
             assert "needs a token" in answer or "token is wrong" in answer
 
 
+def test_the_token_is_checked_first_when_the_app_is_mounted() -> None:
+    from fastapi import FastAPI
+
+    parent = FastAPI()
+    parent.mount("/api", create_app(fake_router(), server_token=TOKEN))
+    with live_server(parent) as live:
+        head = (
+            "POST /api/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000000000\r\n\r\n"
+        )
+        answer, seconds = _raw(live.port, head, b'{"prompt": "')
+        assert answer.startswith("HTTP/1.1 401") and seconds < 3, answer[:200]
+        with httpx.Client(base_url=live.url, headers=AUTH, timeout=30) as http:
+            assert http.post("/api/route", json={"prompt": "hi"}).status_code == 200
+
+
 def test_body_cap_refuses_early_and_while_streaming_in() -> None:
     app = create_app(fake_router(), server_token=TOKEN, max_body_bytes=100_000)
     with live_server(app) as live:

@@ -21,7 +21,8 @@ Modes (per request: ``modes[model]``, else ``chooser(body)``, else ``default``):
 ``break``      streams ``break_after`` tokens, then resets the connection mid-body
 
 Error bodies echo the bearer key the request used, as some providers do, so tests can check
-that nothing the server returns or logs leaks it. Every request is recorded in ``calls``.
+that nothing the server returns or logs leaks it. Every request is recorded in ``calls``
+(``GET /_calls`` returns them as JSON, for a provider run in another process).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class Call:
     mode: str
     stream: bool
     key: str
+    prompt: str = ""
+    """The last message's text (its first 200 characters)."""
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     client_gone: bool = False
@@ -88,6 +91,7 @@ class FakeUpstream:
         drip_tokens: int = 60,
         break_after: int = 3,
         answer: str = "the fake provider answers this in a few words",
+        port: int = 0,
     ) -> None:
         for mode in (default, *(modes or {}).values()):
             if mode not in MODES:
@@ -108,7 +112,7 @@ class FakeUpstream:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self.port = 0
+        self.port = port  # 0: a free port, chosen when it starts
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -146,7 +150,7 @@ class FakeUpstream:
         asyncio.set_event_loop(loop)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         self._server = loop.run_until_complete(
             asyncio.start_server(self._connection, sock=sock, limit=2**24)
@@ -201,6 +205,14 @@ class FakeUpstream:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
+        if method == "GET" and path == "/_calls":
+            with self._lock:
+                rows = [
+                    {"model": c.model, "mode": c.mode, "stream": c.stream, "prompt": c.prompt}
+                    for c in self.calls
+                ]
+            await self._send(writer, 200, {"calls": rows})
+            return True
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             await self._send(writer, 404, {"error": {"message": f"no route {path}"}})
             return True
@@ -216,7 +228,9 @@ class FakeUpstream:
             mode = self.chooser(body)
         else:
             mode = self.default
-        call = Call(model=model, mode=mode, stream=stream, key=key)
+        messages = body.get("messages") or [{}]
+        prompt = str(messages[-1].get("content", ""))[:200]
+        call = Call(model=model, mode=mode, stream=stream, key=key, prompt=prompt)
         with self._lock:
             self.calls.append(call)
         try:

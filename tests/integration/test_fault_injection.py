@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -317,3 +320,34 @@ def test_a_client_that_leaves_closes_the_provider_call(monkeypatch: pytest.Monke
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{live.url}/query", json={"query": "hi"}, headers=AUTH, timeout=0.7)
         assert _provider_saw_the_client_leave(up)
+
+
+def test_the_fault_bench_runs_clean(tmp_path: Path) -> None:
+    """bench/bench_server_faults.py end to end on tiny settings (its figures are in
+    bench/README.md): nothing lost, nothing unclean, no hidden provider calls."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "faults.json"
+    process = subprocess.run(
+        [
+            sys.executable,
+            str(root / "bench" / "bench_server_faults.py"),
+            "--requests",
+            "60",
+            "--concurrency",
+            "8",
+            "--failure-rate",
+            "0.5",
+            "--check",
+            "--json",
+            str(out),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    figures = json.loads(out.read_text())
+    assert figures["ok"] + figures["clean"] == 60
+    assert figures["lost"] == figures["unclean"] == figures["hidden_provider_calls"] == 0
+    assert figures["clean"] > 0  # at half the calls failing, some requests fail on all models

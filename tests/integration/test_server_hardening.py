@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -41,7 +42,14 @@ from smartroute_graph.server_calls import (
 )
 from smartroute_graph.server_guard import escape_for_log, host_allowed
 from smartroute_graph.testing import FakeChatModel
-from tests.integration.fixtures import MODEL_NAMES, Tracker, fake_models, fake_router, live_server
+from tests.integration.fixtures import (
+    MODEL_NAMES,
+    Tracker,
+    fake_models,
+    fake_router,
+    free_port,
+    live_server,
+)
 from tests.unit.pdf_fixtures import png
 
 pytestmark = pytest.mark.integration
@@ -213,6 +221,7 @@ def test_health_answers_while_a_10_mb_prompt_is_processed(client: httpx.Client) 
     waits: list[float] = []
     with httpx.Client(base_url=str(client.base_url), timeout=30) as probe:
         probe.get("/health")
+        began = time.perf_counter()
         worker.start()
         while worker.is_alive():
             started = time.perf_counter()
@@ -220,12 +229,14 @@ def test_health_answers_while_a_10_mb_prompt_is_processed(client: httpx.Client) 
             waits.append(time.perf_counter() - started)
             time.sleep(0.01)
     worker.join()
+    took = time.perf_counter() - began
     response = result["response"]
     # The prompt was measured (the router refuses it: no context window holds it)...
     assert response.status_code == 400 and "context window" in _error(response)
-    # ...while /health kept answering (on the event loop, it stalled for a second or more).
+    # ...while /health kept answering. On the event loop the work stalled it for most of the
+    # request (1.0 s of 1.2 s here); off it, the longest wait was 0.06-0.08 s of 1 s.
     assert len(waits) >= 3
-    assert max(waits) < 0.5, waits
+    assert max(waits) < 0.35 * took, (waits, took)
 
 
 def test_big_inputs_are_answered_from_a_thread(
@@ -547,3 +558,62 @@ def test_limits_are_configurable_and_consistent() -> None:
     for bad in ({"max_body_bytes": 0}, {"total_timeout_s": 0}, {"first_token_timeout_s": -1}):
         with pytest.raises(ConfigError):
             create_app(fake_router(), **bad)
+
+
+def test_serve_command_applies_the_limits() -> None:
+    port = free_port()
+    env = {
+        **{
+            k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENROUTER_API_KEY")
+        },
+        "HARDENING_TOKEN": TOKEN,
+        "LANGSMITH_TRACING": "false",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smartroute_graph.serve_command",
+            "--port",
+            str(port),
+            "--token-env",
+            "HARDENING_TOKEN",
+            "--log-level",
+            "warning",
+            "--max-body-mb",
+            "0.05",
+            "--first-token-timeout",
+            "7",
+            "--total-timeout",
+            "9",
+            "--allowed-hosts",
+            "127.0.0.1,localhost",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "smartroute serve did not start"
+                time.sleep(0.1)
+        limits = health.json()["limits"]
+        assert limits["max_body_bytes"] == int(0.05 * 1024 * 1024)
+        assert (limits["first_token_timeout_s"], limits["total_timeout_s"]) == (7, 9)
+        big = httpx.post(f"{url}/route", json={"prompt": "x" * 60_000}, headers=AUTH)
+        assert big.status_code == 413
+        other = httpx.get(f"{url}/health", headers={"Host": "evil.example"})
+        assert other.status_code == 400
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=15)
+    assert "limits:     bodies 0.05 MiB, first token 7 s, total 9 s" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import time
@@ -317,8 +318,18 @@ def test_a_dripping_non_streamed_answer_hits_the_total_deadline(
 
 def test_a_client_that_leaves_closes_the_provider_call(monkeypatch: pytest.MonkeyPatch) -> None:
     with stack(monkeypatch, default="slow", slow_s=30) as (up, live):
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{live.url}/query", json={"query": "hi"}, headers=AUTH, timeout=0.7)
+        payload = json.dumps({"query": "hi"}).encode()
+        head = (
+            f"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+            sock.sendall(head.encode() + payload)
+            deadline = time.monotonic() + 30
+            while not up.calls and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert up.calls, "the provider was not called"
+        # The client hung up while the provider was answering: the call is closed too.
         assert _provider_saw_the_client_leave(up)
 
 

@@ -14,39 +14,39 @@ from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
-from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.classifiers import (
     DEFAULT_CLASSIFIER,
     Classifier,
     ClassifierRegistry,
     load_classifier,
 )
-from smartroute_graph.config import RouterConfig, load_config
-from smartroute_graph.context import RouterContext
+from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.routing.config import RouterConfig, load_config
+from smartroute_graph.routing.context import RouterContext
 
 if TYPE_CHECKING:
-    from smartroute_graph.compare import ComparisonReport, Scorer
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.graph import (
+    from smartroute_graph.quality.compare import ComparisonReport, Scorer
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.inputs import RouterInputLike, normalise_input
+from smartroute_graph.core.providers import (
+    API_KEYS_CONFIG_KEY,
+    OWN_KEYS_ONLY_CONFIG_KEY,
+    ModelProvider,
+)
+from smartroute_graph.graph.build import (
     STREAMING_CONFIG_KEY,
     build_graph,
     routing_metadata,
 )
-from smartroute_graph.inputs import RouterInputLike, normalise_input
-from smartroute_graph.policy import (
+from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
+from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
+from smartroute_graph.routing.policy import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     DEFAULT_MAX_ATTEMPTS,
     PRESET_TABLES,
     Policy,
     RoutingDecision,
 )
-from smartroute_graph.providers import (
-    API_KEYS_CONFIG_KEY,
-    OWN_KEYS_ONLY_CONFIG_KEY,
-    ModelProvider,
-)
-from smartroute_graph.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
-from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 
 __all__ = ["SmartRouter"]
 
@@ -353,7 +353,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> ComparisonReport:
         """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
         time each answer, and mark the model the router would pick (see :mod:`compare`)."""
-        from smartroute_graph.compare import acompare
+        from smartroute_graph.quality.compare import acompare
 
         return await acompare(
             self,

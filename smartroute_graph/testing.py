@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from smartroute_graph.pricing import estimate_tokens
+from smartroute_graph.core.pricing import estimate_tokens
 
 __all__ = ["FakeChatModel"]
 

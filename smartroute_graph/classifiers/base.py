@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
     Complexity,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartroute_graph.classifiers.base import Classification, Classifier
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = ["DEFAULT_CASCADE_THRESHOLD", "CascadeClassifier"]
 

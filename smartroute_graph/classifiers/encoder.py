@@ -28,7 +28,7 @@ from smartroute_graph.classifiers.model_folder import (
     read_spec,
     resolve_model_dir,
 )
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = ["SPINNING_ENV", "THREADS_ENV", "EncoderClassifier", "encode_texts", "softmax"]
 

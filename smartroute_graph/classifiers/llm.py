@@ -33,14 +33,14 @@ from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
-from smartroute_graph.errors import ConfigError, MissingAPIKeyError
-from smartroute_graph.prompts import (
+from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
+from smartroute_graph.core.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
     CLASSIFIER_SYSTEM_PROMPT,
     CLASSIFIER_TRUNCATION_NOTE,
 )
-from smartroute_graph.providers import API_KEY_ENV, redact_secrets, resolve_api_key
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, resolve_api_key
+from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
     Complexity,

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
     "DEFAULT_MODEL",

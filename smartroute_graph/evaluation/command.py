@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from smartroute_graph.catalog import PRESETS
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.catalog import PRESETS
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = ["add_parser", "main", "run_calibrate", "run_eval"]
 

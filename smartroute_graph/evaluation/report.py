@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = [
     "print_report",

@@ -23,14 +23,14 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from smartroute_graph.catalog import Catalog
 from smartroute_graph.classifiers import Classification, Classifier, load_classifier
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.catalog import Catalog
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.pricing import estimate_message_tokens
 from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset, EvalRow
-from smartroute_graph.graph import _condition
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.pricing import estimate_message_tokens
+from smartroute_graph.graph.build import _condition
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
 
 __all__ = [

@@ -34,7 +34,7 @@ _WORDS = _PROSE.split(" ")
 
 def long_text(words: int, *, line_words: int = 14) -> str:
     """Deterministic prose of ``words`` words, ``line_words`` to a line (about 1.1 tokens a
-    word with :func:`smartroute_graph.pricing.estimate_tokens`)."""
+    word with :func:`smartroute_graph.core.pricing.estimate_tokens`)."""
     out = [_WORDS[(i * 7 + i // len(_WORDS)) % len(_WORDS)] for i in range(words)]
     lines = [" ".join(out[i : i + line_words]) for i in range(0, words, line_words)]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from langchain_core.messages.ai import UsageMetadata
 from pydantic import Field
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.attachments import (
+from smartroute_graph.core.attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_PDF_PAGES,
     Attachment,
@@ -28,9 +28,9 @@ from smartroute_graph.attachments import (
     EncryptedPDFError,
     UnsupportedAttachmentError,
 )
-from smartroute_graph.catalog import preset_catalog
-from smartroute_graph.errors import InputError, SmartRouteError
-from smartroute_graph.pricing import estimate_output_tokens, estimate_tokens
+from smartroute_graph.core.catalog import preset_catalog
+from smartroute_graph.core.errors import InputError, SmartRouteError
+from smartroute_graph.core.pricing import estimate_output_tokens, estimate_tokens
 from smartroute_graph.testing import FakeChatModel
 from tests.unit.pdf_fixtures import (
     encrypted_pdf,
@@ -104,7 +104,7 @@ def test_pdf_text_is_extracted_page_by_page() -> None:
 def test_slow_pdf_extraction_stops_between_pages_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import smartroute_graph.attachments as attachments
+    import smartroute_graph.core.attachments as attachments
 
     clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
     monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))
@@ -119,7 +119,7 @@ def test_slow_pdf_extraction_stops_between_pages_and_says_so(
 
 
 def test_slow_scanned_pdf_still_travels_as_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    import smartroute_graph.attachments as attachments
+    import smartroute_graph.core.attachments as attachments
 
     clock = iter(range(0, 1000, 10))
     monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))

@@ -7,7 +7,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from smartroute_graph import Attachment, EmptyQueryError, InputError
-from smartroute_graph.inputs import classification_text, normalise_input, with_attachments
+from smartroute_graph.core.inputs import classification_text, normalise_input, with_attachments
 
 from .pdf_fixtures import png
 

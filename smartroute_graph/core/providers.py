@@ -11,8 +11,8 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from smartroute_graph.catalog import ModelSpec
-from smartroute_graph.errors import MissingAPIKeyError, OwnKeysOnlyError
+from smartroute_graph.core.catalog import ModelSpec
+from smartroute_graph.core.errors import MissingAPIKeyError, OwnKeysOnlyError
 
 __all__ = [
     "API_KEYS_CONFIG_KEY",

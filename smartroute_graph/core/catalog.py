@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smartroute_graph.errors import ConfigError, UnknownModelError
+from smartroute_graph.core.errors import ConfigError, UnknownModelError
 
 __all__ = ["PRESETS", "Catalog", "ModelSpec", "Provider", "preset_catalog"]
 

@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from smartroute_graph.catalog import PRESETS, ModelSpec
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
+from smartroute_graph.core.catalog import PRESETS, ModelSpec
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.routing.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
 
 __all__ = ["PolicyConfig", "RouterConfig", "load_config"]
 

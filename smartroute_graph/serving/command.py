@@ -1,6 +1,6 @@
-"""``smartroute serve``: run the HTTP API (:mod:`smartroute_graph.server`) with uvicorn.
+"""``smartroute serve``: run the HTTP API (:mod:`smartroute_graph.serving.app`) with uvicorn.
 
-Wired into the CLI by ``add_parser``; ``python -m smartroute_graph.serve_command`` runs it
+Wired into the CLI by ``add_parser``; ``python -m smartroute_graph.serving.command`` runs it
 alone. The server token is read from the environment variable named by ``--token-env``
 (never from the command line, where other users of the machine could read it in the process
 list). A server whose environment holds provider keys refuses to start without a token
@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from smartroute_graph.catalog import PRESETS
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.catalog import PRESETS
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_S",
@@ -143,14 +143,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from smartroute_graph.server import create_app
+        from smartroute_graph.serving.app import create_app
     except ImportError as exc:
         raise SmartRouteError(
             f"the server needs extra packages ({exc.name} is missing): "
             "pip install 'smartroute-graph[server]'"
         ) from None
     if not logging.getLogger().handlers:
-        # Request lines (smartroute_graph.server) next to uvicorn's own messages.
+        # Request lines (smartroute_graph.serving.app) next to uvicorn's own messages.
         logging.basicConfig(
             level=args.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m smartroute_graph.serve_command [options]``: serve without the full CLI."""
+    """``python -m smartroute_graph.serving.command [options]``: serve without the full CLI."""
     parser = argparse.ArgumentParser(
         prog="smartroute serve", description="Serve the router over HTTP."
     )

@@ -17,8 +17,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 
-from smartroute_graph.catalog import ModelSpec
-from smartroute_graph.taxonomy import Complexity
+from smartroute_graph.core.catalog import ModelSpec
+from smartroute_graph.core.taxonomy import Complexity
 
 __all__ = [
     "COST_EVENT",

@@ -22,10 +22,9 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime, get_runtime
 
-from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import (
+from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.core.errors import (
     AllModelsFailedError,
     BudgetError,
     ConfigError,
@@ -33,9 +32,8 @@ from smartroute_graph.errors import (
     SmartRouteError,
     UnknownModelError,
 )
-from smartroute_graph.inputs import classification_text, with_attachments
-from smartroute_graph.policy import Policy, RoutingDecision
-from smartroute_graph.pricing import (
+from smartroute_graph.core.inputs import classification_text, with_attachments
+from smartroute_graph.core.pricing import (
     COST_EVENT,
     attempt_cost,
     call_tokens,
@@ -43,7 +41,7 @@ from smartroute_graph.pricing import (
     estimate_cost,
     estimate_message_tokens,
 )
-from smartroute_graph.providers import (
+from smartroute_graph.core.providers import (
     API_KEYS_CONFIG_KEY,
     ModelProvider,
     error_kind,
@@ -52,7 +50,10 @@ from smartroute_graph.providers import (
     request_keys,
     secret_values,
 )
-from smartroute_graph.review import (
+from smartroute_graph.core.taxonomy import COMPLEXITIES, Complexity, validate_domain
+from smartroute_graph.graph.state import Attempt, RouterInput, RouterOutput, RouterState
+from smartroute_graph.graph.tracing import annotate_router_run
+from smartroute_graph.quality.review import (
     JUDGE_CONFIG,
     JudgeVerdict,
     Review,
@@ -62,9 +63,8 @@ from smartroute_graph.review import (
     structured_judge,
     validate_review_method,
 )
-from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
-from smartroute_graph.taxonomy import COMPLEXITIES, Complexity, validate_domain
-from smartroute_graph.tracing import annotate_router_run
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
     "API_KEYS_CONFIG_KEY",

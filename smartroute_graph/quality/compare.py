@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict
 
-from smartroute_graph.errors import SmartRouteError, UnknownModelError
-from smartroute_graph.inputs import RouterInputLike, normalise_input, with_attachments
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.pricing import attempt_cost, call_tokens
-from smartroute_graph.providers import error_kind, redact_secrets, secret_values
+from smartroute_graph.core.errors import SmartRouteError, UnknownModelError
+from smartroute_graph.core.inputs import RouterInputLike, normalise_input, with_attachments
+from smartroute_graph.core.pricing import attempt_cost, call_tokens
+from smartroute_graph.core.providers import error_kind, redact_secrets, secret_values
+from smartroute_graph.routing.policy import RoutingDecision
 
 if TYPE_CHECKING:
     from smartroute_graph.runnable import SmartRouter
@@ -62,7 +62,7 @@ class ComparisonReport(BaseModel):
 
 def _default_scorer() -> Scorer | None:
     try:
-        from smartroute_graph.scoring import score_response
+        from smartroute_graph.quality.scoring import score_response
     except ImportError:  # pragma: no cover - scoring ships with the package
         return None
     scorer: Scorer = score_response

@@ -27,14 +27,14 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from smartroute_graph.catalog import ModelSpec
 from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, ClassifierRegistry
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import ConfigError, MissingAPIKeyError, SmartRouteError
-from smartroute_graph.graph import build_graph
-from smartroute_graph.policy import Policy, RoutingDecision
-from smartroute_graph.providers import API_KEY_ENV, ModelProvider, request_keys
-from smartroute_graph.state import RouterInput, RouterOutput, RouterState
+from smartroute_graph.core.catalog import ModelSpec
+from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError, SmartRouteError
+from smartroute_graph.core.providers import API_KEY_ENV, ModelProvider, request_keys
+from smartroute_graph.graph.build import build_graph
+from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
     "NO_KEY_DRY_RUN",

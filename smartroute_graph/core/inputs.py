@@ -8,8 +8,8 @@ from typing import Any, cast
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 
-from smartroute_graph.attachments import Attachment
-from smartroute_graph.errors import EmptyQueryError, InputError
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.core.errors import EmptyQueryError, InputError
 
 __all__ = [
     "RouterInputLike",

@@ -19,7 +19,7 @@ Protected (the server token, when one is configured; see *Access* below):
 - ``POST /query`` ``{query, api_key?}`` → ``{selected_model, response, confidence, reasoning,
   domain, complexity, cost_usd}``;
 - ``POST /query-compare`` ``{query, models?}`` → every model's answer, score, cost and
-  latency and the router's pick (:class:`~smartroute_graph.compare.ComparisonReport`);
+  latency and the router's pick (:class:`~smartroute_graph.quality.compare.ComparisonReport`);
 - ``POST /query-specific`` ``{query, model}`` → that model's answer (404 for a model that is
   not in the catalog, with the catalog listed);
 - ``POST /batch-query`` ``{queries: [...]}`` → one result per query, in order (at most
@@ -42,13 +42,13 @@ or OpenRouter for an OpenRouter-only catalog), else the ``X-OpenAI-API-Key`` /
 travels to the router per request (``api_keys={provider: key}``). The router applies its
 order: keys given to the router itself, then the request's, then the environment. Keys are
 never logged, echoed or put in an error: error bodies are redacted with
-:func:`~smartroute_graph.providers.redact_secrets` plus the request's own secrets, and
+:func:`~smartroute_graph.core.providers.redact_secrets` plus the request's own secrets, and
 validation errors never echo the request body.
 
 Access
 ------
 A server whose environment holds provider keys must not be an open proxy for them:
-``create_app`` refuses to build (:class:`~smartroute_graph.errors.ConfigError`) when
+``create_app`` refuses to build (:class:`~smartroute_graph.core.errors.ConfigError`) when
 ``OPENAI_API_KEY``/``OPENROUTER_API_KEY`` are set (or the router was given keys) and no
 ``server_token`` is configured, unless ``insecure_open=True`` (``--insecure-open``). With a
 token, every protected endpoint needs ``Authorization: Bearer <token>`` (401 otherwise; a
@@ -65,17 +65,17 @@ by OpenAI clients and FastAPI clients alike), never a traceback:
 
 ===================================================  =====
 empty query, invalid field, bad JSON                  422
-:class:`~smartroute_graph.errors.InputError`          its ``http_status`` (attachments: too
+:class:`~smartroute_graph.core.errors.InputError`          its ``http_status`` (attachments: too
                                                       large 413, unsupported type 415,
                                                       corrupt or encrypted PDF 422, empty
                                                       file or bad encoding 400); an empty
                                                       query 422; any other 400
 too many queries in a batch, upload too large         413
 missing or wrong server token                         401
-:class:`~smartroute_graph.errors.MissingAPIKeyError`  401 ("set OPENAI_API_KEY or send
+:class:`~smartroute_graph.core.errors.MissingAPIKeyError`  401 ("set OPENAI_API_KEY or send
                                                       X-OpenAI-API-Key")
 unknown model                                         404 (the catalog is listed)
-:class:`~smartroute_graph.errors.BudgetError`         422
+:class:`~smartroute_graph.core.errors.BudgetError`         422
 every model failed / a stream broke                   502 (attempts listed, redacted)
 anything unexpected                                   500 (logged, redacted)
 ===================================================  =====
@@ -118,14 +118,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smartroute_graph.attachments import (
+from smartroute_graph.core.attachments import (
     MAX_ATTACHMENT_BYTES,
     Attachment,
     AttachmentLimits,
     AttachmentTooLargeError,
     UnsupportedAttachmentError,
 )
-from smartroute_graph.errors import (
+from smartroute_graph.core.errors import (
     AllModelsFailedError,
     BudgetError,
     ConfigError,
@@ -136,8 +136,8 @@ from smartroute_graph.errors import (
     SmartRouteError,
     UnknownModelError,
 )
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.providers import API_KEY_ENV, redact_secrets, register_secret
+from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, register_secret
+from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
 
 __all__ = [
@@ -781,7 +781,7 @@ def _error_route_class(server_token: str | None) -> type[APIRoute]:
 
 def _playground_html() -> str:
     return (
-        resources.files("smartroute_graph")
+        resources.files("smartroute_graph.serving")
         .joinpath("static/playground.html")
         .read_text(encoding="utf-8")
     )

@@ -35,7 +35,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
-from smartroute_graph.policy import RoutingDecision
+from smartroute_graph.routing.policy import RoutingDecision
 
 __all__ = [
     "METADATA_PREFIX",

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.attachments import Attachment
-from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.classifiers.base import Classification
-from smartroute_graph.errors import BudgetError, ConfigError, InputError
-from smartroute_graph.pricing import estimate_cost, estimate_output_tokens
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.core.errors import BudgetError, ConfigError, InputError
+from smartroute_graph.core.pricing import estimate_cost, estimate_output_tokens
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
 
 __all__ = [
     "DEFAULT_CONFIDENCE_THRESHOLD",

@@ -2,7 +2,7 @@
 
 Three methods, chosen per router or per request (``review=`` in the run's context):
 
-- ``"scorer"``: the deterministic response scorer (:mod:`smartroute_graph.scoring`); no
+- ``"scorer"``: the deterministic response scorer (:mod:`smartroute_graph.quality.scoring`); no
   network, well under a millisecond.
 - ``"logprobs"``: the answering model's own confidence, exp(mean token log-probability),
   where the provider returns log-probabilities (OpenAI does when asked; the router asks).
@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = [
     "DEFAULT_REVIEW_THRESHOLD",
@@ -96,7 +96,7 @@ def logprob_confidence(message: AIMessage) -> float | None:
 
 def scorer_review(query: str, answer: str, domain: str) -> tuple[float, dict[str, Any]]:
     """Score with the deterministic response scorer; returns (score, details)."""
-    from smartroute_graph.scoring import score_response
+    from smartroute_graph.quality.scoring import score_response
 
     result = score_response(query, answer, domain)
     return float(result.score), result.model_dump()
@@ -104,7 +104,7 @@ def scorer_review(query: str, answer: str, domain: str) -> tuple[float, dict[str
 
 def judge_messages(query: str, answer: str) -> list[SystemMessage | HumanMessage]:
     """The prompt the LLM judge reads."""
-    from smartroute_graph.prompts import JUDGE_SYSTEM_PROMPT, JUDGE_USER_TEMPLATE
+    from smartroute_graph.core.prompts import JUDGE_SYSTEM_PROMPT, JUDGE_USER_TEMPLATE
 
     return [
         SystemMessage(JUDGE_SYSTEM_PROMPT),

@@ -1,7 +1,7 @@
 """Prompt text, kept apart from the code that uses it (as the LangGraph templates do).
 
 The LLM classifier's system prompt is built from the taxonomy's descriptions, so the label
-set and its meaning live in one place (:mod:`smartroute_graph.taxonomy`) and a change there
+set and its meaning live in one place (:mod:`smartroute_graph.core.taxonomy`) and a change there
 reaches the prompt without an edit here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, TypeVar
 
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.taxonomy import (
     COMPLEXITY_DESCRIPTIONS,
     DOMAIN_DESCRIPTIONS,
     Complexity,

@@ -11,7 +11,7 @@ cost of the file:
   its bytes and travels as a file block, so only a model that reads PDFs can take it;
 - UTF-8 text files: their text joins the prompt.
 
-Every error is an :class:`AttachmentError` (an :class:`~smartroute_graph.errors.InputError`)
+Every error is an :class:`AttachmentError` (an :class:`~smartroute_graph.core.errors.InputError`)
 whose ``http_status`` says how an HTTP API should answer it (400, 413, 415 or 422).
 """
 
@@ -33,8 +33,8 @@ from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.errors import InputError
-from smartroute_graph.pricing import estimate_tokens
+from smartroute_graph.core.errors import InputError
+from smartroute_graph.core.pricing import estimate_tokens
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",

@@ -10,10 +10,10 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict
 
-from smartroute_graph.attachments import Attachment
 from smartroute_graph.classifiers.base import Classification
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.review import Review
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.quality.review import Review
+from smartroute_graph.routing.policy import RoutingDecision
 
 __all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState"]
 

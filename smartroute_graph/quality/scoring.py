@@ -86,8 +86,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartroute_graph.classifiers.base import Classifier
 from smartroute_graph.classifiers.rules import RulesClassifier
-from smartroute_graph.errors import ConfigError, InputError, SmartRouteError
-from smartroute_graph.taxonomy import DOMAINS, Domain
+from smartroute_graph.core.errors import ConfigError, InputError, SmartRouteError
+from smartroute_graph.core.taxonomy import DOMAINS, Domain
 
 __all__ = [
     "DIMENSIONS",
@@ -1677,7 +1677,7 @@ class ResponseScorer:
     def score(self, query: str, answer: str, domain: str | None = None) -> ResponseScore:
         """Score ``answer`` as a reply to ``query``.
 
-        ``domain`` picks the weights: one of :data:`~smartroute_graph.taxonomy.DOMAINS`, or
+        ``domain`` picks the weights: one of :data:`~smartroute_graph.core.taxonomy.DOMAINS`, or
         None to blend them by the query's inferred domain probabilities.
 
         Raises:

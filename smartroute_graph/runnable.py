@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -21,11 +21,6 @@ from smartroute_graph.classifiers import (
     load_classifier,
 )
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
-from smartroute_graph.routing.config import RouterConfig, load_config
-from smartroute_graph.routing.context import RouterContext
-
-if TYPE_CHECKING:
-    from smartroute_graph.quality.compare import ComparisonReport, Scorer
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.inputs import RouterInputLike, normalise_input
 from smartroute_graph.core.providers import (
@@ -39,7 +34,10 @@ from smartroute_graph.graph.build import (
     routing_metadata,
 )
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
+from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
 from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
+from smartroute_graph.routing.config import RouterConfig, load_config
+from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.policy import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     DEFAULT_MAX_ATTEMPTS,
@@ -353,8 +351,6 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> ComparisonReport:
         """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
         time each answer, and mark the model the router would pick (see :mod:`compare`)."""
-        from smartroute_graph.quality.compare import acompare
-
         return await acompare(
             self,
             input,

@@ -107,7 +107,7 @@ class Classification(BaseModel):
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The stable ``smartroute classify`` output shape (see DESIGN.md)."""
+        """The stable ``smartroute classify`` output shape (scripts read it: keep it stable)."""
         return {
             "domain": self.domain,
             "domain_probs": {d: round(self.domain_probs[d], 4) for d in DOMAINS},

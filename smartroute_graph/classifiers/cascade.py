@@ -45,9 +45,9 @@ class CascadeClassifier:
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"the cascade threshold must be between 0 and 1, got {threshold}")
         if first is None:
-            from smartroute_graph.classifiers import load_classifier
+            from smartroute_graph.classifiers.encoder import EncoderClassifier
 
-            first = load_classifier("encoder")
+            first = EncoderClassifier()
         if second is None:
             from smartroute_graph.classifiers.llm import LLMClassifier
 

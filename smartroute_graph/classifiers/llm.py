@@ -298,15 +298,10 @@ class LLMClassifier:
     def fallback(self) -> Classifier:
         """The classifier that answers when the model cannot."""
         if self._fallback is None:
-            from smartroute_graph.classifiers import load_classifier
+            # The packaged encoder: offline, no key, so it cannot fail the way the model did.
+            from smartroute_graph.classifiers.encoder import EncoderClassifier
 
-            fallback = load_classifier("default")
-            if isinstance(fallback, LLMClassifier):
-                # Falling back to another LLM classifier would fail the same way.
-                from smartroute_graph.classifiers.rules import RulesClassifier
-
-                fallback = RulesClassifier()
-            self._fallback = fallback
+            self._fallback = EncoderClassifier()
         return self._fallback
 
     def cache_clear(self) -> None:

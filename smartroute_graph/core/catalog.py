@@ -32,7 +32,6 @@ class ModelSpec(BaseModel):
     max_output_tokens: int = Field(default=16_384, gt=0)
     supports_images: bool = False
     supports_pdfs: bool = False
-    supports_tools: bool = True
     reasoning: bool = False
     tier: int = Field(ge=1, le=10)
 
@@ -204,7 +203,6 @@ _OPENROUTER = (
         output_price_per_m=2.19,
         context_window=163_840,
         max_output_tokens=32_768,
-        supports_tools=False,
         reasoning=True,
         tier=3,
     ),

@@ -26,11 +26,9 @@ from smartroute_graph.classifiers.base import Classification, Classifier, Classi
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.core.errors import (
     AllModelsFailedError,
-    BudgetError,
     ConfigError,
     EmptyQueryError,
     SmartRouteError,
-    UnknownModelError,
 )
 from smartroute_graph.core.inputs import classification_text, with_attachments
 from smartroute_graph.core.pricing import (
@@ -38,7 +36,6 @@ from smartroute_graph.core.pricing import (
     attempt_cost,
     call_tokens,
     cost_event,
-    estimate_cost,
     estimate_message_tokens,
 )
 from smartroute_graph.core.providers import (
@@ -50,7 +47,7 @@ from smartroute_graph.core.providers import (
     request_keys,
     secret_values,
 )
-from smartroute_graph.core.taxonomy import COMPLEXITIES, Complexity, validate_domain
+from smartroute_graph.core.taxonomy import COMPLEXITIES
 from smartroute_graph.graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.graph.tracing import annotate_router_run
 from smartroute_graph.quality.review import (
@@ -64,6 +61,7 @@ from smartroute_graph.quality.review import (
     validate_review_method,
 )
 from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.decide import condition, decide
 from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
@@ -228,35 +226,22 @@ def build_graph(
         return {"classification": classification}
 
     def assess_complexity(state: RouterState) -> dict[str, Any]:
-        context = _context()
         classification = state["classification"]
         assert classification is not None
-        if context.domain is None and context.complexity_cutoffs is None:
-            # The classifier already conditioned complexity on its own domain choice.
-            return {}
-        return {"classification": _condition(classification, context)}
+        conditioned = condition(classification, _context())
+        return {} if conditioned is classification else {"classification": conditioned}
 
     def select_model(state: RouterState) -> dict[str, Any]:
         context = _context()
         classification = state["classification"]
         assert classification is not None
-        policy = policy_for(context)
-        if context.model:
-            decision = _forced_decision(
-                policy, classification, context.model, state, context.budget_usd
-            )
-        else:
-            decision = policy.decide(
-                classification,
-                input_tokens=state["input_tokens"],
-                attachments=state.get("attachments") or [],
-                budget_usd=context.budget_usd,
-                confidence_threshold=context.confidence_threshold,
-                max_attempts=context.max_attempts,
-            )
-        classifier_cost = sum(u.cost_usd or 0.0 for u in classification.usage)
-        if classifier_cost:
-            decision = decision.model_copy(update={"classifier_cost_usd": classifier_cost})
+        decision = decide(
+            policy_for(context),
+            classification,
+            context,
+            input_tokens=state["input_tokens"],
+            attachments=state.get("attachments") or [],
+        )
         annotate_router_run(decision, dry_run=context.dry_run)
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
 
@@ -516,67 +501,6 @@ def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:
                 )
             specs[name] = spec
     return Catalog(list(specs.values()))
-
-
-def _condition(classification: Classification, context: RouterContext) -> Classification:
-    """Second level: the complexity distribution of the chosen (or forced) domain."""
-    c = classification
-    domain = validate_domain(context.domain) if context.domain else c.domain
-    if c.complexity_by_domain and domain in c.complexity_by_domain:
-        c = Classification.conditioned(
-            c.domain_probs, c.complexity_by_domain, domain, backend=c.backend, note=c.note
-        ).model_copy(update={"usage": c.usage})
-    elif domain != c.domain:
-        c = c.model_copy(update={"domain": domain})
-    if context.complexity_cutoffs is not None:
-        low, high = context.complexity_cutoffs
-        level: Complexity = (
-            "simple"
-            if c.complexity_score < low
-            else "complex"
-            if c.complexity_score >= high
-            else "moderate"
-        )
-        c = c.model_copy(
-            update={
-                "complexity": level,
-                "confidence": c.domain_probs[c.domain] * c.complexity_probs[level],
-            }
-        )
-    return c
-
-
-def _forced_decision(
-    policy: Policy, c: Classification, model: str, state: RouterState, budget_usd: float | None
-) -> RoutingDecision:
-    if model not in policy.catalog:
-        raise UnknownModelError(
-            f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
-        )
-    spec = policy.catalog[model]
-    tokens = state["input_tokens"]
-    cost = estimate_cost(spec, tokens, c.complexity)
-    if budget_usd is not None and cost > budget_usd:
-        raise BudgetError(
-            f"the requested model {model} is estimated at ${cost:.6f}, over the budget of "
-            f"${budget_usd:.6f}: raise the budget or let the router choose"
-        )
-    return RoutingDecision(
-        model=model,
-        domain=c.domain,
-        complexity=c.complexity,
-        complexity_score=c.complexity_score,
-        confidence=c.confidence,
-        domain_probs=c.domain_probs,
-        complexity_probs=c.complexity_probs,
-        reason=f"{model} requested explicitly",
-        table_model=policy.table[c.domain][c.complexity],
-        fallbacks=[],
-        estimated_input_tokens=tokens,
-        estimated_cost_usd=cost,
-        classifier=c.backend,
-        preset=policy.name,
-    )
 
 
 def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:

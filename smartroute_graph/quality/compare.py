@@ -6,24 +6,48 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict
 
+from smartroute_graph.core.catalog import Catalog
 from smartroute_graph.core.errors import SmartRouteError, UnknownModelError
 from smartroute_graph.core.inputs import RouterInputLike, normalise_input, with_attachments
 from smartroute_graph.core.pricing import attempt_cost, call_tokens
-from smartroute_graph.core.providers import error_kind, redact_secrets, secret_values
+from smartroute_graph.core.providers import ModelProvider, error_kind, redact_secrets, secret_values
+from smartroute_graph.quality.scoring import score_response
+from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.policy import RoutingDecision
 
-if TYPE_CHECKING:
-    from smartroute_graph.runnable import SmartRouter
-
-__all__ = ["ComparisonReport", "ModelResult", "Scorer", "acompare"]
+__all__ = ["ComparedRouter", "ComparisonReport", "ModelResult", "Scorer", "acompare"]
 
 # (query, answer, domain) -> score in [0, 1] (a float, or an object with a `score` field).
 Scorer = Callable[[str, str, str], Any]
+
+
+class ComparedRouter(Protocol):
+    """What comparing needs of a router (``SmartRouter`` is one): its catalog, the model
+    factory, its default settings, and its routing decision."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The models the router routes among."""
+        ...
+
+    @property
+    def provider(self) -> ModelProvider:
+        """The factory of the router's chat models."""
+        ...
+
+    @property
+    def defaults(self) -> RouterContext:
+        """The router's default per-call settings."""
+        ...
+
+    async def aroute(self, input: RouterInputLike, **kwargs: Any) -> RoutingDecision:
+        """The routing decision for ``input``, calling no model."""
+        ...
 
 
 class ModelResult(BaseModel):
@@ -60,17 +84,8 @@ class ComparisonReport(BaseModel):
     """The cheapest model whose score is within 0.05 of the best."""
 
 
-def _default_scorer() -> Scorer | None:
-    try:
-        from smartroute_graph.quality.scoring import score_response
-    except ImportError:  # pragma: no cover - scoring ships with the package
-        return None
-    scorer: Scorer = score_response
-    return scorer
-
-
 async def acompare(
-    router: SmartRouter,
+    router: ComparedRouter,
     input: RouterInputLike,
     *,
     models: Sequence[str] | None = None,
@@ -94,7 +109,7 @@ async def acompare(
     decision = await router.aroute(input, api_keys=api_keys, own_keys_only=own_keys_only)
     query = messages[-1].text
     to_send = with_attachments(list(messages), attachments)
-    score = scorer or _default_scorer()
+    score = scorer or score_response
     timeout = timeout_s if timeout_s is not None else router.defaults.timeout_s
 
     async def run(name: str) -> ModelResult:

@@ -110,19 +110,13 @@ def _requested(
             f"the requested model {model} is estimated at ${cost:.6f}, over the budget of "
             f"${budget_usd:.6f}: raise the budget or let the router choose"
         )
-    return RoutingDecision(
+    return RoutingDecision.for_classification(
+        c,
         model=model,
-        domain=c.domain,
-        complexity=c.complexity,
-        complexity_score=c.complexity_score,
-        confidence=c.confidence,
-        domain_probs=c.domain_probs,
-        complexity_probs=c.complexity_probs,
         reason=f"{model} requested explicitly",
         table_model=policy.table[c.domain][c.complexity],
         fallbacks=[],
-        estimated_input_tokens=tokens,
-        estimated_cost_usd=cost,
-        classifier=c.backend,
+        input_tokens=tokens,
+        cost_usd=cost,
         preset=policy.name,
     )

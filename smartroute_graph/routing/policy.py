@@ -82,6 +82,37 @@ class RoutingDecision(BaseModel):
     """What the classifier's own model call cost (the LLM backend; 0 for local ones)."""
     preset: str = "custom"
 
+    @classmethod
+    def for_classification(
+        cls,
+        c: Classification,
+        *,
+        model: str,
+        reason: str,
+        table_model: str,
+        fallbacks: Sequence[str],
+        input_tokens: int,
+        cost_usd: float,
+        preset: str,
+    ) -> RoutingDecision:
+        """A decision for ``model`` that carries ``c``'s reading (domain, complexity, ...)."""
+        return cls(
+            model=model,
+            domain=c.domain,
+            complexity=c.complexity,
+            complexity_score=c.complexity_score,
+            confidence=c.confidence,
+            domain_probs=c.domain_probs,
+            complexity_probs=c.complexity_probs,
+            reason=reason,
+            table_model=table_model,
+            fallbacks=list(fallbacks),
+            estimated_input_tokens=input_tokens,
+            estimated_cost_usd=cost_usd,
+            classifier=c.backend,
+            preset=preset,
+        )
+
 
 class Policy:
     """Maps a classification to a model of ``catalog`` and applies the routing rules.
@@ -222,20 +253,14 @@ class Policy:
             if n in candidates and (budget_usd is None or cost_of(n) <= budget_usd)
         ][: max(0, attempts - 1)]
 
-        return RoutingDecision(
+        return RoutingDecision.for_classification(
+            c,
             model=model,
-            domain=c.domain,
-            complexity=c.complexity,
-            complexity_score=c.complexity_score,
-            confidence=c.confidence,
-            domain_probs=c.domain_probs,
-            complexity_probs=c.complexity_probs,
             reason="; ".join(reasons),
             table_model=table_model,
             fallbacks=fallbacks,
-            estimated_input_tokens=input_tokens,
-            estimated_cost_usd=cost,
-            classifier=c.backend,
+            input_tokens=input_tokens,
+            cost_usd=cost,
             preset=self.name,
         )
 

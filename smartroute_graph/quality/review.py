@@ -39,7 +39,7 @@ __all__ = [
 
 ReviewMethod = Literal["off", "scorer", "logprobs", "judge"]
 REVIEW_METHODS: tuple[str, ...] = ("off", "scorer", "logprobs", "judge")
-# On the scorer's scale (see scoring.py) an answer below this is weak enough to re-ask.
+# On the scorer's scale (see the scoring package) an answer below this is weak enough to re-ask.
 DEFAULT_REVIEW_THRESHOLD = 0.45
 # Judge calls stay out of the router's token stream and are named in traces.
 JUDGE_CONFIG: RunnableConfig = {"tags": ["nostream"], "run_name": "smartroute_judge"}

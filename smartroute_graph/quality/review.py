@@ -24,6 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.routing.context import DEFAULT_REVIEW_THRESHOLD
 
 __all__ = [
     "DEFAULT_REVIEW_THRESHOLD",
@@ -39,8 +40,6 @@ __all__ = [
 
 ReviewMethod = Literal["off", "scorer", "logprobs", "judge"]
 REVIEW_METHODS: tuple[str, ...] = ("off", "scorer", "logprobs", "judge")
-# On the scorer's scale (see the scoring package) an answer below this is weak enough to re-ask.
-DEFAULT_REVIEW_THRESHOLD = 0.45
 # Judge calls stay out of the router's token stream and are named in traces.
 JUDGE_CONFIG: RunnableConfig = {"tags": ["nostream"], "run_name": "smartroute_judge"}
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["RouterContext"]
+__all__ = ["DEFAULT_REVIEW_THRESHOLD", "RouterContext"]
+
+# On the response scorer's scale an answer below this is weak enough to re-ask a stronger
+# model; the scorer's WEAK_THRESHOLD and the review default are this one value.
+DEFAULT_REVIEW_THRESHOLD = 0.45
 
 
 @dataclass(kw_only=True)
@@ -74,7 +78,7 @@ class RouterContext:
         },
     )
     review_threshold: float = field(
-        default=0.45,
+        default=DEFAULT_REVIEW_THRESHOLD,
         metadata={
             "description": "Answers scoring below this (0-1) are re-asked of the next "
             "stronger model."

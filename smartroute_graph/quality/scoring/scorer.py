@@ -53,6 +53,7 @@ from smartroute_graph.quality.scoring.rubric import (
     structure,
     tone,
 )
+from smartroute_graph.routing.context import DEFAULT_REVIEW_THRESHOLD
 
 __all__ = [
     "GOOD_THRESHOLD",
@@ -66,7 +67,7 @@ __all__ = [
 
 SCORER_VERSION: Final = 1
 """Bumped whenever scores change meaning, so traces from different versions are not mixed."""
-WEAK_THRESHOLD: Final = 0.45
+WEAK_THRESHOLD: Final = DEFAULT_REVIEW_THRESHOLD
 """Below this an answer is weak: worth re-asking a stronger model."""
 GOOD_THRESHOLD: Final = 0.70
 """At or above this an answer is good."""

@@ -602,7 +602,7 @@ def bench_breakdown(
 
     def bookkeeping(k: int) -> object:
         # What the prepare, assess_complexity, model and review nodes do besides classifying,
-        # deciding and calling the model (mirrors graph.py; skips what a refactor removed).
+        # deciding and calling the model (mirrors graph/build.py; skips what a refactor removed).
         messages, attachments = normalise_input(queries[k])
         classification_text(messages, attachments)
         estimate_message_tokens(list(messages))

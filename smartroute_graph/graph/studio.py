@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.graph import Graph
 
-# The node wrapper graph.py uses: a sync and an async body, and no extra traced run.
+# The node wrapper graph/build.py uses: a sync and an async body, and no extra traced run.
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph

@@ -72,7 +72,7 @@ class Trace:
 
 @pytest.fixture(autouse=True)
 def wired(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Until graph.py calls annotate_router_run itself, add the two calls it needs."""
+    """Until graph/build.py calls annotate_router_run itself, add the two calls it needs."""
     if hasattr(graph, "annotate_router_run"):
         yield
         return

@@ -116,16 +116,16 @@ def cross_fit(
             costs=None
             if costs is None
             else [{m: float(costs[i, j]) for j, m in enumerate(models)} for i in train],
-            domains=None if domains is None else [domains[i] for i in train],
-            complexities=None if complexities is None else [complexities[i] for i in train],
+            domains=None if domains is None else [domains[int(i)] for i in train],
+            complexities=None if complexities is None else [complexities[int(i)] for i in train],
         )
         policy = LearnedPolicy(memory, settings=settings)
         if settings is None or settings.tune:
             policy.fit(seed=seed)
         out = policy.predict_rows(
             embeddings[test],
-            None if domains is None else [domains[i] for i in test],
-            None if complexities is None else [complexities[i] for i in test],
+            None if domains is None else [domains[int(i)] for i in test],
+            None if complexities is None else [complexities[int(i)] for i in test],
         )
         columns = [memory.models.index(m) for m in models]
         quality[test] = out["quality"][:, columns]
@@ -183,17 +183,18 @@ def multi_model_points(
         )
     mean_q, mean_c = scores.mean(axis=0), costs.mean(axis=0)
     best = max(range(len(models)), key=lambda j: (mean_q[j], -mean_c[j]))
-    single = {"model": models[best], "cost": float(mean_c[best]), "quality": float(mean_q[best])}
+    best_cost, best_quality = float(mean_c[best]), float(mean_q[best])
+    single = {"model": models[best], "cost": best_cost, "quality": best_quality}
     xs, ys = [p["cost"] for p in points], [p["quality"] for p in points]
-    at_cost = quality_at_cost(xs, ys, single["cost"])
-    to_match = cost_at_quality(xs, ys, single["quality"])
+    at_cost = quality_at_cost(xs, ys, best_cost)
+    to_match = cost_at_quality(xs, ys, best_quality)
     return {
         "points": points,
         "tolerance_points": tolerance_points,
         "best_single_on_test": single,
         "quality_at_best_single_cost": at_cost,
         "cost_to_match_best_single": to_match,
-        "cost_ratio_to_match_best_single": to_match / single["cost"] if single["cost"] else None,
+        "cost_ratio_to_match_best_single": to_match / best_cost if best_cost else None,
     }
 
 

@@ -101,7 +101,8 @@ class VectorIndex:
             Row numbers [b, k] (-1 where fewer exist) and cosine similarities [b, k]
             (-inf there), most similar first.
         """
-        q: np.ndarray = np.asarray(queries, dtype=np.float32).reshape(-1, self.dim or 0)
+        raw = np.asarray(queries, dtype=np.float32)
+        q: np.ndarray = raw.reshape(-1, raw.shape[-1] if raw.ndim else 1)
         b = q.shape[0]
         rows_out = np.full((b, k), -1, dtype=np.int64)
         sims_out = np.full((b, k), -np.inf, dtype=np.float32)

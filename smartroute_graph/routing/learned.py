@@ -537,6 +537,9 @@ class LearnedPolicy:
 def _weighted(
     rows: np.ndarray, weights: np.ndarray, counts: np.ndarray, sums: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    if counts.shape[0] == 0:
+        empty = np.zeros((rows.shape[0], counts.shape[1]))
+        return empty, empty.copy()
     safe = np.clip(rows, 0, None)
     w_n = np.einsum("bk,bkm->bm", weights, counts[safe])
     w_s = np.einsum("bk,bkm->bm", weights, sums[safe])

@@ -100,6 +100,13 @@ def add_embedding_outputs(model: Any) -> Any:
     if EMBEDDING_OUTPUT in names:
         return model
     producer = {out: node for node in graph.node for out in node.output}
+    if EMBEDDING_OUTPUT in producer:  # the nodes are there, only the outputs were dropped
+        for name in (EMBEDDING_OUTPUT, EMBEDDING_MID_OUTPUT):
+            if name in producer:
+                graph.output.append(
+                    helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "hidden"])
+                )
+        return model
     pool_div = _find_mean_pool(producer, "domain_logits")
     if pool_div is None:
         raise ValueError("no mean-pooled tensor feeds domain_logits; not a smartroute encoder")

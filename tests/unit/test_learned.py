@@ -186,7 +186,9 @@ def test_calibrate_hits_a_strong_share_target() -> None:
             {"small": float(rng.random() < p_small), "big": float(rng.random() < 0.95)}
             for _ in range(60)
         ]
-        memory.add_queries(cluster(c, 60, seed=c), scores, costs=[{"small": 0.001, "big": 0.01}] * 60)
+        memory.add_queries(
+            cluster(c, 60, seed=c), scores, costs=[{"small": 0.001, "big": 0.01}] * 60
+        )
     policy = LearnedPolicy(memory)
     policy.fit()
     for target in (0.3, 0.6):

@@ -288,9 +288,12 @@ class LearnedPolicy:
         strength = max(s.local_strength, 1e-9)
         quality = (w_s + strength * base) / (w_n + strength)
         weights = _kernel(sims, s.bandwidth)
-        cost = self._side(rows, weights, self.memory.cost_counts(), self.memory.cost_sums())
+        cost_mean, latency_mean = self._levels()[4:]
+        cost = self._side(
+            rows, weights, self.memory.cost_counts(), self.memory.cost_sums(), cost_mean
+        )
         latency = self._side(
-            rows, weights, self.memory.latency_counts(), self.memory.latency_sums()
+            rows, weights, self.memory.latency_counts(), self.memory.latency_sums(), latency_mean
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             local = np.where(w_n > 0, w_s / w_n, np.nan)
@@ -479,7 +482,15 @@ class LearnedPolicy:
         slot = np.where(levels >= 0, levels, len(COMPLEXITIES))
         np.add.at(cell_n, (domains[known], slot[known]), counts[known])
         np.add.at(cell_s, (domains[known], slot[known]), sums[known])
-        result = (counts.sum(0), sums.sum(0), cell_n, cell_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            side_means = tuple(
+                np.where(n.sum(0) > 0, t.sum(0) / n.sum(0), np.nan)
+                for n, t in (
+                    (memory.cost_counts(), memory.cost_sums()),
+                    (memory.latency_counts(), memory.latency_sums()),
+                )
+            )
+        result = (counts.sum(0), sums.sum(0), cell_n, cell_s, *side_means)
         self._levels_cache = (memory.version, result)
         return result
 
@@ -493,7 +504,7 @@ class LearnedPolicy:
     ) -> np.ndarray:
         """Levels 1-3 for each query [b, models]; ``rows`` removes those stored queries' own
         outcomes (leave-one-out)."""
-        g_n, g_s, cell_n, cell_s = self._levels()
+        g_n, g_s, cell_n, cell_s = self._levels()[:4]
         cell_strength = max(cell_strength, 1e-9)
         b, m = dom.size, g_n.size
         own_n = np.zeros((b, m)) if rows is None else self.memory.counts()[rows]
@@ -522,13 +533,16 @@ class LearnedPolicy:
         return _weighted(rows, weights, self.memory.counts(), self.memory.score_sums())
 
     def _side(
-        self, rows: np.ndarray, weights: np.ndarray, counts: np.ndarray, sums: np.ndarray
+        self,
+        rows: np.ndarray,
+        weights: np.ndarray,
+        counts: np.ndarray,
+        sums: np.ndarray,
+        mean: np.ndarray,
     ) -> np.ndarray:
         """Kernel regression of a side quantity (cost, latency) shrunk to the model's mean."""
         w_n, w_s = _weighted(rows, weights, counts, sums)
-        total_n, total_s = counts.sum(0), sums.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(total_n > 0, total_s / total_n, np.nan)
             strength = max(self.settings.local_strength, 1e-9)
             out: np.ndarray = (w_s + strength * mean) / (w_n + strength)
         return out

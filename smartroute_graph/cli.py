@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     from smartroute_graph.serving.command import add_parser as add_serve_parser
 
     add_eval_parser(sub)  # `eval` and `calibrate`
+    from smartroute_graph.evaluation.learn_command import add_parser as add_learn_parser
+
+    add_learn_parser(sub)
 
     add_serve_parser(sub)
     return parser

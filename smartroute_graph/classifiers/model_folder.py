@@ -10,7 +10,10 @@ A model folder holds::
 
 ``model.onnx`` takes ``input_ids`` and ``attention_mask`` (int64, [batch, seq]) and returns
 ``domain_logits`` [batch, n_domains] and ``complexity_logits`` [batch, n_domains,
-n_complexities]. Temperatures in ``labels.json`` divide the logits before the softmax.
+n_complexities]. Temperatures in ``labels.json`` divide the logits before the softmax. Since
+the learned policy it also returns ``embedding`` and ``embedding_mid`` [batch, hidden], the
+pooled sentence embeddings of the same pass (older folders without them still classify;
+``tools/add_embedding_outputs.py`` adds them).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ __all__ = [
     "EmptyQueryError",
     "InputError",
     "MissingAPIKeyError",
+    "OutcomeStoreError",
     "OwnKeysOnlyError",
     "SmartRouteError",
     "UnknownModelError",
@@ -56,3 +57,8 @@ class AllModelsFailedError(SmartRouteError):
     def __init__(self, message: str, attempts: list[dict[str, object]]) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class OutcomeStoreError(SmartRouteError):
+    """The outcome store cannot be opened, read or written (corrupt, unreachable, or made for
+    another embedding); routing can catch it and fall back to the prior."""

@@ -9,6 +9,7 @@
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
 from smartroute_graph.core.attachments import (
     Attachment,
+    AttachmentBusyError,
     AttachmentEncodingError,
     AttachmentError,
     AttachmentLimits,
@@ -44,6 +45,7 @@ __all__ = [
     "DOMAINS",
     "AllModelsFailedError",
     "Attachment",
+    "AttachmentBusyError",
     "AttachmentEncodingError",
     "AttachmentError",
     "AttachmentLimits",

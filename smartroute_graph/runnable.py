@@ -49,6 +49,8 @@ from smartroute_graph.routing.policy import (
 __all__ = ["SmartRouter"]
 
 _CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(RouterContext))
+# "updates" says when a model node returned: later tokens from it are a given-up call's.
+_STREAM_MODES: list[Any] = ["messages", "updates", "values"]
 
 
 class SmartRouter(Runnable[RouterInputLike, AIMessage]):
@@ -75,8 +77,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         classifier: a backend name or any object with ``classify(texts)``.
         api_keys: ``{provider: key}``; a call's own ``api_keys`` come first, the
             environment last.
-        confidence_threshold, max_attempts, timeout_s, budget_usd, dry_run: defaults for
-            the per-call settings of the same names.
+        confidence_threshold, max_attempts, timeout_s, first_token_timeout_s,
+            total_timeout_s, budget_usd, dry_run: defaults for the per-call settings of the
+            same names (see :class:`RouterContext`).
         review, review_threshold, judge_model: answer review (see :mod:`review`): score
             each answer ('scorer', 'logprobs' or 'judge') and re-ask a stronger model when
             it scores below the threshold; off by default.
@@ -95,6 +98,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         complexity_cutoffs: tuple[float, float] | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout_s: float | None = 60.0,
+        first_token_timeout_s: float | None = None,
+        total_timeout_s: float | None = None,
         budget_usd: float | None = None,
         dry_run: bool = False,
         review: str = "off",
@@ -152,6 +157,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             budget_usd=budget_usd,
             dry_run=dry_run,
             timeout_s=timeout_s,
+            first_token_timeout_s=first_token_timeout_s,
+            total_timeout_s=total_timeout_s,
             review=review,
             review_threshold=review_threshold,
             judge_model=judge_model,
@@ -191,6 +198,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             "complexity_cutoffs": config.policy.complexity_cutoffs,
             "max_attempts": config.policy.max_attempts,
             "timeout_s": config.timeout_s,
+            "first_token_timeout_s": config.first_token_timeout_s,
+            "total_timeout_s": config.total_timeout_s,
             "budget_usd": config.budget_usd,
         }
         return cls(**{**settings, **kwargs})  # keyword arguments win over the file
@@ -267,13 +276,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
+        finished: set[str] = set()
         for mode, payload in self.graph.stream(
-            state, config, context=context, stream_mode=["messages", "values"]
+            state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload)
+                chunk = self._model_chunk(payload, finished)
                 if chunk is not None:
                     yield chunk
+            elif mode == "updates":
+                finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
@@ -290,13 +302,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
+        finished: set[str] = set()
         async for mode, payload in self.graph.astream(
-            state, config, context=context, stream_mode=["messages", "values"]
+            state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload)
+                chunk = self._model_chunk(payload, finished)
                 if chunk is not None:
                     yield chunk
+            elif mode == "updates":
+                finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
@@ -306,11 +321,19 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         yield AIMessageChunk(content=answer.content, usage_metadata=answer.usage_metadata)
         yield self._metadata_chunk(output)
 
-    def _model_chunk(self, payload: Any) -> AIMessageChunk | None:
+    def _model_chunk(self, payload: Any, finished: set[str]) -> AIMessageChunk | None:
+        """The chunk for the caller, if ``payload`` is a token of the model answering now.
+
+        A model node that already returned (``finished``) gave up on its call: a sync
+        stream's reader thread can still deliver the one chunk it was waiting for, and the
+        next model's answer is the one the caller gets.
+        """
         message, metadata = payload
+        node = metadata.get("langgraph_node")
         if (
             isinstance(message, AIMessageChunk)
-            and metadata.get("langgraph_node") in self.catalog
+            and node in self.catalog
+            and node not in finished
             and (message.content or message.usage_metadata or message.tool_call_chunks)
         ):
             return message

@@ -13,8 +13,10 @@ cost of the file:
   that reads PDFs can take it;
 - UTF-8 text files: their text joins the prompt.
 
-Every error is an :class:`AttachmentError` (an :class:`~smartroute_graph.core.errors.InputError`)
-whose ``http_status`` says how an HTTP API should answer it (400, 413, 415, 422 or 503).
+Every error about the file is an :class:`AttachmentError` (an
+:class:`~smartroute_graph.core.errors.InputError`) whose ``http_status`` says how an HTTP API
+should answer it (400, 413, 415 or 422); :class:`AttachmentBusyError` (503) says the PDF reader
+was at capacity.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.core.errors import ConfigError, InputError
+from smartroute_graph.core.errors import ConfigError, InputError, SmartRouteError
 from smartroute_graph.core.pdf_worker import SlotsBusyError, read_pages
 from smartroute_graph.core.pricing import estimate_tokens
 
@@ -113,8 +115,12 @@ class UnsupportedAttachmentError(AttachmentError):
     http_status: ClassVar[int] = 415
 
 
-class AttachmentBusyError(AttachmentError):
-    """Every PDF-reading slot stayed busy for the whole wait (see ``max_concurrent_pdfs``)."""
+class AttachmentBusyError(SmartRouteError):
+    """Every PDF-reading slot stayed busy for the whole wait (see ``max_concurrent_pdfs``).
+
+    Not an :class:`AttachmentError`: the file may be fine, the reader is at capacity; an
+    HTTP API answers 503 and the client retries.
+    """
 
     http_status: ClassVar[int] = 503
 

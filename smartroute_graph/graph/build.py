@@ -27,7 +27,7 @@ from smartroute_graph.core.errors import (
     EmptyQueryError,
     SmartRouteError,
 )
-from smartroute_graph.core.inputs import classification_text, with_attachments
+from smartroute_graph.core.inputs import check_text, classification_text, with_attachments
 from smartroute_graph.core.pricing import (
     COST_EVENT,
     attempt_cost,
@@ -175,6 +175,7 @@ def build_graph(
             new_messages.append(HumanMessage(content=query))
         attachments = list(state.get("attachments") or [])
         all_messages = messages + new_messages
+        check_text(all_messages, attachments)  # input that bypassed normalise_input (Studio)
         text = classification_text(all_messages, attachments)
         if not text.strip():
             raise EmptyQueryError(

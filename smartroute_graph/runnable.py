@@ -20,6 +20,7 @@ from smartroute_graph.classifiers import (
     ClassifierRegistry,
     load_classifier,
 )
+from smartroute_graph.core.attachments import Attachment
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.inputs import RouterInputLike, normalise_input
@@ -238,6 +239,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         state: RouterState = {"messages": messages, "attachments": attachments}
         return state, config, context
 
+    async def _aprepare(
+        self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[RouterState, RunnableConfig, RouterContext]:
+        """:meth:`_prepare`, in a worker thread when files are to be read (a PDF can take up
+        to ``max_pdf_seconds``), so the event loop keeps serving meanwhile."""
+        files = input.get("attachments") if isinstance(input, Mapping) else None
+        if files and not all(isinstance(f, Attachment) for f in files):
+            return await asyncio.to_thread(self._prepare, input, config, kwargs)
+        return self._prepare(input, config, kwargs)
+
     @staticmethod
     def _answer(output: Mapping[str, Any]) -> AIMessage:
         response = output.get("response")
@@ -261,7 +272,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         """Async :meth:`invoke`."""
-        state, config, context = self._prepare(input, config, kwargs)
+        state, config, context = await self._aprepare(input, config, kwargs)
         return self._answer(await self.graph.ainvoke(state, config, context=context))
 
     def stream(
@@ -294,7 +305,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
-        state, config, context = self._prepare(input, config, kwargs)
+        state, config, context = await self._aprepare(input, config, kwargs)
         if context.review != "off":
             output = await self.graph.ainvoke(state, config, context=context)
             for reviewed in self._reviewed_chunks(output):
@@ -356,7 +367,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     async def aroute(self, input: RouterInputLike, **kwargs: Any) -> RoutingDecision:
         """Async :meth:`route`."""
         kwargs["dry_run"] = True
-        state, config, context = self._prepare(input, None, kwargs)
+        state, config, context = await self._aprepare(input, None, kwargs)
         output = await self.graph.ainvoke(state, config, context=context)
         return cast(RoutingDecision, output["decision"])
 

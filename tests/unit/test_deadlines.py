@@ -6,6 +6,7 @@ Bounds on time are generous: each test asserts far less than what the failure wo
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -191,3 +192,32 @@ def test_deadline_settings_are_checked_and_come_from_config() -> None:
     assert router.defaults.total_timeout_s == 30
     with pytest.raises(ConfigError, match="total_timeout_s must be above 0"):
         router.invoke("hello", total_timeout_s=0)
+
+
+async def test_async_calls_read_files_off_the_event_loop(
+    router: SmartRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading a PDF blocks for up to max_pdf_seconds; the event loop must keep running.
+    from smartroute_graph.core.attachments import Attachment
+
+    real = Attachment.from_bytes
+
+    def slow(data: bytes, **kwargs: Any) -> Attachment:
+        time.sleep(0.5)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(Attachment, "from_bytes", slow)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        answer = await router.ainvoke({"query": "summarise", "attachments": [b"plain notes"]})
+    finally:
+        ticker.cancel()
+    assert answer.content and ticks >= 10

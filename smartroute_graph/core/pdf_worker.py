@@ -236,6 +236,16 @@ def read_pages(
         held.release()
 
 
+def _check_interpreter() -> None:
+    """Raise OSError unless ``sys.executable`` is a Python interpreter to run the worker with:
+    a frozen app's or an embedding server's (uWSGI) executable would start itself again."""
+    name = os.path.basename(sys.executable or "").lower()
+    if not sys.executable or getattr(sys, "frozen", False):
+        raise OSError("no Python interpreter to run (a frozen app, or sys.executable empty)")
+    if not name.startswith(("python", "pypy")):
+        raise OSError(f"sys.executable ({name}) does not look like a Python interpreter")
+
+
 def _in_worker(
     data: bytes, max_pages: int, max_chars: int, seconds: float, max_memory: int | None
 ) -> list[dict[str, Any]] | None:
@@ -250,8 +260,7 @@ def _in_worker(
         "max_memory": max_memory,
     }
     try:
-        if not sys.executable:
-            raise OSError("no Python interpreter to run (sys.executable is empty)")
+        _check_interpreter()
         # -P: the package's own folder must not shadow the standard library on sys.path.
         process = subprocess.Popen(
             [sys.executable, "-P", os.path.abspath(__file__)],

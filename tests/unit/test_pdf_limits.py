@@ -183,11 +183,12 @@ def test_no_more_extractions_run_at_once_than_the_limit(monkeypatch: pytest.Monk
 def test_without_a_worker_process_pdfs_are_read_in_process(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(pdf_worker, "_no_process", None)
-    monkeypatch.setattr(pdf_worker.sys, "executable", "")
-    attachment, _ = read(text_pdf(["still read"]))
-    assert attachment.text == "--- page 1 ---\nstill read"
-    assert "cannot start a process to read PDFs" in caplog.text
+    for executable in ("", "/usr/bin/uwsgi"):  # none, or one that is not Python
+        monkeypatch.setattr(pdf_worker, "_no_process", None)
+        monkeypatch.setattr(pdf_worker.sys, "executable", executable)
+        attachment, _ = read(text_pdf(["still read"]))
+        assert attachment.text == "--- page 1 ---\nstill read"
+        assert "cannot start a process to read PDFs" in caplog.text
 
 
 def test_lone_surrogates_in_extracted_text_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:

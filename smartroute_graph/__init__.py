@@ -9,6 +9,7 @@
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
 from smartroute_graph.core.attachments import (
     Attachment,
+    AttachmentBusyError,
     AttachmentEncodingError,
     AttachmentError,
     AttachmentLimits,
@@ -25,6 +26,7 @@ from smartroute_graph.core.errors import (
     ConfigError,
     EmptyQueryError,
     InputError,
+    InvalidTextError,
     MissingAPIKeyError,
     SmartRouteError,
     UnknownModelError,
@@ -44,6 +46,7 @@ __all__ = [
     "DOMAINS",
     "AllModelsFailedError",
     "Attachment",
+    "AttachmentBusyError",
     "AttachmentEncodingError",
     "AttachmentError",
     "AttachmentLimits",
@@ -62,6 +65,7 @@ __all__ = [
     "EmptyQueryError",
     "EncryptedPDFError",
     "InputError",
+    "InvalidTextError",
     "MissingAPIKeyError",
     "ModelSpec",
     "Policy",

@@ -8,6 +8,7 @@ __all__ = [
     "ConfigError",
     "EmptyQueryError",
     "InputError",
+    "InvalidTextError",
     "MissingAPIKeyError",
     "OutcomeStoreError",
     "OwnKeysOnlyError",
@@ -30,6 +31,11 @@ class InputError(SmartRouteError, ValueError):
 
 class EmptyQueryError(InputError):
     """The query has no text and no attachments."""
+
+
+class InvalidTextError(InputError):
+    """The input holds text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``,
+    from a split surrogate pair or a mis-decoded file): no model can be sent it."""
 
 
 class UnknownModelError(ConfigError, KeyError):

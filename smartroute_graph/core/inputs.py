@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -9,10 +10,11 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, conve
 from langchain_core.prompt_values import PromptValue
 
 from smartroute_graph.core.attachments import Attachment
-from smartroute_graph.core.errors import EmptyQueryError, InputError
+from smartroute_graph.core.errors import EmptyQueryError, InputError, InvalidTextError
 
 __all__ = [
     "RouterInputLike",
+    "check_text",
     "classification_text",
     "join_turns",
     "normalise_input",
@@ -25,6 +27,9 @@ RouterInputLike = str | PromptValue | Sequence[Any] | Mapping[str, Any] | BaseMe
 _QUERY_KEYS = ("query", "input", "question", "prompt", "text")
 # How much of the previous user turn the classifier sees with a follow-up.
 HISTORY_CHARS = 300
+# Code points U+D800-U+DFFF are only valid in pairs, in UTF-16; alone in a str they cannot be
+# encoded (UTF-8, JSON for a provider, the tokenizer all refuse them).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
@@ -53,11 +58,56 @@ def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
     else:
         messages = _convert(value)
 
+    check_text(messages, attachments)
     if not messages or (not any(m.text.strip() for m in messages) and not attachments):
         raise EmptyQueryError(
             "the query is empty: pass a non-empty string, messages with text, or attachments"
         )
     return messages, attachments
+
+
+def check_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment] = ()) -> None:
+    """Raise :class:`InvalidTextError` if any text in ``messages`` (content, content blocks,
+    tool-call arguments) or ``attachments`` is not valid Unicode (holds a lone surrogate)."""
+    for number, message in enumerate(messages, 1):
+        found = _surrogate_in(message.content) or _surrogate_in(
+            getattr(message, "tool_calls", None)
+        )
+        if found is not None:
+            _invalid(
+                "the query" if len(messages) == 1 else f"message {number} ({message.type})",
+                *found,
+            )
+    for attachment in attachments:
+        found = _surrogate_in(attachment.text) or _surrogate_in(attachment.name)
+        if found is not None:
+            _invalid(f"attachment {attachment.name!r}", *found)
+
+
+def _surrogate_in(value: Any) -> tuple[str, int] | None:
+    """The first lone surrogate in ``value`` (a string, or strings nested in lists and
+    dicts) and its position in its string."""
+    if isinstance(value, str):
+        match = _SURROGATE.search(value)
+        return None if match is None else (match.group(), match.start())
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        for item in value:
+            found = _surrogate_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _invalid(where: str, char: str, position: int) -> None:
+    raise InvalidTextError(
+        f"{where} is not valid Unicode: it holds a lone surrogate, U+{ord(char):04X}, at "
+        f"character {position}, which cannot be sent to a model. Fix the text's encoding: decode "
+        "the source bytes as UTF-8 (or with errors='replace'), and keep surrogate pairs "
+        "together (in JSON, an escape like \\uD83D needs the \\uDC00-\\uDFFF escape that "
+        "follows it)"
+    )
 
 
 def _convert(value: Any) -> list[AnyMessage]:

@@ -3,9 +3,6 @@ one node per model → review → (escalate → next model | END)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -30,7 +27,7 @@ from smartroute_graph.core.errors import (
     EmptyQueryError,
     SmartRouteError,
 )
-from smartroute_graph.core.inputs import classification_text, with_attachments
+from smartroute_graph.core.inputs import check_text, classification_text, with_attachments
 from smartroute_graph.core.pricing import (
     COST_EVENT,
     attempt_cost,
@@ -48,6 +45,18 @@ from smartroute_graph.core.providers import (
     secret_values,
 )
 from smartroute_graph.core.taxonomy import COMPLEXITIES
+from smartroute_graph.graph.deadlines import (
+    DeadlineError,
+    acall_with_timeout,
+    astream_within,
+    call_timeout,
+    call_with_timeout,
+    has_token,
+    stream_limits,
+    stream_within,
+    time_left,
+    total_label,
+)
 from smartroute_graph.graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.graph.tracing import annotate_router_run
 from smartroute_graph.quality.review import (
@@ -84,11 +93,15 @@ NODE_NAMES = (
     "escalate",
 )
 
-_executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="smartroute")
-
 
 class StreamInterruptedError(SmartRouteError):
-    """A model's stream broke after tokens reached the caller; no fallback is possible."""
+    """A model's stream broke, or passed a time limit, after tokens reached the caller; no
+    fallback is possible. ``error_kind``: ``"timeout"`` (a limit of the router's, such as
+    ``total_timeout_s``) or ``"stream_broken"`` (the provider's stream failed)."""
+
+    def __init__(self, message: str, error_kind: str = "stream_broken") -> None:
+        super().__init__(message)
+        self.error_kind = error_kind
 
 
 def _context() -> RouterContext:
@@ -147,9 +160,14 @@ def build_graph(
             ) from None
 
     def prepare(state: RouterState) -> dict[str, Any]:
-        temperature = _context().temperature
+        context = _context()
+        temperature = context.temperature
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise ConfigError(f"temperature must be between 0 and 2, got {temperature}")
+        for name in ("timeout_s", "first_token_timeout_s", "total_timeout_s"):
+            value = getattr(context, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be above 0 (or None for no limit), got {value}")
         messages: list[BaseMessage] = list(state.get("messages") or [])
         new_messages: list[BaseMessage] = []
         query = (state.get("query") or "").strip()
@@ -157,6 +175,7 @@ def build_graph(
             new_messages.append(HumanMessage(content=query))
         attachments = list(state.get("attachments") or [])
         all_messages = messages + new_messages
+        check_text(all_messages, attachments)  # input that bypassed normalise_input (Studio)
         text = classification_text(all_messages, attachments)
         if not text.strip():
             raise EmptyQueryError(
@@ -167,10 +186,13 @@ def build_graph(
             a.estimated_tokens for a in attachments
         )
         alone = classification_text(all_messages, attachments, with_context=False)
+        total = context.total_timeout_s
         update: dict[str, Any] = {
             "text": text,
             "turn_text": alone if alone != text else None,
             "input_tokens": tokens,
+            # Wall-clock time, so the deadline means the same to every node and process.
+            "deadline_at": time.time() + total if total is not None else None,
         }
         if new_messages:
             update["messages"] = new_messages
@@ -341,7 +363,7 @@ def build_graph(
                 for m in decision.fallbacks
                 if m not in tried and catalog_[m].tier > catalog_[last.model].tier
             ]
-            if stronger and len(attempts) < limit:
+            if stronger and len(attempts) < limit and not _past_deadline(state):
                 return {**update, "next_model": stronger[0]}
         # A passing answer is kept; when none passed, the best-scored one (later, stronger
         # answers win ties).
@@ -362,10 +384,17 @@ def build_graph(
         limit = context.max_attempts or policy_for(context).max_attempts
         tried = {a.model for a in attempts}
         remaining = [m for m in decision.fallbacks if m not in tried]
-        if is_retryable(last.error_kind or "other") and remaining and len(attempts) < limit:
+        late = _past_deadline(state)
+        if (
+            is_retryable(last.error_kind or "other")
+            and remaining
+            and len(attempts) < limit
+            and not late
+        ):
             return {"next_model": remaining[0]}
+        total = context.total_timeout_s if late else None
         raise AllModelsFailedError(
-            _failure_message(attempts, limit), [a.model_dump() for a in attempts]
+            _failure_message(attempts, limit, total), [a.model_dump() for a in attempts]
         )
 
     def after_review(state: RouterState) -> str:
@@ -537,6 +566,12 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
             own = secret_values(request_keys(config)[0])
             if isinstance(exc, SmartRouteError):
                 raise exc
+            if streamed_tokens and isinstance(exc, DeadlineError):
+                raise StreamInterruptedError(
+                    f"{spec.name}'s stream was stopped after part of the answer was sent: "
+                    f"{exc}; retry the request, ask for a shorter answer, or allow more time",
+                    error_kind="timeout",
+                ) from None
             if streamed_tokens:
                 raise StreamInterruptedError(
                     f"{spec.name}'s stream broke after part of the answer was sent "
@@ -577,28 +612,31 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         model, messages, temperature = prepare_call(state, config)
-        timeout = _context().timeout_s
+        context = _context()
         started = time.perf_counter()
         result: BaseMessage | None = None
         error: BaseException | None = None
         streamed = False
         try:
+            if _past_deadline(state):  # classification used up the time: call nothing
+                raise DeadlineError(total_label(context), "total")
             if _streaming(config):
                 chunks: list[AIMessageChunk] = []
-                for chunk in model.stream(messages, config):
+                limits = stream_limits(context, state.get("deadline_at"))
+                for chunk in stream_within(lambda: model.stream(messages, config), limits):
                     chunks.append(chunk)
-                    streamed = streamed or bool(chunk.content)
+                    streamed = streamed or has_token(chunk)
                 result = _join_chunks(chunks)
-            elif timeout:
-                ctx = contextvars.copy_context()
-                future = _executor.submit(ctx.run, model.invoke, messages, config)
-                try:
-                    result = future.result(timeout=timeout)
-                except concurrent.futures.TimeoutError:
-                    future.cancel()
-                    raise TimeoutError(f"no answer within {timeout:g} s") from None
             else:
-                result = model.invoke(messages, config)
+                timeout, expired = call_timeout(context, state.get("deadline_at"))
+                if timeout is None:
+                    result = model.invoke(messages, config)
+                else:
+                    # Its own thread, never a shared pool: a hung call given up on keeps
+                    # its thread until the model returns, and must not starve later calls.
+                    result = call_with_timeout(
+                        model.invoke, messages, config, timeout=timeout, message=expired
+                    )
         except Exception as exc:
             error = exc
         update, event = record(state, started, result, error, streamed, temperature, config)
@@ -608,22 +646,26 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
 
     async def acall(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         model, messages, temperature = prepare_call(state, config)
-        timeout = _context().timeout_s
+        context = _context()
         started = time.perf_counter()
         result: BaseMessage | None = None
         error: BaseException | None = None
         streamed = False
         try:
+            if _past_deadline(state):  # classification used up the time: call nothing
+                raise DeadlineError(total_label(context), "total")
             if _streaming(config):
                 chunks: list[AIMessageChunk] = []
-                async for chunk in model.astream(messages, config):
+                limits = stream_limits(context, state.get("deadline_at"))
+                async for chunk in astream_within(lambda: model.astream(messages, config), limits):
                     chunks.append(chunk)
-                    streamed = streamed or bool(chunk.content)
+                    streamed = streamed or has_token(chunk)
                 result = _join_chunks(chunks)
             else:
-                result = await asyncio.wait_for(model.ainvoke(messages, config), timeout)
-        except TimeoutError:
-            error = TimeoutError(f"no answer within {timeout:g} s")
+                timeout, expired = call_timeout(context, state.get("deadline_at"))
+                result = await acall_with_timeout(
+                    model.ainvoke(messages, config), timeout=timeout, message=expired
+                )
         except Exception as exc:
             error = exc
         update, event = record(state, started, result, error, streamed, temperature, config)
@@ -632,6 +674,11 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         return update
 
     return _node(call, acall, spec.name)
+
+
+def _past_deadline(state: RouterState) -> bool:
+    left = time_left(state.get("deadline_at"))
+    return left is not None and left <= 0
 
 
 def _streaming(config: RunnableConfig) -> bool:
@@ -763,12 +810,16 @@ def _finalise(
     return response.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
 
-def _failure_message(attempts: Sequence[Attempt], limit: int) -> str:
+def _failure_message(
+    attempts: Sequence[Attempt], limit: int, total_timeout_s: float | None = None
+) -> str:
     lines = [f"  {i}. {a.model}: {a.error_kind} — {a.error}" for i, a in enumerate(attempts, 1)]
     last = attempts[-1]
     why = (
         f"{last.error_kind} errors are not retried (the request itself was refused)"
         if not is_retryable(last.error_kind or "other")
+        else f"the total deadline of {total_timeout_s:g} s passed (total_timeout_s)"
+        if total_timeout_s is not None
         else f"the attempt limit is {limit}"
         if len(attempts) >= limit
         else "no fallback model was left"

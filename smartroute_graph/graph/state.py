@@ -66,3 +66,5 @@ class RouterState(RouterInput, RouterOutput, total=False):
     next_model: str | None
     candidates: Annotated[list[AIMessage], operator.add]
     """Answers that were reviewed, in order (the best one is kept)."""
+    deadline_at: float | None
+    """When the run must end (``time.time()`` seconds), from ``total_timeout_s``."""

@@ -55,6 +55,8 @@ class RouterConfig(BaseModel):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     classifier: str = "default"
     timeout_s: float | None = Field(default=60.0, gt=0)
+    first_token_timeout_s: float | None = Field(default=None, gt=0)
+    total_timeout_s: float | None = Field(default=None, gt=0)
     budget_usd: float | None = Field(default=None, gt=0)
 
 

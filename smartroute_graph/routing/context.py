@@ -70,6 +70,22 @@ class RouterContext:
             "failed and the next model is tried."
         },
     )
+    first_token_timeout_s: float | None = field(
+        default=None,
+        metadata={
+            "description": "Seconds a streamed model call may take to send its first "
+            "token before it counts as failed and the next model is tried; None uses "
+            "timeout_s (which also bounds the gap between later chunks)."
+        },
+    )
+    total_timeout_s: float | None = field(
+        default=None,
+        metadata={
+            "description": "Seconds the whole run may take: classification, every model "
+            "call and fallback, the whole stream. A stream cut by it after tokens were "
+            "sent ends with StreamInterruptedError. None: no total deadline."
+        },
+    )
     review: str = field(
         default="off",
         metadata={

@@ -90,9 +90,9 @@ from smartroute_graph import (
     SmartRouter,
     preset_catalog,
 )
-from smartroute_graph import graph as graph_module
-from smartroute_graph.inputs import classification_text, normalise_input
-from smartroute_graph.pricing import attempt_cost, estimate_message_tokens
+from smartroute_graph.core.inputs import classification_text, normalise_input
+from smartroute_graph.core.pricing import attempt_cost, estimate_message_tokens
+from smartroute_graph.graph import build as graph_module
 from smartroute_graph.testing import FakeChatModel
 
 TARGET_OVERHEAD_MS = 1.0
@@ -602,7 +602,7 @@ def bench_breakdown(
 
     def bookkeeping(k: int) -> object:
         # What the prepare, assess_complexity, model and review nodes do besides classifying,
-        # deciding and calling the model (mirrors graph.py; skips what a refactor removed).
+        # deciding and calling the model (mirrors graph/build.py; skips what a refactor removed).
         messages, attachments = normalise_input(queries[k])
         classification_text(messages, attachments)
         estimate_message_tokens(list(messages))

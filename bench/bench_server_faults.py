@@ -136,12 +136,15 @@ def serve_api(port: int, upstream_port: int) -> None:
     import uvicorn
 
     from smartroute_graph import SmartRouter
-    from smartroute_graph.serve_command import DEFAULT_KEEP_ALIVE_S, use_server_encoder_settings
-    from smartroute_graph.server import create_app
+    from smartroute_graph.serving.app import create_app
+    from smartroute_graph.serving.command import (
+        DEFAULT_KEEP_ALIVE_S,
+        use_server_encoder_settings,
+    )
 
     use_server_encoder_settings()
     # Each failed request logs a warning: thousands of them are the point here, not news.
-    logging.getLogger("smartroute_graph.server").setLevel(logging.ERROR)
+    logging.getLogger("smartroute_graph.serving").setLevel(logging.ERROR)
     router = SmartRouter.from_preset("openai", timeout_s=ROUTER_TIMEOUT_S)
     app = create_app(router, server_token=TOKEN)
     uvicorn.run(
@@ -158,7 +161,7 @@ def serve_api(port: int, upstream_port: int) -> None:
 
 
 def expected_status(kinds: list[str], modes: list[str]) -> int:
-    """The server's mapping (see smartroute_graph.server), written out independently."""
+    """The server's mapping (see smartroute_graph.serving.app), written out independently."""
     if kinds[-1] == "bad_request":
         return 400
     if kinds[-1] == "auth":

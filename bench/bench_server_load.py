@@ -2,7 +2,7 @@
 
 What it measures
 ----------------
-The server (``smartroute_graph.server.create_app``) runs in its own process under uvicorn,
+The server (``smartroute_graph.serving.app.create_app``) runs in its own process under uvicorn,
 over the ``openai`` preset with every model replaced by an offline
 ``smartroute_graph.testing.FakeChatModel`` (a fixed answer; ``--model-delay-ms`` adds a
 simulated provider latency), with a server token, so each request pays for the auth check,
@@ -53,7 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table
 
-from smartroute_graph.serve_command import DEFAULT_KEEP_ALIVE_S
+from smartroute_graph.serving.command import DEFAULT_KEEP_ALIVE_S
 
 TOKEN_ENV = "BENCH_SMARTROUTE_TOKEN"
 ENDPOINTS = ("test-selection", "route")
@@ -77,8 +77,8 @@ def serve(port: int, model_delay_ms: float, keep_alive_s: float) -> None:
     import uvicorn
 
     from smartroute_graph import SmartRouter
-    from smartroute_graph.serve_command import use_server_encoder_settings
-    from smartroute_graph.server import create_app
+    from smartroute_graph.serving.app import create_app
+    from smartroute_graph.serving.command import use_server_encoder_settings
     from smartroute_graph.testing import FakeChatModel
 
     use_server_encoder_settings()  # as `smartroute serve` does

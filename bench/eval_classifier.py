@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import EVAL_DIR, load_classifier, read_jsonl, table
 
+from smartroute_graph.core.taxonomy import DOMAINS
 from smartroute_graph.evaluation.metrics import (
     accuracy,
     apgr,
@@ -39,7 +40,6 @@ from smartroute_graph.evaluation.metrics import (
     per_class_f1,
     routing_curve,
 )
-from smartroute_graph.taxonomy import DOMAINS
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
 FILES = ("mtbench", "gsm8k", "mmlu")

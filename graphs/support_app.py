@@ -15,10 +15,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from smartroute_graph.context import RouterContext
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.state import Attempt
-from smartroute_graph.studio import RouterGraph, build_router_graph, is_keyless_dry_run
+from smartroute_graph.graph.state import Attempt
+from smartroute_graph.graph.studio import RouterGraph, build_router_graph, is_keyless_dry_run
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import RoutingDecision
 
 MAX_MESSAGE_CHARS = 32_000
 """Longer user messages are turned away before any model is chosen."""

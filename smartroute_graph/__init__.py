@@ -6,8 +6,10 @@
 'o4-mini'
 """
 
-from smartroute_graph.attachments import (
+from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
+from smartroute_graph.core.attachments import (
     Attachment,
+    AttachmentBusyError,
     AttachmentEncodingError,
     AttachmentError,
     AttachmentLimits,
@@ -17,33 +19,34 @@ from smartroute_graph.attachments import (
     EncryptedPDFError,
     UnsupportedAttachmentError,
 )
-from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
-from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
-from smartroute_graph.config import RouterConfig, load_config
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import (
+from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.core.errors import (
     AllModelsFailedError,
     BudgetError,
     ConfigError,
     EmptyQueryError,
     InputError,
+    InvalidTextError,
     MissingAPIKeyError,
     SmartRouteError,
     UnknownModelError,
 )
-from smartroute_graph.graph import StreamInterruptedError, build_graph
-from smartroute_graph.policy import Policy, RoutingDecision
-from smartroute_graph.pricing import CostTracker, estimate_tokens
+from smartroute_graph.core.pricing import CostTracker, estimate_tokens
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
+from smartroute_graph.graph.build import StreamInterruptedError, build_graph
+from smartroute_graph.graph.state import Attempt, RouterInput, RouterOutput, RouterState
+from smartroute_graph.quality.scoring import ResponseScore, ResponseScorer, score_response
+from smartroute_graph.routing.config import RouterConfig, load_config
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import Policy, RoutingDecision
 from smartroute_graph.runnable import SmartRouter
-from smartroute_graph.scoring import ResponseScore, ResponseScorer, score_response
-from smartroute_graph.state import Attempt, RouterInput, RouterOutput, RouterState
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
 
 __all__ = [
     "COMPLEXITIES",
     "DOMAINS",
     "AllModelsFailedError",
     "Attachment",
+    "AttachmentBusyError",
     "AttachmentEncodingError",
     "AttachmentError",
     "AttachmentLimits",
@@ -62,6 +65,7 @@ __all__ = [
     "EmptyQueryError",
     "EncryptedPDFError",
     "InputError",
+    "InvalidTextError",
     "MissingAPIKeyError",
     "ModelSpec",
     "Policy",

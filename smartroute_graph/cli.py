@@ -10,9 +10,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from smartroute_graph.catalog import PRESETS, preset_catalog
-from smartroute_graph.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
-from smartroute_graph.providers import API_KEY_ENV
+from smartroute_graph.core.catalog import PRESETS, preset_catalog
+from smartroute_graph.core.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
+from smartroute_graph.core.providers import API_KEY_ENV
 
 __all__ = ["main"]
 
@@ -273,7 +273,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_draw(args: argparse.Namespace) -> int:
     router = _router(args)
     if args.png:
-        from smartroute_graph.studio import NO_PNG_RENDERER, draw_png, png_renderer
+        from smartroute_graph.graph.studio import NO_PNG_RENDERER, draw_png, png_renderer
 
         if not draw_png(router.graph, args.png):
             why = NO_PNG_RENDERER if png_renderer() is None else "every local renderer failed"
@@ -351,9 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_train_parser(sub)
     from smartroute_graph.evaluation.command import add_parser as add_eval_parser
-    from smartroute_graph.serve_command import add_parser as add_serve_parser
+    from smartroute_graph.serving.command import add_parser as add_serve_parser
 
     add_eval_parser(sub)  # `eval` and `calibrate`
+    from smartroute_graph.evaluation.learn_command import add_parser as add_learn_parser
+
+    add_learn_parser(sub)
 
     add_serve_parser(sub)
     return parser

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -14,43 +14,44 @@ from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
-from smartroute_graph.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.classifiers import (
     DEFAULT_CLASSIFIER,
     Classifier,
     ClassifierRegistry,
     load_classifier,
 )
-from smartroute_graph.config import RouterConfig, load_config
-from smartroute_graph.context import RouterContext
-
-if TYPE_CHECKING:
-    from smartroute_graph.compare import ComparisonReport, Scorer
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.graph import (
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.inputs import RouterInputLike, normalise_input
+from smartroute_graph.core.providers import (
+    API_KEYS_CONFIG_KEY,
+    OWN_KEYS_ONLY_CONFIG_KEY,
+    ModelProvider,
+)
+from smartroute_graph.graph.build import (
     STREAMING_CONFIG_KEY,
     build_graph,
     routing_metadata,
 )
-from smartroute_graph.inputs import RouterInputLike, normalise_input
-from smartroute_graph.policy import (
+from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
+from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
+from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
+from smartroute_graph.routing.config import RouterConfig, load_config
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     DEFAULT_MAX_ATTEMPTS,
     PRESET_TABLES,
     Policy,
     RoutingDecision,
 )
-from smartroute_graph.providers import (
-    API_KEYS_CONFIG_KEY,
-    OWN_KEYS_ONLY_CONFIG_KEY,
-    ModelProvider,
-)
-from smartroute_graph.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
-from smartroute_graph.state import RouterInput, RouterOutput, RouterState
 
 __all__ = ["SmartRouter"]
 
 _CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(RouterContext))
+# "updates" says when a model node returned: later tokens from it are a given-up call's.
+_STREAM_MODES: list[Any] = ["messages", "updates", "values"]
 
 
 class SmartRouter(Runnable[RouterInputLike, AIMessage]):
@@ -77,8 +78,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         classifier: a backend name or any object with ``classify(texts)``.
         api_keys: ``{provider: key}``; a call's own ``api_keys`` come first, the
             environment last.
-        confidence_threshold, max_attempts, timeout_s, budget_usd, dry_run: defaults for
-            the per-call settings of the same names.
+        confidence_threshold, max_attempts, timeout_s, first_token_timeout_s,
+            total_timeout_s, budget_usd, dry_run: defaults for the per-call settings of the
+            same names (see :class:`RouterContext`).
         review, review_threshold, judge_model: answer review (see :mod:`review`): score
             each answer ('scorer', 'logprobs' or 'judge') and re-ask a stronger model when
             it scores below the threshold; off by default.
@@ -97,6 +99,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         complexity_cutoffs: tuple[float, float] | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout_s: float | None = 60.0,
+        first_token_timeout_s: float | None = None,
+        total_timeout_s: float | None = None,
         budget_usd: float | None = None,
         dry_run: bool = False,
         review: str = "off",
@@ -154,6 +158,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             budget_usd=budget_usd,
             dry_run=dry_run,
             timeout_s=timeout_s,
+            first_token_timeout_s=first_token_timeout_s,
+            total_timeout_s=total_timeout_s,
             review=review,
             review_threshold=review_threshold,
             judge_model=judge_model,
@@ -193,6 +199,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             "complexity_cutoffs": config.policy.complexity_cutoffs,
             "max_attempts": config.policy.max_attempts,
             "timeout_s": config.timeout_s,
+            "first_token_timeout_s": config.first_token_timeout_s,
+            "total_timeout_s": config.total_timeout_s,
             "budget_usd": config.budget_usd,
         }
         return cls(**{**settings, **kwargs})  # keyword arguments win over the file
@@ -231,6 +239,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         state: RouterState = {"messages": messages, "attachments": attachments}
         return state, config, context
 
+    async def _aprepare(
+        self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[RouterState, RunnableConfig, RouterContext]:
+        """:meth:`_prepare`, in a worker thread when files are to be read (a PDF can take up
+        to ``max_pdf_seconds``), so the event loop keeps serving meanwhile."""
+        files = input.get("attachments") if isinstance(input, Mapping) else None
+        if files and not all(isinstance(f, Attachment) for f in files):
+            return await asyncio.to_thread(self._prepare, input, config, kwargs)
+        return self._prepare(input, config, kwargs)
+
     @staticmethod
     def _answer(output: Mapping[str, Any]) -> AIMessage:
         response = output.get("response")
@@ -254,7 +272,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         """Async :meth:`invoke`."""
-        state, config, context = self._prepare(input, config, kwargs)
+        state, config, context = await self._aprepare(input, config, kwargs)
         return self._answer(await self.graph.ainvoke(state, config, context=context))
 
     def stream(
@@ -269,13 +287,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
+        finished: set[str] = set()
         for mode, payload in self.graph.stream(
-            state, config, context=context, stream_mode=["messages", "values"]
+            state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload)
+                chunk = self._model_chunk(payload, finished)
                 if chunk is not None:
                     yield chunk
+            elif mode == "updates":
+                finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
@@ -284,7 +305,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
-        state, config, context = self._prepare(input, config, kwargs)
+        state, config, context = await self._aprepare(input, config, kwargs)
         if context.review != "off":
             output = await self.graph.ainvoke(state, config, context=context)
             for reviewed in self._reviewed_chunks(output):
@@ -292,13 +313,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
+        finished: set[str] = set()
         async for mode, payload in self.graph.astream(
-            state, config, context=context, stream_mode=["messages", "values"]
+            state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload)
+                chunk = self._model_chunk(payload, finished)
                 if chunk is not None:
                     yield chunk
+            elif mode == "updates":
+                finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
         yield self._metadata_chunk(final)
@@ -308,11 +332,19 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         yield AIMessageChunk(content=answer.content, usage_metadata=answer.usage_metadata)
         yield self._metadata_chunk(output)
 
-    def _model_chunk(self, payload: Any) -> AIMessageChunk | None:
+    def _model_chunk(self, payload: Any, finished: set[str]) -> AIMessageChunk | None:
+        """The chunk for the caller, if ``payload`` is a token of the model answering now.
+
+        A model node that already returned (``finished``) gave up on its call: a sync
+        stream's reader thread can still deliver the one chunk it was waiting for, and the
+        next model's answer is the one the caller gets.
+        """
         message, metadata = payload
+        node = metadata.get("langgraph_node")
         if (
             isinstance(message, AIMessageChunk)
-            and metadata.get("langgraph_node") in self.catalog
+            and node in self.catalog
+            and node not in finished
             and (message.content or message.usage_metadata or message.tool_call_chunks)
         ):
             return message
@@ -335,7 +367,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     async def aroute(self, input: RouterInputLike, **kwargs: Any) -> RoutingDecision:
         """Async :meth:`route`."""
         kwargs["dry_run"] = True
-        state, config, context = self._prepare(input, None, kwargs)
+        state, config, context = await self._aprepare(input, None, kwargs)
         output = await self.graph.ainvoke(state, config, context=context)
         return cast(RoutingDecision, output["decision"])
 
@@ -353,8 +385,6 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> ComparisonReport:
         """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
         time each answer, and mark the model the router would pick (see :mod:`compare`)."""
-        from smartroute_graph.compare import acompare
-
         return await acompare(
             self,
             input,

@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from smartroute_graph.pricing import estimate_tokens
+from smartroute_graph.core.pricing import estimate_tokens
 
 __all__ = ["FakeChatModel"]
 
@@ -39,6 +39,8 @@ class FakeChatModel(BaseChatModel):
         error: raised on every call before any token (e.g. ``TimeoutError()``).
         error_after_tokens: when streaming, raise ``ConnectionError`` after this many tokens.
         delay_s: seconds to wait before answering (sync and async).
+        token_delay_s: when streaming, seconds to wait before each token (a model that
+            drips its answer).
         logprobs: token log-probabilities to report, in OpenAI's response_metadata shape.
         temperature: a sampling setting, as providers' models have (not used).
 
@@ -53,6 +55,7 @@ class FakeChatModel(BaseChatModel):
     error: BaseException | None = None
     error_after_tokens: int | None = None
     delay_s: float = 0.0
+    token_delay_s: float = 0.0
     logprobs: list[float] | None = None
     temperature: float | None = None
     """Accepted like a provider model's setting (the replies do not depend on it)."""
@@ -162,6 +165,8 @@ class FakeChatModel(BaseChatModel):
         if self.delay_s:
             time.sleep(self.delay_s)
         for chunk in self._chunks(messages):
+            if self.token_delay_s and chunk.message.content:
+                time.sleep(self.token_delay_s)
             if run_manager and chunk.message.content:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -176,6 +181,8 @@ class FakeChatModel(BaseChatModel):
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         for chunk in self._chunks(messages):
+            if self.token_delay_s and chunk.message.content:
+                await asyncio.sleep(self.token_delay_s)
             if run_manager and chunk.message.content:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk

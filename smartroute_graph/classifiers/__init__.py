@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 from smartroute_graph.classifiers.base import Classification, Classifier, normalise_probs
 from smartroute_graph.classifiers.rules import RulesClassifier
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CLASSIFIER",

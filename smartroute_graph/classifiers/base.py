@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
     Complexity,
@@ -107,7 +107,7 @@ class Classification(BaseModel):
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The stable ``smartroute classify`` output shape (see DESIGN.md)."""
+        """The stable ``smartroute classify`` output shape (scripts read it: keep it stable)."""
         return {
             "domain": self.domain,
             "domain_probs": {d: round(self.domain_probs[d], 4) for d in DOMAINS},

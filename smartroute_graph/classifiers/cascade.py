@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartroute_graph.classifiers.base import Classification, Classifier
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = ["DEFAULT_CASCADE_THRESHOLD", "CascadeClassifier"]
 
@@ -45,9 +45,9 @@ class CascadeClassifier:
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"the cascade threshold must be between 0 and 1, got {threshold}")
         if first is None:
-            from smartroute_graph.classifiers import load_classifier
+            from smartroute_graph.classifiers.encoder import EncoderClassifier
 
-            first = load_classifier("encoder")
+            first = EncoderClassifier()
         if second is None:
             from smartroute_graph.classifiers.llm import LLMClassifier
 

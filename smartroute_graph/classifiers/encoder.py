@@ -8,6 +8,13 @@ nor a download.
 
 Long prompts keep their head and tail tokens (``max_len`` in all). Batches are sorted by length
 and padded per batch. Repeated prompts are answered from an LRU decision cache.
+
+Sentence embeddings (the learned policy's keys, :meth:`EncoderClassifier.embed`) come from the
+same forward pass as the classification: ``model.onnx`` exports the pooled tensors the heads
+read (see :func:`smartroute_graph.training.export.add_embedding_outputs`). Each prompt is run
+alone for them: dynamic int8 quantisation scales activations over the whole batch, so a
+batched run would make a prompt's embedding depend on its batch-mates, and the outcome store
+needs the same key for the same prompt every time.
 """
 
 from __future__ import annotations
@@ -28,9 +35,16 @@ from smartroute_graph.classifiers.model_folder import (
     read_spec,
     resolve_model_dir,
 )
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
-__all__ = ["SPINNING_ENV", "THREADS_ENV", "EncoderClassifier", "encode_texts", "softmax"]
+__all__ = [
+    "SPINNING_ENV",
+    "THREADS_ENV",
+    "EncoderClassifier",
+    "encode_texts",
+    "normalise_rows",
+    "softmax",
+]
 
 _MAX_CHARS = 6000  # longer texts keep their first and last 3000 characters before tokenising
 
@@ -41,6 +55,14 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z -= z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` scaled to unit L2 norm (zero rows stay zero), as float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    out: np.ndarray = (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     return out
 
 
@@ -124,6 +146,7 @@ class EncoderClassifier:
         self.batch_size = max(1, batch_size)
         self.cache_size = max(0, cache_size)
         self._cache: OrderedDict[str, Classification] = OrderedDict()
+        self._embed_cache: OrderedDict[str, tuple[Classification, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         try:
             self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
@@ -162,6 +185,11 @@ class EncoderClassifier:
                 "attention_mask; export it with `smartroute train`"
             )
         self._check_outputs()
+        outputs = {o.name for o in self._session.get_outputs()}
+        self._embedding_outputs = [n for n in ("embedding", "embedding_mid") if n in outputs]
+        self._embedding_dim = (
+            len(self._embedding_outputs) * self._hidden_size() if self._embedding_outputs else None
+        )
 
     # ------------------------------------------------------------------ public API
     def classify(self, texts: Sequence[str]) -> list[Classification]:
@@ -215,9 +243,62 @@ class EncoderClassifier:
         return softmax(dom, temps.get("domain", 1.0)), softmax(cx, temps.get("complexity", 1.0))
 
     def clear_cache(self) -> None:
-        """Forget every cached decision."""
+        """Forget every cached decision and embedding."""
         with self._lock:
             self._cache.clear()
+            self._embed_cache.clear()
+
+    @property
+    def embedding_dim(self) -> int | None:
+        """Length of :meth:`embed`'s vectors; None when ``model.onnx`` exports no embedding
+        (a folder written before the outputs existed: ``tools/add_embedding_outputs.py``)."""
+        return self._embedding_dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence embeddings [n, :attr:`embedding_dim`] (float32, unit rows), in input order.
+
+        See :meth:`classify_with_embeddings` (this is its second half).
+        """
+        return self.classify_with_embeddings(texts)[1]
+
+    def classify_with_embeddings(
+        self, texts: Sequence[str]
+    ) -> tuple[list[Classification], np.ndarray]:
+        """Classify each text and embed it, both from one forward pass per text.
+
+        Every text runs alone (a batch of one), so its embedding and its classification are
+        the same whatever it is sent with: what a single query routed through the graph gets.
+        A batched :meth:`classify` of the same text may differ in the last digits (dynamic
+        quantisation). The embedding is the unit-length concatenation of the mean-pooled last
+        hidden state (the heads' input) and the mean-pooled middle layer, each normalised first
+        and weighted equally. Repeated texts come from a cache.
+
+        Raises:
+            ModelFolderError: ``model.onnx`` exports no embedding.
+        """
+        if not self._embedding_outputs:
+            raise ModelFolderError(
+                f"{str(self.model_dir / 'model.onnx')!r} exports no sentence embedding; add it "
+                "with `python tools/add_embedding_outputs.py FOLDER` or retrain the model"
+            )
+        dim = self._embedding_dim or 0
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        decisions: list[Classification] = []
+        for i, text in enumerate(texts):
+            with self._lock:
+                hit = self._embed_cache.get(text) if self.cache_size else None
+                if hit is not None:
+                    self._embed_cache.move_to_end(text)
+            if hit is None:
+                hit = self._classify_embed_one(text)
+                if self.cache_size:
+                    with self._lock:
+                        self._embed_cache[text] = hit
+                        while len(self._embed_cache) > self.cache_size:
+                            self._embed_cache.popitem(last=False)
+            decisions.append(hit[0])
+            vectors[i] = hit[1]
+        return decisions, vectors
 
     # ------------------------------------------------------------------ internals
     def _classify_uncached(self, texts: Sequence[str]) -> list[Classification]:
@@ -233,10 +314,33 @@ class EncoderClassifier:
             out.append(Classification.from_probs(domain_probs, by_domain, backend=self.name))
         return out
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return encode_texts(self._tokenizer, texts, self.spec)
+    def _classify_embed_one(self, text: str) -> tuple[Classification, np.ndarray]:
+        names = ["domain_logits", "complexity_logits", *self._embedding_outputs]
+        outs = self._session.run(names, self._feed(self._encode([text])))
+        temps = self.spec.temperatures
+        dprobs = softmax(np.asarray(outs[0]), temps.get("domain", 1.0))[0]
+        cprobs = softmax(np.asarray(outs[1]), temps.get("complexity", 1.0))[0]
+        domains, complexities = self.spec.domains, self.spec.complexities
+        decision = Classification.from_probs(
+            {d: float(dprobs[j]) for j, d in enumerate(domains)},
+            {
+                d: {c: float(cprobs[j, k]) for k, c in enumerate(complexities)}
+                for j, d in enumerate(domains)
+            },
+            backend=self.name,
+        )
+        parts = [normalise_rows(np.asarray(o, dtype=np.float32))[0] for o in outs[2:]]
+        vector = np.concatenate(parts) / np.float32(np.sqrt(len(parts)))
+        vector.setflags(write=False)
+        return decision, vector
 
-    def _run(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def _hidden_size(self) -> int:
+        out = self._session.run(
+            self._embedding_outputs[:1], self._feed([[self.spec.cls_id, self.spec.sep_id]])
+        )
+        return int(np.asarray(out[0]).shape[-1])
+
+    def _feed(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
         width = max(len(x) for x in batch)
         ids = np.full((len(batch), width), self.spec.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -246,7 +350,13 @@ class EncoderClassifier:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feed["token_type_ids"] = np.zeros_like(ids)
-        dom, cx = self._session.run(["domain_logits", "complexity_logits"], feed)
+        return feed
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return encode_texts(self._tokenizer, texts, self.spec)
+
+    def _run(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        dom, cx = self._session.run(["domain_logits", "complexity_logits"], self._feed(batch))
         return np.asarray(dom), np.asarray(cx)
 
     def _check_outputs(self) -> None:

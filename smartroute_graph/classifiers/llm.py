@@ -33,14 +33,14 @@ from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
-from smartroute_graph.errors import ConfigError, MissingAPIKeyError
-from smartroute_graph.prompts import (
+from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
+from smartroute_graph.core.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
     CLASSIFIER_SYSTEM_PROMPT,
     CLASSIFIER_TRUNCATION_NOTE,
 )
-from smartroute_graph.providers import API_KEY_ENV, redact_secrets, resolve_api_key
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, resolve_api_key
+from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
     Complexity,
@@ -298,15 +298,10 @@ class LLMClassifier:
     def fallback(self) -> Classifier:
         """The classifier that answers when the model cannot."""
         if self._fallback is None:
-            from smartroute_graph.classifiers import load_classifier
+            # The packaged encoder: offline, no key, so it cannot fail the way the model did.
+            from smartroute_graph.classifiers.encoder import EncoderClassifier
 
-            fallback = load_classifier("default")
-            if isinstance(fallback, LLMClassifier):
-                # Falling back to another LLM classifier would fail the same way.
-                from smartroute_graph.classifiers.rules import RulesClassifier
-
-                fallback = RulesClassifier()
-            self._fallback = fallback
+            self._fallback = EncoderClassifier()
         return self._fallback
 
     def cache_clear(self) -> None:

@@ -10,7 +10,10 @@ A model folder holds::
 
 ``model.onnx`` takes ``input_ids`` and ``attention_mask`` (int64, [batch, seq]) and returns
 ``domain_logits`` [batch, n_domains] and ``complexity_logits`` [batch, n_domains,
-n_complexities]. Temperatures in ``labels.json`` divide the logits before the softmax.
+n_complexities]. Temperatures in ``labels.json`` divide the logits before the softmax. Since
+the learned policy it also returns ``embedding`` and ``embedding_mid`` [batch, hidden], the
+pooled sentence embeddings of the same pass (older folders without them still classify;
+``tools/add_embedding_outputs.py`` adds them).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
     "DEFAULT_MODEL",

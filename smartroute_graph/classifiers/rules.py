@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from smartroute_graph.classifiers.base import Classification
-from smartroute_graph.taxonomy import DOMAINS, Domain
+from smartroute_graph.core.taxonomy import DOMAINS, Domain
 
 __all__ = ["RulesClassifier"]
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from smartroute_graph.core.pricing import estimate_tokens
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset, EvalRow
 from smartroute_graph.evaluation.metrics import (
     RoutingCurve,
@@ -47,9 +49,7 @@ from smartroute_graph.evaluation.metrics import (
     upper_hull,
 )
 from smartroute_graph.evaluation.runner import RunResult
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.pricing import estimate_tokens
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.routing.policy import RoutingDecision
 
 __all__ = [
     "HARD_DOMAINS",

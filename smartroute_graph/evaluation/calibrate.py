@@ -33,17 +33,17 @@ import numpy as np
 import yaml
 
 from smartroute_graph.classifiers import Classification
-from smartroute_graph.config import PolicyConfig
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset
-from smartroute_graph.evaluation.runner import RouteSettings, decide
-from smartroute_graph.runnable import SmartRouter
-from smartroute_graph.taxonomy import (
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
     validate_complexity,
     validate_domain,
 )
+from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset
+from smartroute_graph.evaluation.runner import RouteSettings, decide
+from smartroute_graph.routing.config import PolicyConfig
+from smartroute_graph.runnable import SmartRouter
 
 __all__ = [
     "CalibrationResult",

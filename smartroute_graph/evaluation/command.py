@@ -5,6 +5,7 @@
                          [--preset P | --config FILE] [--limit N] [--json PATH] [--plot PATH]
                          [--score complexity|domain-aware] [--per-query]
                          [--langsmith --experiment-prefix X]
+                         [--learn [--folds K] [--feedback-fraction F]]
     smartroute calibrate FILE --target "strong-share<=0.3" [--out router.yaml] ...
 """
 
@@ -16,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from smartroute_graph.catalog import PRESETS
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.catalog import PRESETS
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = ["add_parser", "main", "run_calibrate", "run_eval"]
 
@@ -111,6 +112,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "offline otherwise)",
     )
     p.add_argument("--experiment-prefix", default="smartroute", help="LangSmith experiment name")
+    p.add_argument(
+        "--learn",
+        action="store_true",
+        help="outcome tables: also cross-fit the learned policy (learn on the other folds, "
+        "route the held-out one) with a learning curve",
+    )
+    p.add_argument("--folds", type=int, default=2, help="--learn: cross-fitting folds")
+    p.add_argument(
+        "--feedback-fraction",
+        type=float,
+        default=None,
+        help="--learn: learn from only this share of the rows (default: all other folds)",
+    )
     p.set_defaults(func=run_eval)
 
     c = subparsers.add_parser(
@@ -204,6 +218,8 @@ def run_eval(args: argparse.Namespace) -> int:
         fit_fraction=args.fit_fraction,
         seed=args.seed,
     )
+    if args.learn:
+        report["learned"] = _learned_block(args, dataset, router, long_run)
     if args.langsmith:
         from smartroute_graph.evaluation.langsmith_eval import run_experiment
 
@@ -224,6 +240,40 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {write_plot(report, args.plot)}")  # noqa: T201
     return 0
+
+
+def _learned_block(args: argparse.Namespace, dataset: Any, router: Any, long_run: bool) -> Any:
+    """Embed every prompt (the router's encoder, else the packaged one) and cross-fit."""
+    from smartroute_graph.classifiers.encoder import EncoderClassifier
+    from smartroute_graph.evaluation.learned import evaluate_learned
+    from smartroute_graph.evaluation.report import progress_bar
+
+    embedder = router.classifier
+    if not hasattr(embedder, "classify_with_embeddings"):
+        embedder = EncoderClassifier()
+    rows = dataset.rows
+    decisions, vectors = [], []
+    with progress_bar(len(rows), "embedding", enabled=long_run and not args.quiet) as advance:
+        for start in range(0, len(rows), 256):
+            chunk = rows[start : start + 256]
+            d, v = embedder.classify_with_embeddings([r.text for r in chunk])
+            decisions += d
+            vectors.append(v)
+            advance(len(chunk))
+    import numpy as np
+
+    block = evaluate_learned(
+        dataset,
+        np.concatenate(vectors),
+        [d.domain for d in decisions],
+        [d.complexity for d in decisions],
+        folds=args.folds,
+        feedback_fraction=args.feedback_fraction,
+        seed=args.seed,
+        output_tokens=args.output_tokens,
+    )
+    block["embedder"] = embedder.name
+    return block
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

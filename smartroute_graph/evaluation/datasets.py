@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from smartroute_graph.errors import SmartRouteError
-from smartroute_graph.inputs import join_turns
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.inputs import join_turns
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
     "DatasetKind",

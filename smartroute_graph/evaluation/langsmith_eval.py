@@ -39,13 +39,13 @@ from langsmith.evaluation import evaluate
 from langsmith.run_helpers import get_current_run_tree, tracing_context
 from langsmith.schemas import Dataset, Example, ExampleCreate
 
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.taxonomy import DOMAINS
 from smartroute_graph.evaluation.datasets import EvalDataset, EvalRow, load_dataset
 from smartroute_graph.evaluation.metrics import apgr, cpt, macro_f1, routing_curve
 from smartroute_graph.evaluation.runner import RouteSettings
+from smartroute_graph.graph.tracing import annotate_run
 from smartroute_graph.runnable import SmartRouter
-from smartroute_graph.taxonomy import DOMAINS
-from smartroute_graph.tracing import annotate_run
 
 __all__ = [
     "ExperimentSummary",

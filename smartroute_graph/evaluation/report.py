@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = [
     "print_report",
@@ -147,6 +147,10 @@ def print_report(report: Mapping[str, Any], stream: IO[str] | None = None) -> No
         _print_strong_weak(console, report["strong_weak"])
     if "multi_model" in report:
         _print_multi_model(console, report["multi_model"])
+    if "learned" in report:
+        from smartroute_graph.evaluation.learned import print_learned
+
+        print_learned(console, report["learned"], _table)
     _print_traffic(console, report["traffic"])
 
 
@@ -359,6 +363,10 @@ def write_plot(report: Mapping[str, Any], path: str | Path) -> Path:
         fig = _plot_multi_model(plt, report["multi_model"], f"{name} · {classifier}")
     else:
         fig = _plot_labels(plt, report.get("labels") or {}, f"{name} · {classifier}")
+    if "learned" in report:
+        from smartroute_graph.evaluation.learned import plot_learned
+
+        plot_learned(fig.axes[0], report["learned"])
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

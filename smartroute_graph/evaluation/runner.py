@@ -23,14 +23,14 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from smartroute_graph.catalog import Catalog
 from smartroute_graph.classifiers import Classification, Classifier, load_classifier
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.catalog import Catalog
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.pricing import estimate_message_tokens
 from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset, EvalRow
-from smartroute_graph.graph import _condition
-from smartroute_graph.policy import RoutingDecision
-from smartroute_graph.pricing import estimate_message_tokens
+from smartroute_graph.routing import decide as routing
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
 
 __all__ = [
@@ -195,12 +195,10 @@ def decide(
     """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row the
     classifier already classified (the conditioned classification comes back too)."""
     context = _context(router, settings or RouteSettings())
-    c = _condition(classification, context) if context.complexity_cutoffs else classification
+    c = routing.condition(classification, context)
     try:
-        decision = router.policy.decide(
-            c,
-            input_tokens=estimate_message_tokens(_messages(row)),
-            confidence_threshold=context.confidence_threshold,
+        decision = routing.decide(
+            router.policy, c, context, input_tokens=estimate_message_tokens(_messages(row))
         )
     except SmartRouteError as exc:
         raise EvalDataError(f"row {row.id!r} cannot be routed: {exc}") from None

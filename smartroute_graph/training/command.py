@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from smartroute_graph.errors import SmartRouteError
+from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = ["DEFAULT_CORPUS", "DEFAULT_DATA", "DEFAULT_SUPPLEMENT", "add_parser", "run"]
 

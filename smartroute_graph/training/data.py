@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from smartroute_graph.classifiers.base import Classifier
-from smartroute_graph.errors import SmartRouteError
-from smartroute_graph.inputs import join_turns
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.inputs import join_turns
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 
 __all__ = [
     "COMPLEXITY_ALIASES",
@@ -127,7 +127,7 @@ class OutcomeLabels:
 
 def classification_text(prompt: str, history: Sequence[Any] | None = None) -> str:
     """What the classifier reads for a row: the prompt, then the last history turn, built by
-    :func:`smartroute_graph.inputs.join_turns` exactly as the router builds it live."""
+    :func:`smartroute_graph.core.inputs.join_turns` exactly as the router builds it live."""
     previous = ""
     if history:
         last = history[-1]

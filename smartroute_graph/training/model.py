@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = ["MINILM_ALIASES", "build_model", "minilm_path", "require_torch"]
 

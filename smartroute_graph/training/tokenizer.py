@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
 
 __all__ = ["load_base_tokenizer", "special_ids", "train_wordpiece"]
 

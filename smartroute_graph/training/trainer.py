@@ -24,14 +24,14 @@ import numpy as np
 from smartroute_graph.classifiers.base import Classifier
 from smartroute_graph.classifiers.encoder import EncoderClassifier, encode_texts, softmax
 from smartroute_graph.classifiers.model_folder import ModelSpec, write_spec
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.evaluation.metrics import (
     accuracy,
     confusion_matrix,
     expected_calibration_error,
     macro_f1,
 )
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.training.calibration import fit_temperature
 from smartroute_graph.training.data import (
     Example,

@@ -22,8 +22,8 @@ import openai
 import pytest
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.providers import SDK_MAX_RETRIES
-from smartroute_graph.server import create_app
+from smartroute_graph.core.providers import SDK_MAX_RETRIES
+from smartroute_graph.serving.app import create_app
 from tests.integration.fake_upstream import FakeUpstream, fake_upstream
 from tests.integration.fixtures import LiveServer, live_server
 

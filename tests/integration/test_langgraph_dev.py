@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from smartroute_graph.graph import API_KEYS_CONFIG_KEY
+from smartroute_graph.graph.build import API_KEYS_CONFIG_KEY
 
 httpx = pytest.importorskip("httpx")
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from smartroute_graph.server import create_app
+from smartroute_graph.serving.app import create_app
 from tests.integration.fixtures import fake_router, live_server
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ import openai
 import pytest
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.server import create_app
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.serving.app import create_app
 from tests.integration.fixtures import (
     MODEL_NAMES,
     Tracker,
@@ -791,7 +791,7 @@ def _serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[str]
         [
             sys.executable,
             "-m",
-            "smartroute_graph.serve_command",
+            "smartroute_graph.serving.command",
             "--port",
             str(port),
             "--token-env",

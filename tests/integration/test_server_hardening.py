@@ -26,21 +26,22 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.config import load_config
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.serve_command import (
+from smartroute_graph.core.attachments import AttachmentBusyError
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.routing.config import load_config
+from smartroute_graph.serving.app import DEFAULT_MAX_BODY_BYTES, LEGACY_FIELDS, create_app
+from smartroute_graph.serving.calls import (
+    DEFAULT_FIRST_TOKEN_TIMEOUT_S as CALLS_FIRST_TOKEN,
+)
+from smartroute_graph.serving.calls import (
+    DEFAULT_TOTAL_TIMEOUT_S as CALLS_TOTAL,
+)
+from smartroute_graph.serving.command import (
     DEFAULT_FIRST_TOKEN_TIMEOUT_S,
     DEFAULT_MAX_BODY_MB,
     DEFAULT_TOTAL_TIMEOUT_S,
 )
-from smartroute_graph.server import DEFAULT_MAX_BODY_BYTES, LEGACY_FIELDS, create_app
-from smartroute_graph.server_calls import (
-    DEFAULT_FIRST_TOKEN_TIMEOUT_S as CALLS_FIRST_TOKEN,
-)
-from smartroute_graph.server_calls import (
-    DEFAULT_TOTAL_TIMEOUT_S as CALLS_TOTAL,
-)
-from smartroute_graph.server_guard import escape_for_log, host_allowed
+from smartroute_graph.serving.guard import escape_for_log, host_allowed
 from smartroute_graph.testing import FakeChatModel
 from tests.integration.fixtures import (
     MODEL_NAMES,
@@ -474,13 +475,15 @@ def test_host_allow_list() -> None:
 def test_a_newline_in_the_path_cannot_forge_a_log_line(
     server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="smartroute_graph.server")
+    caplog.set_level(logging.INFO, logger="smartroute_graph.serving")
     forged = "/nope%0a2026-01-01%2000:00:00%20INFO%20smartroute_graph.server:%20POST%20/route%0d"
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(f"GET {forged} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
         while sock.recv(65536):
             pass
-    lines = [r.getMessage() for r in caplog.records if r.name == "smartroute_graph.server"]
+    lines = [
+        r.getMessage() for r in caplog.records if r.name.startswith("smartroute_graph.serving")
+    ]
     logged = next(line for line in lines if "/nope" in line)
     assert "\n" not in logged and "\r" not in logged
     assert "/nope\\x0a2026-01-01 00:00:00 INFO" in logged and "\\x0d" in logged
@@ -493,7 +496,7 @@ def test_a_non_utf8_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not UTF-8 text"):
         load_config(path)
     process = subprocess.run(
-        [sys.executable, "-m", "smartroute_graph.serve_command", "--config", str(path)],
+        [sys.executable, "-m", "smartroute_graph.serving.command", "--config", str(path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -580,7 +583,7 @@ def test_serve_command_applies_the_limits() -> None:
         [
             sys.executable,
             "-m",
-            "smartroute_graph.serve_command",
+            "smartroute_graph.serving.command",
             "--port",
             str(port),
             "--token-env",
@@ -624,3 +627,14 @@ def test_serve_command_applies_the_limits() -> None:
         process.terminate()
         _, err = process.communicate(timeout=15)
     assert "limits:     bodies 0.05 MiB, first token 7 s, total 9 s" in err
+
+
+def test_an_error_with_its_own_status_keeps_it() -> None:
+    """AttachmentBusyError says 503 (every PDF reader stayed busy): the client may retry."""
+    busy = AttachmentBusyError("every PDF reader is busy: retry in a moment")
+    router = SmartRouter.from_preset("openai", models=fake_models(error=busy))
+    with live_server(create_app(router)) as live:
+        response = httpx.post(f"{live.url}/route", json={"prompt": "hi"}, timeout=30)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "every PDF reader is busy" in _error(response)

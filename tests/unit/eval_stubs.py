@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smartroute_graph.classifiers.base import Classification
-from smartroute_graph.taxonomy import DOMAINS
+from smartroute_graph.core.taxonomy import DOMAINS
 
 
 class ScriptedClassifier:

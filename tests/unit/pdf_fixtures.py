@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Sequence
 
 __all__ = [
+    "bomb_content",
+    "compressed_pdf",
     "encrypted_pdf",
     "gif",
     "jpeg_header",
@@ -19,6 +21,7 @@ __all__ = [
     "png",
     "png_header",
     "scanned_pdf",
+    "text_content",
     "text_pdf",
     "webp_header",
 ]
@@ -34,7 +37,7 @@ _WORDS = _PROSE.split(" ")
 
 def long_text(words: int, *, line_words: int = 14) -> str:
     """Deterministic prose of ``words`` words, ``line_words`` to a line (about 1.1 tokens a
-    word with :func:`smartroute_graph.pricing.estimate_tokens`)."""
+    word with :func:`smartroute_graph.core.pricing.estimate_tokens`)."""
     out = [_WORDS[(i * 7 + i // len(_WORDS)) % len(_WORDS)] for i in range(words)]
     lines = [" ".join(out[i : i + line_words]) for i in range(0, words, line_words)]
     return "\n".join(lines)
@@ -91,14 +94,54 @@ def _pdf(page_contents: Sequence[bytes], *, with_font: bool) -> bytes:
 
 def text_pdf(pages: Sequence[str]) -> bytes:
     """A PDF with one page per item of ``pages``, each line of it a line of Helvetica text."""
-    contents = []
-    for text in pages:
-        ops = [b"BT /F1 11 Tf 14 TL 72 750 Td"]
-        for index, line in enumerate(text.split("\n")):
-            ops.append((b"" if index == 0 else b"T* ") + b"(" + _escape(line) + b") Tj")
-        ops.append(b"ET")
-        contents.append(b"\n".join(ops))
-    return _pdf(contents, with_font=True)
+    return _pdf([text_content(text) for text in pages], with_font=True)
+
+
+def text_content(text: str) -> bytes:
+    """The content stream :func:`text_pdf` draws ``text`` with (for :func:`compressed_pdf`)."""
+    ops = [b"BT /F1 11 Tf 14 TL 72 750 Td"]
+    for index, line in enumerate(text.split("\n")):
+        ops.append((b"" if index == 0 else b"T* ") + b"(" + _escape(line) + b") Tj")
+    ops.append(b"ET")
+    return b"\n".join(ops)
+
+
+def bomb_content(inflated_bytes: int, *, op: bytes = b"(A) '\n") -> bytes:
+    """A content stream of about ``inflated_bytes``: one tiny operator repeated (the default
+    shows one letter on a new line). Compressed, 2 MB of it is about 3.5 KB, and pypdf takes
+    seconds and hundreds of MB to parse and walk it: a decompression bomb for text readers.
+    ``op=b"0 0 m 1 1 l S\n"`` draws lines instead (no text: a "scan" that is slow to read)."""
+    body = b"BT /F1 11 Tf 14 TL 72 750 Td\n" if op.rstrip().endswith((b"'", b"Tj")) else b""
+    return body + op * (inflated_bytes // len(op)) + (b"ET" if body else b"")
+
+
+def compressed_pdf(pages: Sequence[bytes]) -> bytes:
+    """A PDF whose pages draw the given content streams, FlateDecode-compressed. Identical
+    contents share one stream object, so 300 pages of a bomb cost the file one copy."""
+    streams: dict[bytes, int] = {}
+    for content in pages:
+        streams.setdefault(content, len(streams))
+    n = len(pages)
+    first_stream = 4 + n  # 1 catalog, 2 pages, 3 font, then the pages, then the streams
+    kids = b" ".join(b"%d 0 R" % (4 + i) for i in range(n))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for content in pages:
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
+            b"<< /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (first_stream + streams[content])
+        )
+    for content in streams:
+        packed = zlib.compress(content, 9)
+        objects.append(
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed)
+            + packed
+            + b"\nendstream"
+        )
+    return _assemble(objects)
 
 
 def scanned_pdf(pages: int = 2) -> bytes:

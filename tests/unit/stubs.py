@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartroute_graph.classifiers.base import Classification
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 
 
 class StubClassifier:

@@ -15,7 +15,7 @@ from langchain_core.messages.ai import UsageMetadata
 from pydantic import Field
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.attachments import (
+from smartroute_graph.core.attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_PDF_PAGES,
     Attachment,
@@ -28,9 +28,9 @@ from smartroute_graph.attachments import (
     EncryptedPDFError,
     UnsupportedAttachmentError,
 )
-from smartroute_graph.catalog import preset_catalog
-from smartroute_graph.errors import InputError, SmartRouteError
-from smartroute_graph.pricing import estimate_output_tokens, estimate_tokens
+from smartroute_graph.core.catalog import preset_catalog
+from smartroute_graph.core.errors import InputError, SmartRouteError
+from smartroute_graph.core.pricing import estimate_output_tokens, estimate_tokens
 from smartroute_graph.testing import FakeChatModel
 from tests.unit.pdf_fixtures import (
     encrypted_pdf,
@@ -46,6 +46,9 @@ from tests.unit.pdf_fixtures import (
 from tests.unit.stubs import StubClassifier
 
 PASSWORD_MESSAGE = "is password-protected: remove the password and upload again"
+# pypdf patched in a test reaches only PDFs read in this process (the default is a worker
+# process; tests/unit/test_pdf_limits.py covers it).
+IN_PROCESS = AttachmentLimits(pdf_in_process=True)
 
 
 class RecordingChatModel(FakeChatModel):
@@ -99,33 +102,6 @@ def test_pdf_text_is_extracted_page_by_page() -> None:
     assert att.data_base64 is None
     assert att.marker == "[attachment: q3.pdf (pdf, 3 pages)]"
     assert att.content_block() == {"type": "text", "text": f"{att.marker}\n{att.text}"}
-
-
-def test_slow_pdf_extraction_stops_between_pages_and_says_so(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import smartroute_graph.attachments as attachments
-
-    clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
-    monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))
-    data = text_pdf(["first page", "second page", "third page", "fourth page"])
-    att = Attachment.from_bytes(data, name="slow.pdf", limits=AttachmentLimits(max_pdf_seconds=15))
-    assert "first page" in (att.text or "") and "second page" in (att.text or "")
-    assert "third page" not in (att.text or "")
-    assert att.note == (
-        "text extraction stopped after 15 s, at page 2 of 4; pages 3-4 were left out"
-    )
-    assert (att.text or "").rstrip().endswith("split the PDF to send the rest]")
-
-
-def test_slow_scanned_pdf_still_travels_as_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    import smartroute_graph.attachments as attachments
-
-    clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(attachments.time, "monotonic", lambda: float(next(clock)))
-    data = scanned_pdf(pages=5)
-    att = Attachment.from_bytes(data, name="scan.pdf", limits=AttachmentLimits(max_pdf_seconds=15))
-    assert att.needs_pdfs and att.data_base64 is not None and att.pages == 5
 
 
 def test_pdf_from_path_and_base64_and_data_url(tmp_path: Path) -> None:
@@ -300,8 +276,11 @@ def test_aes_pdf_without_cryptography_says_what_to_install(
         raise DependencyError("cryptography>=3.1 is required for AES algorithm")
 
     monkeypatch.setattr(PdfReader, "decrypt", no_aes)
+    # In-process reading, so the patch reaches pypdf (a worker process has its own).
     with pytest.raises(EncryptedPDFError, match=r"pip install 'pypdf\[crypto\]'"):
-        Attachment.from_bytes(encrypted_pdf(["x"], user_password=""), name="a.pdf")
+        Attachment.from_bytes(
+            encrypted_pdf(["x"], user_password=""), name="a.pdf", limits=IN_PROCESS
+        )
 
 
 @pytest.mark.parametrize(
@@ -340,7 +319,7 @@ def test_unreadable_pages(monkeypatch: pytest.MonkeyPatch) -> None:
         return text
 
     monkeypatch.setattr(PageObject, "extract_text", flaky)
-    att = Attachment.from_bytes(text_pdf(["one", "two", "three"]), name="p.pdf")
+    att = Attachment.from_bytes(text_pdf(["one", "two", "three"]), name="p.pdf", limits=IN_PROCESS)
     assert "--- page 2 ---\n(this page could not be read)" in (att.text or "")
     assert att.note == "page 2 of 3 could not be read"
 
@@ -349,7 +328,7 @@ def test_unreadable_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(PageObject, "extract_text", broken)
     with pytest.raises(CorruptAttachmentError):
-        Attachment.from_bytes(text_pdf(["one", "two"]), name="p.pdf")
+        Attachment.from_bytes(text_pdf(["one", "two"]), name="p.pdf", limits=IN_PROCESS)
 
 
 def test_pdf_page_limit() -> None:

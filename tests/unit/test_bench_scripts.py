@@ -46,3 +46,21 @@ def test_graph_overhead_bench_runs(tmp_path: Path) -> None:
     out = tmp_path / "overhead.json"
     load("bench_graph_overhead").main(["--calls", "5", "--warmup", "2", "--json", str(out)])
     assert out.is_file() and json.loads(out.read_text())
+
+
+def test_learned_overhead_bench_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "learned.json"
+    args = ["--outcomes", "600", "--decisions", "5", "--writes", "5", "--corpus", "40"]
+    assert load("bench_learned").main([*args, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["decision"]["median_ms"] > 0 and figures["sqlite_write"]["median_ms"] > 0
+    assert "SQLite store write" in capsys.readouterr().out
+
+
+def test_learned_eval_skips_without_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = load("eval_learned")
+    module.EVAL_DIR = tmp_path  # type: ignore[attr-defined]
+    assert module.main([]) == 0
+    assert "skipped" in capsys.readouterr().out

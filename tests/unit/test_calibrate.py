@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from smartroute_graph import SmartRouter, load_config
+from smartroute_graph.core.taxonomy import DOMAINS
 from smartroute_graph.evaluation.calibrate import (
     CalibrationError,
     _Problem,
@@ -20,7 +21,6 @@ from smartroute_graph.evaluation.calibrate import (
 from smartroute_graph.evaluation.command import main
 from smartroute_graph.evaluation.datasets import load_dataset
 from smartroute_graph.evaluation.runner import RouteSettings, decide
-from smartroute_graph.taxonomy import DOMAINS
 from tests.unit.eval_stubs import ScriptedClassifier, write_jsonl
 
 

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.catalog import preset_catalog
 from smartroute_graph.classifiers import ClassifierRegistry
 from smartroute_graph.classifiers.cascade import CascadeClassifier
 from smartroute_graph.classifiers.llm import LLMClassifier
-from smartroute_graph.errors import ConfigError
+from smartroute_graph.core.catalog import preset_catalog
+from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.testing import FakeChatModel
 
 from .stubs import StubClassifier

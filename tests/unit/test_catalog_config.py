@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from smartroute_graph import Catalog, ConfigError, ModelSpec, SmartRouter, load_config
-from smartroute_graph.catalog import preset_catalog
-from smartroute_graph.errors import UnknownModelError
+from smartroute_graph.core.catalog import preset_catalog
+from smartroute_graph.core.errors import UnknownModelError
 from smartroute_graph.testing import FakeChatModel
 
 

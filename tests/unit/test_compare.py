@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.errors import UnknownModelError
+from smartroute_graph.core.errors import UnknownModelError
 from smartroute_graph.testing import FakeChatModel
 
 from .stubs import StubClassifier

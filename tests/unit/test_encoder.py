@@ -17,8 +17,8 @@ from smartroute_graph.classifiers.model_folder import (
     available_models,
     resolve_model_dir,
 )
-from smartroute_graph.errors import ConfigError, SmartRouteError
-from smartroute_graph.taxonomy import DOMAINS
+from smartroute_graph.core.errors import ConfigError, SmartRouteError
+from smartroute_graph.core.taxonomy import DOMAINS
 
 TEXTS = [
     "Write a Python function that merges two sorted lists.",
@@ -182,7 +182,7 @@ def test_bad_runtime_environment_is_a_clear_error(
 
 def test_server_settings_do_not_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from smartroute_graph.classifiers.encoder import SPINNING_ENV, THREADS_ENV
-    from smartroute_graph.serve_command import use_server_encoder_settings
+    from smartroute_graph.serving.command import use_server_encoder_settings
 
     monkeypatch.setenv(SPINNING_ENV, "1")  # recorded, so the setting below is undone
     monkeypatch.delenv(SPINNING_ENV)

@@ -6,8 +6,15 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from smartroute_graph import Attachment, EmptyQueryError, InputError
-from smartroute_graph.inputs import classification_text, normalise_input, with_attachments
+from smartroute_graph import (
+    Attachment,
+    EmptyQueryError,
+    InputError,
+    InvalidTextError,
+    SmartRouteError,
+    SmartRouter,
+)
+from smartroute_graph.core.inputs import classification_text, normalise_input, with_attachments
 
 from .pdf_fixtures import png
 
@@ -110,3 +117,66 @@ def test_a_greeting_before_a_question_does_not_take_over() -> None:
         [],
     )
     assert RulesClassifier().classify([text])[0].domain == "math"
+
+
+LONE = "hi \ud800 there"  # a high surrogate without its partner: not valid Unicode
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        pytest.param(LONE, "the query", id="str"),
+        pytest.param({"query": LONE}, "the query", id="dict-query"),
+        pytest.param(
+            [("system", "be brief"), ("human", "fine"), ("ai", "ok"), ("human", LONE)],
+            "message 4 (human)",
+            id="tuples",
+        ),
+        pytest.param(
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": LONE}]}]},
+            "the query",
+            id="dict-messages-blocks",
+        ),
+        pytest.param(
+            [SystemMessage("be \udfff brief"), HumanMessage("hi")],
+            "message 1 (system)",
+            id="system-message",
+        ),
+        pytest.param(
+            [
+                HumanMessage("weather?"),
+                AIMessage("", tool_calls=[{"name": "w", "args": {"city": "\ud83d"}, "id": "1"}]),
+            ],
+            "message 2 (ai)",
+            id="tool-call-args",
+        ),
+    ],
+)
+def test_lone_surrogates_are_a_clear_input_error(value: object, where: str) -> None:
+    with pytest.raises(InvalidTextError) as info:
+        normalise_input(value)
+    message = str(info.value)
+    assert message.startswith(f"{where} is not valid Unicode: it holds a lone surrogate, U+")
+    assert "decode the source bytes as UTF-8" in message
+    assert isinstance(info.value, InputError) and isinstance(info.value, SmartRouteError)
+
+
+def test_lone_surrogates_in_attachments_are_refused() -> None:
+    attachment = Attachment(kind="text", name="notes.txt", mime_type="text/plain", text=LONE)
+    with pytest.raises(InvalidTextError, match=r"attachment 'notes\.txt' is not valid Unicode"):
+        normalise_input({"query": "summarise", "attachments": [attachment]})
+
+
+def test_surrogate_pairs_and_other_unicode_pass() -> None:
+    messages, _ = normalise_input("smile \U0001f600, café, 東京, \u200b")
+    assert messages[0].text == "smile \U0001f600, café, 東京, \u200b"
+
+
+def test_the_graph_refuses_lone_surrogates_that_bypass_normalise_input(
+    router: SmartRouter,
+) -> None:
+    # LangGraph Studio and the LangGraph API hand the graph its input directly.
+    with pytest.raises(InvalidTextError, match="U\\+D800"):
+        router.graph.invoke({"query": LONE})
+    with pytest.raises(InvalidTextError):
+        router.invoke(LONE)

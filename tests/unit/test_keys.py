@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.catalog import preset_catalog
-from smartroute_graph.errors import MissingAPIKeyError, OwnKeysOnlyError
-from smartroute_graph.providers import ModelProvider, redact_secrets, register_secret
+from smartroute_graph.core.catalog import preset_catalog
+from smartroute_graph.core.errors import MissingAPIKeyError, OwnKeysOnlyError
+from smartroute_graph.core.providers import ModelProvider, redact_secrets, register_secret
 from smartroute_graph.testing import FakeChatModel
 
 # Shapes no pattern knows: only redaction by value catches them.

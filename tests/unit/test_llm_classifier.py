@@ -34,9 +34,9 @@ from smartroute_graph.classifiers.llm import (
     QueryLabel,
     label_to_classification,
 )
-from smartroute_graph.errors import ConfigError, MissingAPIKeyError
-from smartroute_graph.prompts import CLASSIFIER_SYSTEM_PROMPT
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAIN_DESCRIPTIONS, DOMAINS
+from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
+from smartroute_graph.core.prompts import CLASSIFIER_SYSTEM_PROMPT
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAIN_DESCRIPTIONS, DOMAINS
 from smartroute_graph.testing import FakeChatModel
 
 Answer = dict[str, Any] | str | BaseException
@@ -629,8 +629,8 @@ def test_a_paid_fallback_keeps_what_it_spent() -> None:
 
 def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
     from smartroute_graph import CostTracker
-    from smartroute_graph.catalog import preset_catalog
-    from smartroute_graph.pricing import attempt_cost
+    from smartroute_graph.core.catalog import preset_catalog
+    from smartroute_graph.core.pricing import attempt_cost
 
     classifier, _ = _nano_classifier(json.dumps(label("chat", "simple")))
     answers = {n: FakeChatModel(responses=[f"hi from {n}"]) for n in preset_catalog("openai")}
@@ -651,9 +651,9 @@ def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
 
 
 def test_a_classifier_model_is_priced_by_its_provider_model_id() -> None:
-    from smartroute_graph.catalog import preset_catalog
     from smartroute_graph.classifiers.base import ClassifierUsage
-    from smartroute_graph.graph import _price_usage
+    from smartroute_graph.core.catalog import preset_catalog
+    from smartroute_graph.graph.build import _price_usage
 
     catalog = preset_catalog("openrouter")
     spec = next(iter(catalog.values()))

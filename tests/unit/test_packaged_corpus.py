@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.evaluation.datasets import read_rows
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.training.command import DEFAULT_CORPUS, DEFAULT_SUPPLEMENT
 from smartroute_graph.training.data import load_examples
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from smartroute_graph import Attachment, BudgetError, InputError, Policy
-from smartroute_graph.catalog import Catalog, ModelSpec
-from smartroute_graph.policy import PRESET_TABLES
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.catalog import Catalog, ModelSpec
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.routing.policy import PRESET_TABLES
 
 from .pdf_fixtures import png
 from .stubs import StubClassifier

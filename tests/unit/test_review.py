@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from smartroute_graph import ConfigError, SmartRouter
-from smartroute_graph.review import logprob_confidence
+from smartroute_graph.quality.review import logprob_confidence
 from smartroute_graph.testing import FakeChatModel
 
 from .openai_stub import recording_openai_model
@@ -121,8 +121,8 @@ def test_an_unparsable_verdict_keeps_the_answer_and_still_costs(
 
 def test_judge_calls_count_in_the_cost(fakes: dict[str, FakeChatModel]) -> None:
     from smartroute_graph import CostTracker
-    from smartroute_graph.catalog import preset_catalog
-    from smartroute_graph.pricing import attempt_cost
+    from smartroute_graph.core.catalog import preset_catalog
+    from smartroute_graph.core.pricing import attempt_cost
 
     fakes["gpt-4.1-nano"].responses = ["answer from nano", '{"score": 8, "reason": "fine"}']
     tracker = CostTracker()

@@ -18,8 +18,8 @@ from smartroute_graph import (
     StreamInterruptedError,
     UnknownModelError,
 )
-from smartroute_graph.policy import PRESET_TABLES
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.routing.policy import PRESET_TABLES
 from smartroute_graph.testing import FakeChatModel
 
 from .openai_stub import recording_openai_model

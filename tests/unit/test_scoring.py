@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from smartroute_graph import ConfigError, InputError, SmartRouteError
-from smartroute_graph.scoring import (
+from smartroute_graph.core.taxonomy import DOMAINS
+from smartroute_graph.quality.scoring import (
     DIMENSIONS,
     DOMAIN_WEIGHTS,
     GOOD_THRESHOLD,
@@ -25,7 +26,6 @@ from smartroute_graph.scoring import (
     safe_eval,
     score_response,
 )
-from smartroute_graph.taxonomy import DOMAINS
 
 from .stubs import StubClassifier
 
@@ -909,7 +909,7 @@ def test_pathological_answers_take_linear_time(answer: str) -> None:
 
 
 def test_scorer_review_uses_this_module() -> None:
-    from smartroute_graph.review import scorer_review
+    from smartroute_graph.quality.review import scorer_review
 
     value, details = scorer_review("What is 17 * 23?", "17 * 23 = 401.", "math")
     assert value == details["score"] < WEAK_THRESHOLD

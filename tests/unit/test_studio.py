@@ -17,22 +17,22 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
-from smartroute_graph import studio
-from smartroute_graph.catalog import Catalog, ModelSpec
 from smartroute_graph.classifiers import ClassifierRegistry
-from smartroute_graph.context import RouterContext
-from smartroute_graph.errors import ConfigError
-from smartroute_graph.graph import API_KEYS_CONFIG_KEY, NODE_NAMES, build_graph
-from smartroute_graph.policy import Policy
-from smartroute_graph.providers import ModelProvider
-from smartroute_graph.state import RouterState
-from smartroute_graph.studio import (
+from smartroute_graph.core.catalog import Catalog, ModelSpec
+from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.providers import ModelProvider
+from smartroute_graph.graph import studio
+from smartroute_graph.graph.build import API_KEYS_CONFIG_KEY, NODE_NAMES, build_graph
+from smartroute_graph.graph.state import RouterState
+from smartroute_graph.graph.studio import (
     NO_PNG_RENDERER,
     build_router_graph,
     draw_png,
     is_keyless_dry_run,
     with_keyless_dry_run,
 )
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import Policy
 from smartroute_graph.testing import FakeChatModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,7 +323,7 @@ def test_draw_png_says_why_when_no_renderer_is_installed(
     graph: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(studio, "_renderers", lambda: [])
-    with caplog.at_level(logging.WARNING, logger="smartroute_graph.studio"):
+    with caplog.at_level(logging.WARNING, logger="smartroute_graph.graph.studio"):
         assert draw_png(graph, tmp_path / "g.png") is False
     assert NO_PNG_RENDERER in caplog.text
     assert not (tmp_path / "g.png").exists()
@@ -342,7 +342,7 @@ def test_draw_png_tries_the_next_renderer_when_one_fails(
     monkeypatch.setattr(studio, "_renderers", lambda: ["mmdc", "pygraphviz"])
     monkeypatch.setitem(studio._RENDER, "mmdc", broken)
     monkeypatch.setitem(studio._RENDER, "pygraphviz", fine)
-    with caplog.at_level(logging.WARNING, logger="smartroute_graph.studio"):
+    with caplog.at_level(logging.WARNING, logger="smartroute_graph.graph.studio"):
         assert draw_png(graph, tmp_path / "g.png")
     assert "mmdc PNG renderer failed (OSError: renderer crashed)" in caplog.text
     monkeypatch.setitem(studio._RENDER, "pygraphviz", broken)

@@ -12,15 +12,17 @@ import requests
 from langchain_core.tracers import LangChainTracer
 from langsmith import Client
 
-from smartroute_graph import SmartRouter, graph, policy
-from smartroute_graph.context import RouterContext
-from smartroute_graph.testing import FakeChatModel
-from smartroute_graph.tracing import (
+from smartroute_graph import SmartRouter
+from smartroute_graph.graph import build as graph
+from smartroute_graph.graph.tracing import (
     annotate_router_run,
     annotate_run,
     decision_metadata,
     decision_tags,
 )
+from smartroute_graph.routing import policy
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.testing import FakeChatModel
 from tests.unit.stubs import StubClassifier
 
 NODES = ("prepare", "classify_domain", "assess_complexity", "select_model")
@@ -70,7 +72,7 @@ class Trace:
 
 @pytest.fixture(autouse=True)
 def wired(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Until graph.py calls annotate_router_run itself, add the two calls it needs."""
+    """Until graph/build.py calls annotate_router_run itself, add the two calls it needs."""
     if hasattr(graph, "annotate_router_run"):
         yield
         return

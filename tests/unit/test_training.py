@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from smartroute_graph.errors import SmartRouteError
-from smartroute_graph.taxonomy import COMPLEXITIES, DOMAINS
+from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.training.calibration import fit_temperature
 from smartroute_graph.training.command import DEFAULT_CORPUS, add_parser
 from smartroute_graph.training.data import (

@@ -1,0 +1,76 @@
+"""Exceptions with messages that say what was wrong and what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllModelsFailedError",
+    "BudgetError",
+    "ConfigError",
+    "DeadlineExceededError",
+    "EmptyQueryError",
+    "InputError",
+    "InvalidTextError",
+    "MissingAPIKeyError",
+    "OutcomeStoreError",
+    "OwnKeysOnlyError",
+    "SmartRouteError",
+    "UnknownModelError",
+]
+
+
+class SmartRouteError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(SmartRouteError, ValueError):
+    """A router, catalog or policy configuration is invalid."""
+
+
+class InputError(SmartRouteError, ValueError):
+    """The input to the router cannot be routed as given."""
+
+
+class EmptyQueryError(InputError):
+    """The query has no text and no attachments."""
+
+
+class InvalidTextError(InputError):
+    """The input holds text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``,
+    from a split surrogate pair or a mis-decoded file): no model can be sent it."""
+
+
+class UnknownModelError(ConfigError, KeyError):
+    """A model name is not in the catalog."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingAPIKeyError(SmartRouteError):
+    """A provider needs an API key and none was given."""
+
+
+class OwnKeysOnlyError(MissingAPIKeyError):
+    """The call may spend only the request's own keys, and they do not cover this model."""
+
+
+class BudgetError(SmartRouteError):
+    """No model's estimated cost fits the request's budget."""
+
+
+class AllModelsFailedError(SmartRouteError):
+    """Every attempted model failed; ``attempts`` records each one."""
+
+    def __init__(self, message: str, attempts: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class DeadlineExceededError(SmartRouteError):
+    """A request ran past its deadline: no first token in time, or no complete answer within
+    the total deadline (the server answers 504)."""
+
+
+class OutcomeStoreError(SmartRouteError):
+    """The outcome store cannot be opened, read or written (corrupt, unreachable, or made for
+    another embedding); routing can catch it and fall back to the prior."""

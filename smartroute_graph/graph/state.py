@@ -1,0 +1,70 @@
+"""The router graph's state, and its input and output schemas (what Studio shows)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated
+
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypedDict
+
+from smartroute_graph.classifiers.base import Classification
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.quality.review import Review
+from smartroute_graph.routing.policy import RoutingDecision
+
+__all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState"]
+
+
+class Attempt(BaseModel):
+    """One call to one model, successful or not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    ok: bool
+    latency_ms: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error_kind: str | None = None
+    error: str | None = None
+    """The provider's error message with secrets redacted."""
+    temperature: float | None = None
+    """The sampling temperature the router set for this call (None: the model's own)."""
+
+
+class RouterInput(TypedDict, total=False):
+    """What the graph accepts: a ``query`` string or chat ``messages``, and attachments."""
+
+    query: str
+    messages: Annotated[list[AnyMessage], add_messages]
+    attachments: list[Attachment]
+
+
+class RouterOutput(TypedDict, total=False):
+    """What the graph returns: the answer (also appended to ``messages``) and the routing."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    response: AIMessage | None
+    decision: RoutingDecision | None
+    attempts: Annotated[list[Attempt], operator.add]
+    reviews: Annotated[list[Review], operator.add]
+
+
+class RouterState(RouterInput, RouterOutput, total=False):
+    """Everything the nodes read and write."""
+
+    text: str
+    """What the classifier reads (last user turn, previous turn, attachment markers)."""
+    turn_text: str | None
+    """The last user turn alone, when there is a previous turn to read it with."""
+    input_tokens: int
+    classification: Classification | None
+    next_model: str | None
+    candidates: Annotated[list[AIMessage], operator.add]
+    """Answers that were reviewed, in order (the best one is kept)."""
+    deadline_at: float | None
+    """When the run must end (``time.time()`` seconds), from ``total_timeout_s``."""

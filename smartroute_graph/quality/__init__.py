@@ -1,0 +1,1 @@
+"""Judging answers: the response scorer, answer review, and comparing models side by side."""

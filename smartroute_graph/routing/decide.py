@@ -1,0 +1,122 @@
+"""The one routing decision: a classification and the run's settings in, a model out.
+
+The graph's ``assess_complexity`` and ``select_model`` nodes, the evaluation harness and
+``compare`` all decide through these two functions, so a decision measured offline is the
+decision the graph makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from smartroute_graph.classifiers.base import Classification
+from smartroute_graph.core.attachments import Attachment
+from smartroute_graph.core.errors import BudgetError, UnknownModelError
+from smartroute_graph.core.pricing import estimate_cost
+from smartroute_graph.core.taxonomy import Complexity, validate_domain
+from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.policy import Policy, RoutingDecision
+
+__all__ = ["condition", "decide"]
+
+
+def condition(classification: Classification, context: RouterContext) -> Classification:
+    """Second level: the complexity of the chosen (or forced) domain, cut at the run's cutoffs.
+
+    Args:
+        classification: the classifier's reading, with ``complexity_by_domain`` when the
+            backend gives a complexity distribution per domain.
+        context: the run's settings; ``domain`` forces the first level and
+            ``complexity_cutoffs`` re-cuts ``complexity_score`` into levels.
+
+    Returns:
+        The classification the policy reads (the same object when nothing applies).
+    """
+    c = classification
+    if context.domain is None and context.complexity_cutoffs is None:
+        # The classifier already conditioned complexity on its own domain choice.
+        return c
+    domain = validate_domain(context.domain) if context.domain else c.domain
+    if c.complexity_by_domain and domain in c.complexity_by_domain:
+        c = Classification.conditioned(
+            c.domain_probs, c.complexity_by_domain, domain, backend=c.backend, note=c.note
+        ).model_copy(update={"usage": c.usage})
+    elif domain != c.domain:
+        c = c.model_copy(update={"domain": domain})
+    if context.complexity_cutoffs is not None:
+        low, high = context.complexity_cutoffs
+        level: Complexity = (
+            "simple"
+            if c.complexity_score < low
+            else "complex"
+            if c.complexity_score >= high
+            else "moderate"
+        )
+        c = c.model_copy(
+            update={
+                "complexity": level,
+                "confidence": c.domain_probs[c.domain] * c.complexity_probs[level],
+            }
+        )
+    return c
+
+
+def decide(
+    policy: Policy,
+    classification: Classification,
+    context: RouterContext,
+    *,
+    input_tokens: int,
+    attachments: Sequence[Attachment] = (),
+) -> RoutingDecision:
+    """The model for one conditioned classification under the run's settings.
+
+    A model named in ``context.model`` is taken as asked (within the budget); otherwise the
+    policy table and its rules decide. What the classifier's own calls cost is recorded.
+
+    Raises:
+        UnknownModelError: ``context.model`` is not in the policy's catalog.
+        BudgetError: no model (or not the requested one) fits ``context.budget_usd``.
+    """
+    c = classification
+    if context.model:
+        decision = _requested(policy, c, context.model, input_tokens, context.budget_usd)
+    else:
+        decision = policy.decide(
+            c,
+            input_tokens=input_tokens,
+            attachments=attachments,
+            budget_usd=context.budget_usd,
+            confidence_threshold=context.confidence_threshold,
+            max_attempts=context.max_attempts,
+        )
+    classifier_cost = sum(u.cost_usd or 0.0 for u in c.usage)
+    if classifier_cost:
+        decision = decision.model_copy(update={"classifier_cost_usd": classifier_cost})
+    return decision
+
+
+def _requested(
+    policy: Policy, c: Classification, model: str, tokens: int, budget_usd: float | None
+) -> RoutingDecision:
+    if model not in policy.catalog:
+        raise UnknownModelError(
+            f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
+        )
+    spec = policy.catalog[model]
+    cost = estimate_cost(spec, tokens, c.complexity)
+    if budget_usd is not None and cost > budget_usd:
+        raise BudgetError(
+            f"the requested model {model} is estimated at ${cost:.6f}, over the budget of "
+            f"${budget_usd:.6f}: raise the budget or let the router choose"
+        )
+    return RoutingDecision.for_classification(
+        c,
+        model=model,
+        reason=f"{model} requested explicitly",
+        table_model=policy.table[c.domain][c.complexity],
+        fallbacks=[],
+        input_tokens=tokens,
+        cost_usd=cost,
+        preset=policy.name,
+    )

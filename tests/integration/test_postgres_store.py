@@ -1,0 +1,179 @@
+"""The outcome store on a real PostgreSQL server: a throwaway cluster started by the fixture
+(``initdb`` / ``pg_ctl`` in a temporary folder, a free loopback port, trust authentication).
+
+Skips, saying why, when the PostgreSQL server programs or psycopg are missing. As root (CI
+runs as root) the cluster runs as the ``postgres`` user, since PostgreSQL refuses root.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartroute_graph.core.errors import OutcomeStoreError
+from smartroute_graph.routing.learned import LearnedPolicy, LearnedSettings
+from smartroute_graph.routing.outcomes import Observation, hash_text
+from smartroute_graph.routing.stores import PostgresOutcomeStore, open_outcome_store
+
+from .fixtures import free_port
+
+pytestmark = pytest.mark.integration
+
+PG_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+
+
+def _program(name: str) -> str | None:
+    for folder in PG_DIRS:
+        if (Path(folder) / name).is_file():
+            return str(Path(folder) / name)
+    return shutil.which(name)
+
+
+def _as_postgres_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        pytest.skip("running as root and runuser is missing: PostgreSQL refuses to run as root")
+    try:
+        import pwd
+
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no 'postgres' user to run the cluster as")
+    return [runuser, "-u", "postgres", "--", *cmd]
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the postgres extra)")
+    initdb, pg_ctl = _program("initdb"), _program("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="smartroute-pg-"))  # pytest's folders are root-only
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off"
+    subprocess.run(
+        _as_postgres_user(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def obs(i: int, model: str = "m", score: float = 1.0, source: str = "t") -> Observation:
+    rng = np.random.default_rng(i)
+    return Observation(
+        embedding=rng.standard_normal(16),
+        model=model,
+        score=score,
+        cost_usd=0.001,
+        source=source,
+        text_hash=hash_text(f"q{i}"),
+        domain="math",
+        complexity="moderate",
+    )
+
+
+def test_round_trip_incremental_and_reset(pg_url: str) -> None:
+    store = open_outcome_store(pg_url, embedder="test")
+    assert isinstance(store, PostgresOutcomeStore)
+    store.clear()
+    assert store.add([obs(i) for i in range(10)] + [obs(0, model="big", score=0.0)]) == 11
+    delta = store.read_since()
+    assert len(delta.query_ids) == 10 and len(delta.models) == 11
+    store.add([obs(20, source="feedback")])
+    newer = store.read_since(delta.cursor)
+    assert not newer.reset and len(newer.models) == 1 and newer.sources == ["feedback"]
+    summary = {(r["model"], r["source"]): r["n"] for r in store.summary()}
+    assert summary == {("big", "t"): 1, ("m", "t"): 10, ("m", "feedback"): 1}
+    assert store.delete("t") == 11 and store.count() == 1
+    assert store.read_since(newer.cursor).reset
+    store.clear()
+    store.close()
+
+
+def test_learned_policy_over_postgres(pg_url: str) -> None:
+    store = open_outcome_store(pg_url)
+    store.clear()
+    store.add(obs(i, model=m, score=s) for i in range(30) for m, s in (("a", 0.0), ("b", 1.0)))
+    policy = LearnedPolicy.from_store(store, settings=LearnedSettings(tune=False), refresh_s=0)
+    assert policy.decide(obs(3).embedding).model == "b"
+    store.clear()
+    store.close()
+
+
+def test_concurrent_writers_lose_nothing(pg_url: str) -> None:
+    store = open_outcome_store(pg_url)
+    store.clear()
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for i in range(40):
+                store.add([obs(1000 * (w + 1) + i, model=f"t{w}"), obs(i, model=f"t{w}")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_writer, args=(pg_url, w)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for t in threads:
+        t.join()
+    for p in procs:
+        p.join(timeout=120)
+    assert not errors and all(p.exitcode == 0 for p in procs)
+    assert store.count() == 4 * 80 + 3 * 80
+    assert store.info()["queries"] == 4 * 40 + 3 * 40 + 40
+    # a reader that followed along by high-water mark has every row
+    delta = store.read_since()
+    assert len(delta.models) == store.count()
+    store.clear()
+    store.close()
+
+
+def _process_writer(url: str, worker: int) -> None:
+    store = open_outcome_store(url)
+    for i in range(40):
+        store.add([obs(100_000 * (worker + 1) + i, model=f"p{worker}"), obs(i, model=f"p{worker}")])
+    store.close()
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(OutcomeStoreError, match="outcome store postgresql://u:\\*\\*\\*@"):
+        open_outcome_store(f"postgresql://u:pw@127.0.0.1:{free_port()}/db", timeout_s=2)

@@ -10,8 +10,9 @@ inline on the event loop, which is quickest for ordinary prompts. An input over
 ``offload_chars`` characters runs on the router's sync API in a small thread pool instead,
 so one 10 MB prompt cannot stall every other request (and ``/health``) for a second; the
 pool's size also bounds how many such inputs are worked on at once. A thread cannot be
-cancelled: when such a call passes its deadline or its client leaves, the server stops
-waiting for it and the call ends at the router's own timeouts.
+cancelled: such a call runs with the router's own total deadline held to the server's, so it
+ends when the server stops waiting for it; a client that leaves stops the waiting, and the
+call ends at the router's own limits.
 """
 
 from __future__ import annotations
@@ -90,6 +91,23 @@ class RouterCalls:
                 ) from None
             raise
 
+    def _thread_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` for a call in a thread: the server cannot cancel a thread, so the
+        router's own total deadline is held to the server's, and the call ends with it."""
+        out = dict(settings)
+        limits = [
+            value
+            for value in (
+                self.total_timeout_s,
+                out.get("total_timeout_s"),
+                getattr(self.router.defaults, "total_timeout_s", None),
+            )
+            if value
+        ]
+        if limits and hasattr(self.router.defaults, "total_timeout_s"):
+            out["total_timeout_s"] = min(limits)
+        return out
+
     def _in_thread(self, call: functools.partial[T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         # The context travels along (the provider-failure record, tracing settings).
@@ -99,7 +117,9 @@ class RouterCalls:
         """The router's answer to ``payload``, within the total deadline."""
         work: Awaitable[AIMessage]
         if self.offloaded(size):
-            work = self._in_thread(functools.partial(self.router.invoke, payload, **settings))
+            work = self._in_thread(
+                functools.partial(self.router.invoke, payload, **self._thread_settings(settings))
+            )
         else:
             work = self.router.ainvoke(payload, **settings)
         return await self.within_deadline(work)
@@ -108,7 +128,9 @@ class RouterCalls:
         """The routing decision alone, within the total deadline."""
         work: Awaitable[RoutingDecision]
         if self.offloaded(size):
-            work = self._in_thread(functools.partial(self.router.route, payload, **settings))
+            work = self._in_thread(
+                functools.partial(self.router.route, payload, **self._thread_settings(settings))
+            )
         else:
             work = self.router.aroute(payload, **settings)
         return await self.within_deadline(work, "the routing decision")
@@ -119,7 +141,7 @@ class RouterCalls:
         """The router's stream as ``("model", name)`` and ``("chunk", AIMessageChunk)``
         events (no deadline here: :meth:`timed` applies them)."""
         if self.offloaded(size):
-            return self._thread_events(payload, settings)
+            return self._thread_events(payload, self._thread_settings(settings))
         return self._async_events(payload, settings)
 
     async def _async_events(

@@ -242,8 +242,12 @@ def test_big_inputs_are_answered_from_a_thread(
     offloaded: list[Any] = []
     in_thread = calls._in_thread
 
+    deadlines: list[Any] = []
+
     def counting(call: Any) -> Any:
         offloaded.append(call.func.__name__)
+        if call.keywords:  # the router's own deadline ends a thread the server gave up on
+            deadlines.append(call.keywords.get("total_timeout_s"))
         return in_thread(call)
 
     monkeypatch.setattr(calls, "_in_thread", counting)
@@ -266,6 +270,7 @@ def test_big_inputs_are_answered_from_a_thread(
     assert {c.model for c in chunks} == {meta["model"]}
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3
     assert offloaded == ["invoke", "route", "produce"]
+    assert deadlines == [calls.total_timeout_s] * 2
     client.post("/query", json={"query": "a short one"})
     assert len(offloaded) == 3  # ordinary inputs stay on the event loop
 

@@ -68,8 +68,7 @@ class BodyTooLargeError(StarletteHTTPException):
     error type the JSON body names."""
 
     def __init__(self, message: str, kind: str = "RequestTooLargeError") -> None:
-        # The rest of the body is never read: the connection cannot be reused.
-        super().__init__(413, message, headers={"Connection": "close"})
+        super().__init__(413, message)
         self.kind = kind
 
 
@@ -169,7 +168,9 @@ class RequestGuard:
             response = JSONResponse(
                 self.error_body(code, message, kind),
                 status_code=code,
-                headers={"Connection": "close", **extra_headers},
+                # No "Connection: close": uvicorn discards the unread rest of the body, so a
+                # client still writing it reads this answer instead of a reset connection.
+                headers=extra_headers,
             )
             await response(scope, receive, send_with_id)
 

@@ -17,12 +17,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import hashlib
 import logging
 import math
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +31,7 @@ from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
+from smartroute_graph.classifiers.cache import DecisionCache
 from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
 from smartroute_graph.core.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
@@ -134,42 +133,6 @@ def label_to_classification(label: QueryLabel, *, backend: str = "llm") -> Class
     )
 
 
-class _LRUCache:
-    """Successful decisions by a digest of the text (a long prompt is not kept alive)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[bytes, Classification] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get(self, key: bytes) -> Classification | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: bytes, value: Classification) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 def _describe(exc: BaseException) -> str:
     """``Type: message`` on one line, short, with secrets removed."""
     message = re.sub(r"\s+", " ", redact_secrets(str(exc))).strip()
@@ -230,7 +193,7 @@ class LLMClassifier:
         self.max_chars = max_chars
         self._model = model
         self._fallback = fallback
-        self._cache = _LRUCache(cache_size)
+        self._cache: DecisionCache[Classification] = DecisionCache(cache_size)
         self._lock = threading.Lock()
         self._structured: Runnable[Any, Any] | None = None
         self._warned_missing_key = False
@@ -435,35 +398,33 @@ class LLMClassifier:
 
     def _start(
         self, texts: Sequence[str]
-    ) -> tuple[list[bytes], dict[bytes, Classification], list[str]]:
-        """Cache keys, cached decisions, and the distinct texts still to ask about."""
-        keys = [self._cache.key(t) for t in texts]
-        known: dict[bytes, Classification] = {}
-        todo: dict[bytes, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            if key in known or key in todo:
+    ) -> tuple[list[str], dict[str, Classification], list[str]]:
+        """The texts, their cached decisions, and the distinct texts still to ask about."""
+        known: dict[str, Classification] = {}
+        todo: dict[str, None] = {}
+        for text in texts:
+            if text in known or text in todo:
                 continue  # the same text twice in one batch is asked once
-            cached = self._cache.get(key)
+            cached = self._cache.get(text)
             if cached is not None:
-                known[key] = cached
+                known[text] = cached
             else:
-                todo[key] = text
-        return keys, known, list(todo.values())
+                todo[text] = None
+        return list(texts), known, list(todo)
 
     def _accept(
         self, texts: list[str], outcomes: list[_Outcome]
-    ) -> tuple[dict[bytes, Classification], list[str], list[_Failure]]:
+    ) -> tuple[dict[str, Classification], list[str], list[_Failure]]:
         """Decisions from valid labels (cached without their usage: a hit spends nothing),
         and the texts that failed with why and what their calls spent."""
-        decided: dict[bytes, Classification] = {}
+        decided: dict[str, Classification] = {}
         failed: list[str] = []
         errors: list[_Failure] = []
         for text, (outcome, usage) in zip(texts, outcomes, strict=True):
             if isinstance(outcome, QueryLabel):
-                key = self._cache.key(text)
                 decision = label_to_classification(outcome, backend=self.name)
-                self._cache.put(key, decision)
-                decided[key] = decision.model_copy(update={"usage": usage})
+                self._cache.put(text, decision)
+                decided[text] = decision.model_copy(update={"usage": usage})
             else:
                 failed.append(text)
                 errors.append((outcome, usage))
@@ -509,7 +470,7 @@ class LLMClassifier:
             known.update(decided)
             if failed:
                 fallbacks = self._fell_back(errors, self.fallback.classify(failed))
-                known.update(zip(map(self._cache.key, failed), fallbacks, strict=True))
+                known.update(zip(failed, fallbacks, strict=True))
         return [known[key] for key in keys]
 
     async def aclassify(self, texts: Sequence[str]) -> list[Classification]:
@@ -528,7 +489,7 @@ class LLMClassifier:
                     await afallback(failed) if afallback is not None else fallback.classify(failed)
                 )
                 fallbacks = self._fell_back(errors, results)
-                known.update(zip(map(self._cache.key, failed), fallbacks, strict=True))
+                known.update(zip(failed, fallbacks, strict=True))
         return [known[key] for key in keys]
 
     def __repr__(self) -> str:

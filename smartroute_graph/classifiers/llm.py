@@ -32,13 +32,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
 from smartroute_graph.classifiers.cache import DecisionCache
+from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
 from smartroute_graph.core.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
     CLASSIFIER_SYSTEM_PROMPT,
     CLASSIFIER_TRUNCATION_NOTE,
 )
-from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, resolve_api_key
+from smartroute_graph.core.providers import API_KEY_ENV, ModelProvider, redact_secrets
 from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
@@ -216,24 +217,18 @@ class LLMClassifier:
             return self._model
 
     def _build_default_model(self) -> BaseChatModel:
-        key = resolve_api_key("openai")
-        if key is None:
+        # The one model factory builds it (key resolution, timeout, retries); the classifier
+        # only pins what a label needs: no sampling, a short answer.
+        spec = preset_catalog("openai")[DEFAULT_LLM_CLASSIFIER_MODEL]
+        try:
+            model = ModelProvider(timeout_s=self.timeout_s).get(spec)
+        except MissingAPIKeyError:
             raise MissingAPIKeyError(
                 f"the LLM classifier asks OpenAI {DEFAULT_LLM_CLASSIFIER_MODEL} and no API key "
                 f"was found: set {API_KEY_ENV['openai']}, or pass "
                 "LLMClassifier(model=<any chat model with with_structured_output>)"
-            )
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
-            model=DEFAULT_LLM_CLASSIFIER_MODEL,
-            temperature=0,
-            api_key=key,
-            timeout=self.timeout_s,
-            # No retry inside the deadline: the fallback classifier is the retry.
-            max_retries=0,
-            max_tokens=_MAX_ANSWER_TOKENS,  # type: ignore[call-arg]  # pydantic alias
-        )
+            ) from None
+        return model.model_copy(update={"temperature": 0, "max_tokens": _MAX_ANSWER_TOKENS})
 
     @staticmethod
     def _structure(model: BaseChatModel) -> Runnable[Any, Any]:

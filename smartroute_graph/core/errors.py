@@ -33,6 +33,8 @@ class InputError(SmartRouteError, ValueError):
 class EmptyQueryError(InputError):
     """The query has no text and no attachments."""
 
+    http_status = 422
+
 
 class InvalidTextError(InputError):
     """The input holds text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``,

@@ -128,79 +128,49 @@ OpenAI's clients otherwise retry them (each retry another round of provider call
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
 import logging
-import math
-import os
-import re
-import time
-import traceback
-import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    AnyMessage,
-    HumanMessage,
-    SystemMessage,
-)
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smartroute_graph.core.attachments import (
     MAX_ATTACHMENT_BYTES,
-    Attachment,
     AttachmentLimits,
-    AttachmentTooLargeError,
-    UnsupportedAttachmentError,
 )
 from smartroute_graph.core.errors import (
-    AllModelsFailedError,
-    BudgetError,
     ConfigError,
-    DeadlineExceededError,
-    EmptyQueryError,
-    InputError,
-    MissingAPIKeyError,
-    OwnKeysOnlyError,
-    SmartRouteError,
-    UnknownModelError,
 )
 from smartroute_graph.core.providers import (
-    API_KEY_ENV,
-    ProviderFailures,
-    recording_provider_failures,
-    redact_secrets,
     register_secret,
 )
-from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.serving.auth import (
+    Access,
+    ServerAuthError,
+    request_secrets,
+    server_holds_keys,
+)
 from smartroute_graph.serving.calls import (
     DEFAULT_FIRST_TOKEN_TIMEOUT_S,
     DEFAULT_TOTAL_TIMEOUT_S,
-    OFFLOAD_CHARS,
     RouterCalls,
-    StreamEvent,
 )
+from smartroute_graph.serving.deps import ServerDeps
+from smartroute_graph.serving.errors import error_body, error_route_class, validation_message
 from smartroute_graph.serving.guard import (
-    ADMISSION_KEY,
     BodyTooLargeError,
-    ClientDisconnectedError,
     RequestGuard,
-    cancel_on_disconnect,
-    disconnected_response,
-    preload_body,
     too_large_message,
 )
+from smartroute_graph.serving.legacy import MAX_BATCH, add_legacy_routes
+from smartroute_graph.serving.openai_api import add_openai_routes
+from smartroute_graph.serving.schemas import LEGACY_FIELDS, ROUTER_MODEL_NAME
 
 __all__ = [
     "DEFAULT_BATCH_CONCURRENCY",
@@ -212,787 +182,20 @@ __all__ = [
     "create_app",
 ]
 
+
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 100
+
 DEFAULT_BATCH_CONCURRENCY = 8
+
+
 # Room for a 20 MB attachment sent base64-encoded in a JSON body (27 MB), and no more.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-# /query-compare sends its query to every model it names: a cap on its text, like the batch
-# cap on the number of queries.
-COMPARE_MAX_CHARS = OFFLOAD_CHARS
-# Fields the older systems' clients send: accepted (and ignored where the endpoint has no
-# such field) instead of refused as unknown. The first router's clients sent
-# ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``, ``prompts``
-# and ``model``.
-LEGACY_FIELDS = frozenset(
-    {"openai_api_key", "temperature", "prompt", "compare", "prompts", "model"}
-)
-# OpenAI's documented chat-completions request fields: accepted by /v1/chat/completions
-# (those the router does not apply are ignored); anything else is refused as unknown.
-OPENAI_CHAT_FIELDS = frozenset(
-    {
-        "messages",
-        "model",
-        "audio",
-        "frequency_penalty",
-        "function_call",
-        "functions",
-        "logit_bias",
-        "logprobs",
-        "max_completion_tokens",
-        "max_tokens",
-        "metadata",
-        "modalities",
-        "moderation",
-        "n",
-        "parallel_tool_calls",
-        "prediction",
-        "presence_penalty",
-        "prompt_cache_key",
-        "prompt_cache_options",
-        "prompt_cache_retention",
-        "reasoning_effort",
-        "response_format",
-        "safety_identifier",
-        "seed",
-        "service_tier",
-        "stop",
-        "store",
-        "stream",
-        "stream_options",
-        "temperature",
-        "tool_choice",
-        "tools",
-        "top_logprobs",
-        "top_p",
-        "user",
-        "verbosity",
-        "web_search_options",
-    }
-)
-# The documented fields of one chat message (of any role).
-OPENAI_MESSAGE_FIELDS = frozenset(
-    {"role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"}
-)
-# 429 without a provider's own Retry-After: ask for a short wait rather than none.
-DEFAULT_RETRY_AFTER_S = 1
-ROUTER_MODEL_NAME = "smartroute"
-# Names under which /v1/chat/completions lets the router choose.
-_ROUTER_ALIASES = frozenset({ROUTER_MODEL_NAME, "smartroute/auto", "auto"})
-_HEADER_KEYS = {"openai": "x-openai-api-key", "openrouter": "x-openrouter-api-key"}
-_KEY_HINT = {
-    "openai": "set OPENAI_API_KEY or send X-OpenAI-API-Key",
-    "openrouter": "set OPENROUTER_API_KEY or send X-OpenRouter-API-Key",
-}
+
+
 # Multipart framing and the form fields around the file: an upload's request may exceed
 # the file limit by this much before it is refused unread.
 _FORM_OVERHEAD = 64 * 1024
-_WITH_FILE_FIELDS = frozenset({"prompt", "file", "api_key", "dry_run", "budget_usd"})
-_PROVIDER_STATUS = re.compile(r"Error code: (\d{3})\b")
-
-# Status for an InputError without an ``http_status`` attribute, by class name, so the
-# mapping holds whichever version of the attachments module is installed.
-_INPUT_STATUS_BY_NAME = {
-    "EmptyQueryError": 422,
-    "AttachmentTooLargeError": 413,
-    "UnsupportedAttachmentError": 415,
-    "CorruptAttachmentError": 422,
-    "EncryptedPDFError": 422,
-    "EmptyAttachmentError": 400,
-    "AttachmentEncodingError": 400,
-}
-
-
-class ServerAuthError(SmartRouteError):
-    """The request lacks the server token, or presents a wrong one (HTTP 401)."""
-
-
-class _TooManyQueriesError(InputError):
-    http_status = 413
-
-
-class _UnknownFieldError(InputError):
-    http_status = 422
-
-
-# -- request bodies --------------------------------------------------------------------
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("the query is empty: send the text to route (a non-empty string)")
-    return value
-
-
-NonEmptyText = Annotated[str, AfterValidator(_not_blank)]
-ApiKey = Annotated[
-    SecretStr | None,
-    Field(description="your provider key for this request (never logged or echoed)"),
-]
-Budget = Annotated[
-    float | None,
-    Field(gt=0, description="cap on the estimated cost of the answer, in US dollars"),
-]
-
-
-class _Body(BaseModel):
-    """A request body: unknown fields are refused (422 naming the field), except the older
-    systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-    _quiet_fields: ClassVar[frozenset[str]] = LEGACY_FIELDS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_quiet_fields(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            ignored = cls._quiet_fields - set(cls.model_fields)
-            if ignored & data.keys():
-                return {k: v for k, v in data.items() if k not in ignored}
-        return data
-
-
-class RouteRequest(_Body):
-    """``POST /route``."""
-
-    prompt: NonEmptyText
-    temperature: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=2.0,
-        description="sampling temperature of the answering model (reasoning models take none)",
-    )
-    api_key: ApiKey = None
-    dry_run: bool = Field(default=False, description="decide only; call no model")
-    budget_usd: Budget = None
-
-
-class QueryRequest(_Body):
-    """``POST /query``."""
-
-    query: NonEmptyText
-    api_key: ApiKey = None
-    budget_usd: Budget = None
-
-
-class CompareRequest(_Body):
-    """``POST /query-compare``."""
-
-    query: NonEmptyText
-    models: list[str] | None = Field(
-        default=None,
-        description="default: the whole catalog; duplicates are dropped, at most max_batch",
-    )
-    api_key: ApiKey = None
-
-
-class SpecificRequest(_Body):
-    """``POST /query-specific``."""
-
-    query: NonEmptyText
-    model: str = Field(min_length=1, description="a catalog model name (see GET /models)")
-    api_key: ApiKey = None
-
-
-class BatchRequest(_Body):
-    """``POST /batch-query``."""
-
-    queries: list[NonEmptyText] = Field(min_length=1)
-    api_key: ApiKey = None
-    budget_usd: Budget = None
-
-
-class SelectionRequest(_Body):
-    """``POST /test-selection``: one ``query`` or a list of ``queries``."""
-
-    query: NonEmptyText | None = None
-    queries: list[NonEmptyText] | None = Field(default=None, min_length=1)
-
-
-class ChatMessageIn(BaseModel):
-    """One message of an OpenAI chat request (OpenAI's documented message fields)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
-    tool_calls: list[Any] | None = None
-    tool_call_id: str | None = None
-    function_call: Any = None
-    refusal: str | None = None
-    audio: Any = None
-
-
-class ChatCompletionRequest(_Body):
-    """``POST /v1/chat/completions``: OpenAI's request shape. OpenAI's documented fields are
-    accepted (those the router does not apply are ignored); unknown ones are refused."""
-
-    _quiet_fields: ClassVar[frozenset[str]] = OPENAI_CHAT_FIELDS
-
-    model: str = ROUTER_MODEL_NAME
-    messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    n: int | None = None
-    tools: list[Any] | None = None
-    functions: list[Any] | None = None
-    api_key: ApiKey = None
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-def _status_for(exc: BaseException) -> int:
-    if isinstance(exc, ServerAuthError | MissingAPIKeyError):
-        return 401
-    if isinstance(exc, UnknownModelError):
-        return 404
-    if isinstance(exc, InputError):
-        status = getattr(exc, "http_status", None)
-        if isinstance(status, int) and 400 <= status < 500:
-            return status
-        for cls in type(exc).__mro__:
-            if cls.__name__ in _INPUT_STATUS_BY_NAME:
-                return _INPUT_STATUS_BY_NAME[cls.__name__]
-        return 400
-    if isinstance(exc, BudgetError):
-        return 422
-    if isinstance(exc, DeadlineExceededError):
-        return 504
-    if type(exc).__name__ == "StreamInterruptedError":
-        # Cut after tokens were sent: by a time limit of the router's (504), or broken (502).
-        return 504 if getattr(exc, "error_kind", None) == "timeout" else 502
-    if isinstance(exc, AllModelsFailedError):
-        return 502
-    if isinstance(exc, SmartRouteError):
-        # An error that says its own status (AttachmentBusyError: 503, the reader is busy).
-        status = getattr(exc, "http_status", None)
-        return status if isinstance(status, int) and 400 <= status < 600 else 400
-    return 500
-
-
-class _Outcome:
-    """What a failed run's attempts mean to the client: a status, headers, and a sentence."""
-
-    def __init__(self, status: int, why: str, headers: Mapping[str, str] | None = None) -> None:
-        self.status = status
-        self.why = why
-        self.headers = dict(headers or {})
-
-
-def _provider_outcome(
-    attempts: Sequence[Mapping[str, Any]],
-    failures: ProviderFailures | None,
-    *,
-    own_key: bool,
-) -> _Outcome:
-    """Map every-model-failed to a status a client can act on (see the module's *Errors*)."""
-    failed = [a for a in attempts if not a.get("ok")]
-    kinds = [str(a.get("error_kind") or "other") for a in failed]
-    if not kinds:
-        return _Outcome(502, "")
-    last = kinds[-1]
-    if last == "auth":
-        if own_key:
-            return _Outcome(401, "the provider rejected the API key this request brought: check it")
-        return _Outcome(
-            502,
-            "the provider rejected the server's API key (tell its operator)",
-            {"X-Should-Retry": "false"},
-        )
-    if last == "bad_request":
-        return _Outcome(400, "the provider refused the request as invalid")
-    if all(kind == "rate_limit" for kind in kinds):
-        waits = failures.retry_after_s if failures else []
-        wait = math.ceil(max(waits)) if waits else DEFAULT_RETRY_AFTER_S
-        return _Outcome(
-            429,
-            f"every model was rate-limited by its provider: retry after {wait} s",
-            {"Retry-After": str(wait)},
-        )
-    if all(kind == "timeout" for kind in kinds):
-        return _Outcome(504, "every model timed out", {"X-Should-Retry": "false"})
-    if all(kind == "server_error" for kind in kinds):
-        statuses = list(failures.statuses) if failures and failures.statuses else []
-        if not statuses:
-            found = (_PROVIDER_STATUS.search(str(a.get("error") or "")) for a in failed)
-            statuses = [int(m.group(1)) for m in found if m]
-        if len(statuses) >= len(failed) and all(code == 503 for code in statuses):
-            waits = failures.retry_after_s if failures else []
-            headers = {"Retry-After": str(math.ceil(max(waits)))} if waits else {}
-            return _Outcome(503, "every provider is unavailable (503): retry later", headers)
-    return _Outcome(502, "", {"X-Should-Retry": "false"})
-
-
-def _error_body(
-    status: int, message: str, kind: str, secrets: Sequence[str], **extra: Any
-) -> dict[str, Any]:
-    clean = redact_secrets(message, tuple(secrets))
-    body: dict[str, Any] = {
-        "error": {"message": clean, "type": kind, "code": status},
-        "detail": clean,
-    }
-    for name, value in extra.items():
-        body[name] = _redact_tree(value, secrets)
-    return body
-
-
-def _redact_tree(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        return redact_secrets(value, tuple(secrets))
-    if isinstance(value, Mapping):
-        return {k: _redact_tree(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact_tree(v, secrets) for v in value]
-    return value
-
-
-def _missing_key_message(exc: MissingAPIKeyError) -> str:
-    text = str(exc)
-    provider = "openrouter" if "openrouter" in text.split(":")[0] else "openai"
-    return (
-        f'no API key for {provider}: {_KEY_HINT[provider]} (or "api_key" in the JSON body). '
-        "POST /test-selection shows the routing decision without a key."
-    )
-
-
-_Reply = tuple[int, dict[str, Any], dict[str, str]]
-
-
-def _exception_payload(
-    exc: BaseException,
-    secrets: Sequence[str],
-    *,
-    failures: ProviderFailures | None = None,
-    own_key: bool = False,
-) -> _Reply:
-    """The status, JSON body and headers for an exception raised while handling a request.
-
-    ``failures``: what the providers answered (statuses, ``Retry-After``); ``own_key``:
-    whether the request brought its own provider key (a rejected one is then its fault: 401).
-    """
-    status = _status_for(exc)
-    kind = type(exc).__name__
-    headers: dict[str, str] = {}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, MissingAPIKeyError) and not isinstance(exc, OwnKeysOnlyError):
-        return status, _error_body(status, _missing_key_message(exc), kind, secrets), headers
-    if isinstance(exc, AllModelsFailedError):
-        outcome = _provider_outcome(exc.attempts, failures, own_key=own_key)
-        status = outcome.status
-        message = f"{outcome.why} — {exc}" if outcome.why else str(exc)
-        body = _error_body(status, message, kind, secrets, attempts=exc.attempts)
-        logger.warning("every model failed (%d): %s", status, body["detail"])
-        return status, body, outcome.headers
-    if status in (502, 504):
-        # The router already tried its fallbacks: a retrying client would only repeat them.
-        headers["X-Should-Retry"] = "false"
-    if status == 503:
-        headers["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)  # busy for now: retry soon
-    if status == 500:
-        ref = uuid.uuid4().hex[:12]
-        # The traceback goes to the log (redacted), never to the client.
-        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        logger.error("unexpected error %s: %s", ref, redact_secrets(trace, tuple(secrets)))
-        message = (
-            f"internal error (reference {ref}): the server logged the details; retry, or "
-            "report the reference to the operator"
-        )
-        return status, _error_body(status, message, "InternalServerError", secrets), headers
-    return status, _error_body(status, str(exc), kind, secrets), headers
-
-
-def _validation_message(errors: Sequence[Any]) -> str:
-    parts: list[str] = []
-    for error in errors[:5]:
-        loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        kind = error.get("type", "")
-        msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        if kind == "json_invalid":
-            why = (error.get("ctx") or {}).get("error", "")
-            parts.append(
-                f"the request body is not valid JSON ({why}): send a JSON object with "
-                "Content-Type: application/json"
-            )
-        elif kind == "missing":
-            parts.append(f"'{loc or 'body'}' is required")
-        elif kind == "extra_forbidden":
-            parts.append(
-                f"unknown field '{loc}': this endpoint does not take it (see /docs for the "
-                "fields it takes)"
-            )
-        else:
-            parts.append(f"'{loc}': {msg}" if loc else msg)
-    if len(errors) > 5:
-        parts.append(f"and {len(errors) - 5} more")
-    return "; ".join(parts) or "the request is invalid"
-
-
-def _request_secrets(request: Request, server_token: str | None) -> list[str]:
-    """Every secret the request carries or the server holds, for redaction."""
-    secrets = list(getattr(request.state, "secrets", ()))
-    for header in (*_HEADER_KEYS.values(), "authorization"):
-        value = request.headers.get(header)
-        if value:
-            secrets.append(value.split(" ", 1)[-1].strip())
-    if server_token:
-        secrets.append(server_token)
-    return [s for s in secrets if s]
-
-
-# -- keys and access ----------------------------------------------------------------------
-
-
-class _Access:
-    """Who may call the protected endpoints, and which provider keys a request brings."""
-
-    def __init__(self, router: SmartRouter, server_token: str | None) -> None:
-        self.router = router
-        self.token = server_token
-        providers = {spec.provider for spec in router.catalog.values()}
-        keyed = [p for p in ("openai", "openrouter") if p in providers]
-        # The body's single ``api_key`` belongs to the catalog's main provider.
-        self.primary = keyed[0] if keyed else "openai"
-        self.providers = frozenset(providers)
-        provider = router.provider
-        self.own_keys_allowed = (
-            not provider.has_keys
-            and all(p in API_KEY_ENV for p in providers)
-            and not any(provider.has_model(name) for name in router.catalog)
-            and "llm" not in str(getattr(router.classifier, "name", ""))
-        )
-
-    def grant(
-        self, request: Request, body_key: SecretStr | str | None, *, bearer_is_key: bool = False
-    ) -> dict[str, Any]:
-        """The router settings that say which keys the request's calls may spend.
-
-        On a server with a token, a request that brings a key (body or headers) spends only
-        its own keys, on every call it causes; only a request with the token and no key of
-        its own spends the server's. On an open server the request's keys come first.
-        """
-        brought = {
-            **getattr(request.state, "own_keys", {}),
-            **self._presented_keys(request, body_key),
-        }
-        found = dict(brought)
-        if bearer_is_key and self.token is None:
-            # An open server's /v1: OpenAI clients always send a bearer, so it is offered as
-            # the provider key without making the request own-keys-only.
-            value = _bearer(request)
-            if value and self.primary not in found:
-                found[self.primary] = value
-        request.state.secrets = [*getattr(request.state, "secrets", ()), *found.values()]
-        # A provider that rejects one of these keys rejects the caller's own key (401).
-        request.state.brought_key = bool(found)
-        server_keys_allowed = bool(getattr(request.state, "server_keys_allowed", False))
-        if not brought and not server_keys_allowed:
-            raise ServerAuthError(self._refusal())
-        # On a server with a token, a request that brings a key spends that key alone; an
-        # open server (no token) lets anyone spend its models, so brought keys only come first.
-        own_only = not server_keys_allowed or (bool(brought) and self.token is not None)
-        return {"api_keys": found, "own_keys_only": own_only}
-
-    def _presented_keys(self, request: Request, body_key: SecretStr | str | None) -> dict[str, str]:
-        found = _header_keys(request.headers)
-        raw = body_key.get_secret_value() if isinstance(body_key, SecretStr) else body_key
-        if raw and raw.strip():
-            found[self.primary] = raw.strip()
-        return found
-
-    def _refusal(self) -> str:
-        own = (
-            f" or bring your own key for every provider ({', '.join(sorted(self.providers))}) "
-            "in X-OpenAI-API-Key / X-OpenRouter-API-Key"
-            if self.own_keys_allowed
-            else ""
-        )
-        return (
-            "this server needs a token: send Authorization: Bearer <token> (the value of the "
-            f"variable named by --token-env when the server started){own}"
-        )
-
-    def admit(self, headers: Mapping[str, str], path: str = "") -> dict[str, Any]:
-        """Admission from the headers alone, before the body is read (:class:`RequestGuard`).
-
-        Returns the verdict: ``server_keys`` (the request may spend the server's keys: it
-        has the token, or the server has none), ``own_keys`` (admitted on the provider keys
-        of its headers) and ``body_key`` (not admitted yet: an ``api_key`` in its body may
-        admit it, so the body is read, within the body limit, and checked).
-
-        Raises:
-            ServerAuthError: the token is wrong, or missing and no key can stand in for it.
-        """
-        if self.token is None:
-            return {"server_keys": True, "own_keys": {}, "body_key": False}
-        presented = _bearer_value(headers.get("authorization", ""))
-        if presented:
-            if hmac.compare_digest(presented.encode(), self.token.encode()):
-                return {"server_keys": True, "own_keys": {}, "body_key": False}
-            raise ServerAuthError(
-                "the server token is wrong: send Authorization: Bearer <token>, the token this "
-                "server was started with (ask its operator)"
-            )
-        if self.own_keys_allowed:
-            keys = _header_keys(headers)
-            if self.providers <= set(keys):
-                return {"server_keys": False, "own_keys": keys, "body_key": False}
-            if self.providers - set(keys) <= {self.primary}:
-                return {"server_keys": False, "own_keys": {}, "body_key": True}
-        raise ServerAuthError(self._refusal())
-
-    async def __call__(self, request: Request) -> None:
-        """FastAPI dependency: 401 unless the request may use this server.
-
-        Takes :meth:`admit`'s verdict (made from the headers before the body was read) and,
-        when it is pending on a key in the body, checks that key in the parsed body. Marks
-        the request as allowed to spend the server's keys (``server_keys_allowed``) only when
-        it presents the server token, or the server has none.
-        """
-        verdict = getattr(request.state, ADMISSION_KEY, None)
-        if verdict is None:  # not behind RequestGuard (create_app always puts it there)
-            verdict = self.admit(request.headers, request.url.path)
-        request.state.server_keys_allowed = bool(verdict["server_keys"])
-        keys: dict[str, str] = dict(verdict["own_keys"])
-        if verdict["body_key"]:
-            keys = self._presented_keys(request, await _peek_body_key(request))
-            if not self.providers <= set(keys):
-                raise ServerAuthError(self._refusal())
-        if keys:
-            # Admitted on its own keys: every call it causes spends those keys only.
-            request.state.own_keys = keys
-            request.state.secrets = [*getattr(request.state, "secrets", ()), *keys.values()]
-
-
-def _header_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for provider, header in _HEADER_KEYS.items():
-        value = (headers.get(header) or "").strip()
-        if value:
-            found[provider] = value
-    return found
-
-
-def _bearer_value(authorization: str) -> str:
-    scheme, _, value = authorization.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
-
-
-def _bearer(request: Request) -> str:
-    return _bearer_value(request.headers.get("authorization", ""))
-
-
-async def _peek_body_key(request: Request) -> str | None:
-    """The ``api_key`` of the body, already read and parsed (within the body limit)."""
-    content_type = request.headers.get("content-type", "")
-    try:
-        if content_type.startswith("multipart/form-data"):
-            value = (await request.form()).get("api_key")
-            return value if isinstance(value, str) else None
-        body = await request.json() if await request.body() else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    value = body.get("api_key") if isinstance(body, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _server_holds_keys(router: SmartRouter) -> list[str]:
-    held = [env for env in API_KEY_ENV.values() if os.environ.get(env, "").strip()]
-    if router.provider.has_keys:
-        held.append("api_keys given to the router")
-    return held
-
-
-# -- shaping answers ------------------------------------------------------------------------
-
-
-def _meta(message: AIMessage) -> dict[str, Any]:
-    return dict(message.response_metadata.get("smartroute") or {})
-
-
-def _usage(message: AIMessage) -> dict[str, Any]:
-    return dict(message.usage_metadata or {})
-
-
-def _route_body(message: AIMessage) -> dict[str, Any]:
-    meta = _meta(message)
-    return {
-        "response": message.text,
-        "model": meta.get("model"),
-        "domain": meta.get("domain"),
-        "complexity": meta.get("complexity"),
-        "confidence": meta.get("confidence"),
-        "reason": meta.get("reason"),
-        "cost_usd": meta.get("cost_usd", 0.0),
-        "estimated_cost_usd": meta.get("estimated_cost_usd"),
-        "escalated": meta.get("escalated", False),
-        "dry_run": bool(meta.get("dry_run", False)),
-        "attempts": meta.get("attempts", []),
-        "usage": _usage(message),
-    }
-
-
-def _query_body(message: AIMessage) -> dict[str, Any]:
-    meta = _meta(message)
-    return {
-        "selected_model": meta.get("model"),
-        "response": message.text,
-        "confidence": meta.get("confidence"),
-        "reasoning": meta.get("reason"),
-        "domain": meta.get("domain"),
-        "complexity": meta.get("complexity"),
-        "cost_usd": meta.get("cost_usd", 0.0),
-        "escalated": meta.get("escalated", False),
-        "usage": _usage(message),
-    }
-
-
-def _selection_body(query: str, decision: RoutingDecision) -> dict[str, Any]:
-    return {
-        "query": query,
-        "selected_model": decision.model,
-        "decision": decision.model_dump(mode="json"),
-    }
-
-
-def _settings(budget_usd: float | None = None, **extra: Any) -> dict[str, Any]:
-    settings = {k: v for k, v in extra.items() if v is not None}
-    if budget_usd is not None:
-        settings["budget_usd"] = budget_usd
-    return settings
-
-
-# -- OpenAI chat format -----------------------------------------------------------------------
-
-
-def _text_of(content: str | list[dict[str, Any]] | None) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "\n".join(
-        str(part.get("text", "")) for part in content if part.get("type") in ("text", "input_text")
-    )
-
-
-def _part_attachment(part: Mapping[str, Any], index: int) -> Attachment | None:
-    kind = part.get("type")
-    if kind in ("text", "input_text"):
-        return None
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, Mapping) else image
-        return Attachment.from_base64(str(url or ""), name=f"image-{index}")
-    if kind == "file":
-        file = part.get("file") or {}
-        data = file.get("file_data") if isinstance(file, Mapping) else None
-        if not data:
-            raise InputError(
-                "a 'file' content part needs 'file.file_data' (base64 or a data: URL); "
-                "uploaded file ids are not supported"
-            )
-        return Attachment.from_base64(str(data), name=str(file.get("filename") or "file"))
-    raise UnsupportedAttachmentError(
-        f"content parts of type {kind!r} are not supported: send text, image_url (a data: "
-        "URL) or file parts"
-    )
-
-
-def _chat_input(request: ChatCompletionRequest) -> dict[str, Any]:
-    """Router input from OpenAI messages; files in user turns become attachments (sent with
-    the latest user turn)."""
-    if request.n not in (None, 1):
-        raise InputError(f"n={request.n} is not supported: the router returns one answer (n=1)")
-    if request.tools or request.functions:
-        raise InputError(
-            "tool calling is not supported by /v1/chat/completions: call the chosen model "
-            "directly, or use the Python SmartRouter in a LangChain agent"
-        )
-    messages: list[AnyMessage] = []
-    attachments: list[Attachment] = []
-    for message in request.messages:
-        text = _text_of(message.content)
-        if message.role in ("system", "developer"):
-            messages.append(SystemMessage(content=text))
-        elif message.role == "user":
-            if isinstance(message.content, list):
-                for part in message.content:
-                    found = _part_attachment(part, len(attachments) + 1)
-                    if found is not None:
-                        attachments.append(found)
-            messages.append(HumanMessage(content=text))
-        elif message.role == "assistant":
-            messages.append(AIMessage(content=text))
-        else:
-            raise InputError(
-                f"messages with role {message.role!r} are not supported (no tool calling): "
-                "send system, user and assistant messages"
-            )
-    if not any(m.type == "human" for m in messages):
-        raise InputError("the messages have no user message: add {'role': 'user', ...}")
-    return {"messages": messages, "attachments": attachments}
-
-
-def _completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
-
-
-def _openai_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    if not usage:
-        return None
-    prompt = int(usage.get("input_tokens", 0))
-    completion = int(usage.get("output_tokens", 0))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": int(usage.get("total_tokens", prompt + completion)),
-    }
-
-
-def _sse(data: Mapping[str, Any] | str) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"data: {payload}\n\n".encode()
-
-
-# -- the route class ------------------------------------------------------------------------------
-
-
-def _error_route_class(server_token: str | None) -> type[APIRoute]:
-    class GuardedRoute(APIRoute):
-        """Reads the (capped) body first, parsing big JSON off the event loop; runs the
-        handler so that a client's disconnect cancels it; turns every exception a handler (or
-        its dependencies) raises into a JSON error with the status it maps to. Framework
-        errors (validation, 404/405) go to the app's handlers."""
-
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
-
-            async def guarded(request: Request) -> Response:
-                with recording_provider_failures() as failures:
-                    try:
-                        await preload_body(request)
-                        return await cancel_on_disconnect(request, handler(request))
-                    except (RequestValidationError, StarletteHTTPException):
-                        raise
-                    except ClientDisconnectedError:
-                        return disconnected_response()
-                    except Exception as exc:
-                        status, body, headers = _exception_payload(
-                            exc,
-                            _request_secrets(request, server_token),
-                            failures=failures,
-                            own_key=bool(getattr(request.state, "brought_key", False)),
-                        )
-                        return JSONResponse(body, status_code=status, headers=headers)
-
-            return guarded
-
-    return GuardedRoute
-
-
-# -- the app -----------------------------------------------------------------------------------
 
 
 def _playground_html() -> str:
@@ -1046,7 +249,7 @@ def create_app(
     router = router if router is not None else SmartRouter.from_preset(preset)
     if server_token is not None and not server_token.strip():
         raise ConfigError("the server token is empty: set a long random value, or give none")
-    held = _server_holds_keys(router)
+    held = server_holds_keys(router)
     if held and server_token is None and not insecure_open:
         raise ConfigError(
             f"refusing to start: the server holds provider keys ({', '.join(held)}) and no "
@@ -1074,13 +277,13 @@ def create_app(
 
     token = server_token.strip() if server_token else None
     register_secret(token)  # redacted by value from every message and log line
-    access = _Access(router, token)
+    access = Access(router, token)
     limits = AttachmentLimits(max_bytes=max_upload_bytes)
     calls = RouterCalls(
         router, first_token_timeout_s=first_token_timeout_s, total_timeout_s=total_timeout_s
     )
     playground = _playground_html()
-    route_class = _error_route_class(token)
+    route_class = error_route_class(token)
     protected: set[str] = set()  # filled below, once the protected routes exist
 
     app = FastAPI(
@@ -1116,7 +319,7 @@ def create_app(
         protected=protected,
         body_limit=body_limit,
         too_large=too_large,
-        error_body=lambda status, message, kind: _error_body(status, message, kind, ()),
+        error_body=lambda status, message, kind: error_body(status, message, kind, ()),
         auth_errors=(ServerAuthError,),
         allowed_hosts=allowed_hosts,
     )
@@ -1128,11 +331,11 @@ def create_app(
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        body = _error_body(
+        body = error_body(
             422,
-            _validation_message(exc.errors()),
+            validation_message(exc.errors()),
             "RequestValidationError",
-            _request_secrets(request, token),
+            request_secrets(request, token),
             errors=errors,
         )
         return JSONResponse(body, status_code=422)
@@ -1143,7 +346,7 @@ def create_app(
         if exc.status_code == 404:
             message = f"no endpoint {request.url.path}: see GET / for the list, or /docs"
         kind = exc.kind if isinstance(exc, BodyTooLargeError) else "HTTPException"
-        body = _error_body(exc.status_code, message, kind, ())
+        body = error_body(exc.status_code, message, kind, ())
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     # -- open endpoints --------------------------------------------------------------------
@@ -1194,7 +397,7 @@ def create_app(
                 "own_keys_accepted": token is None or access.own_keys_allowed,
             },
             # Whether a request needs to bring a key (never the keys themselves).
-            "provider_keys_on_server": bool(_server_holds_keys(router)),
+            "provider_keys_on_server": bool(server_holds_keys(router)),
             "limits": {
                 "max_body_bytes": max_body_bytes,
                 "max_upload_bytes": max_upload_bytes,
@@ -1225,396 +428,17 @@ def create_app(
 
     api = APIRouter(dependencies=[Depends(access)], route_class=route_class)
 
-    @api.get("/models", summary="The catalog with prices, weakest first")
-    async def models() -> dict[str, Any]:
-        catalog = router.catalog
-        return {
-            "preset": router.policy_name,
-            "ladder": list(catalog.ladder),
-            "models": [
-                {**catalog[name].model_dump(), "provider_model_id": catalog[name].provider_model_id}
-                for name in catalog.ladder
-            ],
-        }
-
-    @api.post("/route", summary="Route a prompt and answer it")
-    async def route(body: RouteRequest, request: Request) -> dict[str, Any]:
-        grant = access.grant(request, body.api_key)
-        settings = _settings(
-            body.budget_usd, dry_run=body.dry_run or None, temperature=body.temperature
-        )
-        message = await calls.invoke(body.prompt, size=len(body.prompt), **grant, **settings)
-        result = _route_body(message)
-        meta = _meta(message)
-        answered = meta.get("model")
-        used = next((a for a in reversed(meta.get("attempts") or []) if a.get("ok")), None)
-        if body.temperature is not None and used is not None and used.get("temperature") is None:
-            spec = router.catalog.get(answered) if isinstance(answered, str) else None
-            why = (
-                "is a reasoning model and takes none"
-                if spec is not None and spec.reasoning
-                else "has no temperature setting"
-            )
-            result["warnings"] = [f"temperature not applied: {answered} {why}"]
-        return result
-
-    @api.post("/route/with-file", summary="Route a prompt with an image, PDF or text file")
-    async def route_with_file(
-        request: Request,
-        prompt: Annotated[str, Form(description="the question about the file")],
-        file: Annotated[UploadFile, File(description="an image, a PDF or a UTF-8 text file")],
-        api_key: Annotated[str | None, Form()] = None,
-        dry_run: Annotated[bool, Form()] = False,
-        budget_usd: Annotated[float | None, Form(gt=0)] = None,
-    ) -> dict[str, Any]:
-        _check_form(await request.form())
-        grant = access.grant(request, api_key)
-        _not_blank_or_raise(prompt)
-        name = file.filename or "upload"
-        if file.size is not None and file.size > limits.max_bytes:
-            raise AttachmentTooLargeError(
-                f"attachment {name!r} is {file.size / 1e6:.1f} MB; the limit is "
-                f"{limits.max_bytes / 1e6:.1f} MB: send a smaller file (compress images, or "
-                "split the PDF)"
-            )
-        data = await file.read(limits.max_bytes + 1)
-        # PDF parsing is CPU work: keep it off the event loop.
-        attachment = await asyncio.to_thread(Attachment.from_bytes, data, name=name, limits=limits)
-        settings = _settings(budget_usd, dry_run=dry_run or None)
-        message = await calls.invoke(
-            {"query": prompt, "attachments": [attachment]},
-            size=len(prompt) + len(attachment.text or ""),
-            **grant,
-            **settings,
-        )
-        result = _route_body(message)
-        result["attachment"] = attachment.model_dump(exclude={"data_base64", "text"})
-        return result
-
-    @api.post("/query", summary="Answer a query (the second older system's shape)")
-    async def query(body: QueryRequest, request: Request) -> dict[str, Any]:
-        grant = access.grant(request, body.api_key)
-        message = await calls.invoke(
-            body.query, size=len(body.query), **grant, **_settings(body.budget_usd)
-        )
-        return _query_body(message)
-
-    @api.post("/query-compare", summary="Ask several models and compare their answers")
-    async def query_compare(body: CompareRequest, request: Request) -> dict[str, Any]:
-        grant = access.grant(request, body.api_key)
-        names = _compare_models(body.models, max_batch)
-        if len(body.query) > COMPARE_MAX_CHARS:
-            raise _TooManyQueriesError(
-                f"the query is {len(body.query):,} characters; /query-compare takes at most "
-                f"{COMPARE_MAX_CHARS:,} (it sends the query to every model): use /route or "
-                "/query for longer input"
-            )
-        for name in names or ():
-            _check_model(router, name)
-        report = await calls.within_deadline(
-            router.acompare(body.query, models=names, **grant), "the comparison"
-        )
-        return report.model_dump(mode="json")
-
-    @api.post("/query-specific", summary="Answer a query with one given model")
-    async def query_specific(body: SpecificRequest, request: Request) -> dict[str, Any]:
-        grant = access.grant(request, body.api_key)
-        _check_model(router, body.model)
-        message = await calls.invoke(body.query, size=len(body.query), **grant, model=body.model)
-        return {**_query_body(message), "forced": True}
-
-    @api.post("/batch-query", summary=f"Answer up to {max_batch} queries, results in order")
-    async def batch_query(body: BatchRequest, request: Request) -> dict[str, Any]:
-        _check_batch(len(body.queries), max_batch)
-        grant = access.grant(request, body.api_key)
-        secrets = _request_secrets(request, token)
-        own_key = bool(getattr(request.state, "brought_key", False))
-        gate = asyncio.Semaphore(batch_concurrency)
-        settings = _settings(body.budget_usd)
-
-        async def one(index: int, text: str) -> dict[str, Any]:
-            async with gate:
-                # Each query's provider failures are its own (its status and Retry-After).
-                with recording_provider_failures() as failures:
-                    try:
-                        message = await calls.invoke(text, size=len(text), **grant, **settings)
-                    except Exception as exc:
-                        status, error, _ = _exception_payload(
-                            exc, secrets, failures=failures, own_key=own_key
-                        )
-                        return {
-                            "index": index,
-                            "query": text,
-                            "ok": False,
-                            "status": status,
-                            **error,
-                        }
-            return {"index": index, "query": text, "ok": True, **_query_body(message)}
-
-        results = await asyncio.gather(*(one(i, q) for i, q in enumerate(body.queries)))
-        return {
-            "count": len(results),
-            "succeeded": sum(1 for r in results if r["ok"]),
-            "failed": sum(1 for r in results if not r["ok"]),
-            "cost_usd": round(sum(r.get("cost_usd") or 0.0 for r in results), 8),
-            "results": results,
-        }
-
-    @api.post("/test-selection", summary="Routing decisions only: no model call, no key")
-    async def test_selection(body: SelectionRequest, request: Request) -> dict[str, Any]:
-        # No answer is generated, but an LLM classifier would spend someone's key.
-        grant = access.grant(request, None)
-        if (body.query is None) == (body.queries is None):
-            raise InputError(
-                "send either 'query' (one string) or 'queries' (a list of strings), not both "
-                "and not neither"
-            )
-        if body.query is not None:
-            decision = await calls.route(body.query, size=len(body.query), **grant)
-            return _selection_body(body.query, decision)
-        assert body.queries is not None
-        _check_batch(len(body.queries), max_batch)
-        gate = asyncio.Semaphore(batch_concurrency)
-
-        async def one(text: str) -> dict[str, Any]:
-            async with gate:
-                return _selection_body(text, await calls.route(text, size=len(text), **grant))
-
-        return {"results": await asyncio.gather(*(one(q) for q in body.queries))}
-
-    @api.get("/v1/models", summary="OpenAI-compatible model list")
-    async def openai_models() -> dict[str, Any]:
-        created = 0
-        names = [ROUTER_MODEL_NAME, *router.catalog]
-        return {
-            "object": "list",
-            "data": [
-                {"id": n, "object": "model", "created": created, "owned_by": "smartroute"}
-                for n in names
-            ],
-        }
-
-    @api.post(
-        "/v1/chat/completions", summary="OpenAI-compatible chat completions", response_model=None
+    deps = ServerDeps(
+        router=router,
+        access=access,
+        calls=calls,
+        token=token,
+        limits=limits,
+        max_batch=max_batch,
+        batch_concurrency=batch_concurrency,
     )
-    async def chat_completions(
-        body: ChatCompletionRequest, request: Request
-    ) -> dict[str, Any] | StreamingResponse:
-        grant = access.grant(request, body.api_key, bearer_is_key=True)
-        settings: dict[str, Any] = dict(grant)
-        if body.temperature is not None:
-            settings["temperature"] = body.temperature
-        if body.model not in _ROUTER_ALIASES:
-            if body.model not in router.catalog:
-                raise UnknownModelError(
-                    f"unknown model {body.model!r}: use {ROUTER_MODEL_NAME!r} to let the router "
-                    f"choose, or one of: {', '.join(router.catalog)}"
-                )
-            settings["model"] = body.model
-        has_files = any(isinstance(m.content, list) for m in body.messages)
-        # Decoding and parsing files (a PDF's text) is CPU work: off the event loop.
-        payload = await asyncio.to_thread(_chat_input, body) if has_files else _chat_input(body)
-        size = _input_size(payload)
-        completion_id = _completion_id()
-        created = int(time.time())
-        if not body.stream:
-            message = await calls.invoke(payload, size=size, **settings)
-            meta = _meta(message)
-            return {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": meta.get("model") or ROUTER_MODEL_NAME,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": message.text},
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": _openai_usage(message.usage_metadata),
-                "system_fingerprint": None,
-                "smartroute": meta,
-            }
-        include_usage = bool((body.stream_options or {}).get("include_usage"))
-        return await _stream_completion(
-            calls,
-            calls.events(payload, size=size, settings=settings),
-            completion_id=completion_id,
-            created=created,
-            include_usage=include_usage,
-            secrets=_request_secrets(request, token),
-        )
-
+    add_legacy_routes(api, deps)
+    add_openai_routes(api, deps)
     app.include_router(api)
     protected.update(route.path for route in api.routes if isinstance(route, APIRoute))
     return app
-
-
-def _input_size(payload: Mapping[str, Any]) -> int:
-    """Characters of text in a chat payload, attachments' text included."""
-    messages = payload.get("messages") or []
-    attachments = payload.get("attachments") or []
-    return sum(len(m.text) for m in messages) + sum(len(a.text or "") for a in attachments)
-
-
-def _check_form(form: Mapping[str, Any]) -> None:
-    """/route/with-file takes one file and its named fields (plus the older systems')."""
-    items = list(form.multi_items()) if hasattr(form, "multi_items") else list(form.items())
-    files = [value for key, value in items if key == "file"]
-    if len(files) > 1:
-        raise InputError(
-            f"{len(files)} files were uploaded; /route/with-file accepts one file per request: "
-            "send the others in separate requests"
-        )
-    unknown = sorted({key for key, _ in items} - _WITH_FILE_FIELDS - LEGACY_FIELDS)
-    if unknown:
-        raise _UnknownFieldError(
-            f"unknown field '{unknown[0]}': /route/with-file takes "
-            f"{', '.join(sorted(_WITH_FILE_FIELDS))}"
-        )
-
-
-def _compare_models(models: Sequence[str] | None, limit: int) -> list[str] | None:
-    """The models to compare: at most ``limit`` names, duplicates dropped (order kept)."""
-    if models is None:
-        return None
-    if len(models) > limit:
-        raise _TooManyQueriesError(
-            f"{len(models)} models in one comparison; the limit is {limit}: name each model "
-            "once (GET /models lists them)"
-        )
-    return list(dict.fromkeys(models))
-
-
-def _not_blank_or_raise(prompt: str) -> None:
-    if not prompt.strip():
-        raise EmptyQueryError(
-            "the prompt is empty: send the question about the file in the 'prompt' field"
-        )
-
-
-def _check_model(router: SmartRouter, name: str) -> None:
-    if name not in router.catalog:
-        raise UnknownModelError(
-            f"unknown model {name!r}; the catalog has: {', '.join(router.catalog)} "
-            "(GET /models lists them with prices)"
-        )
-
-
-def _check_batch(count: int, limit: int) -> None:
-    if count > limit:
-        raise _TooManyQueriesError(
-            f"{count} queries in one request; the limit is {limit}: split them into "
-            f"requests of at most {limit}"
-        )
-
-
-async def _stream_completion(
-    calls: RouterCalls,
-    events: AsyncIterator[StreamEvent],
-    *,
-    completion_id: str,
-    created: int,
-    include_usage: bool,
-    secrets: Sequence[str],
-) -> StreamingResponse:
-    """Server-sent events in OpenAI's chunk format.
-
-    The router runs until its first token (or its end) before the response starts, so a
-    failure before any token (no key, every model failed, a bad attachment, the first-token
-    timeout) is an ordinary HTTP error; a failure after that, the total deadline included, is
-    sent as an ``error`` event before ``[DONE]``.
-    """
-    timed = calls.timed(events, first_token=True)
-    model = ROUTER_MODEL_NAME
-    buffered: list[StreamEvent] = []
-    finished = False
-    try:
-        while True:
-            try:
-                event = await timed.__anext__()
-            except StopAsyncIteration:
-                finished = True
-                break
-            buffered.append(event)
-            if event[0] == "chunk" and event[1].content:
-                break
-    except BaseException:
-        await timed.aclose()
-        raise
-
-    def chunk(delta: Mapping[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        return _sse(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": None,
-                "choices": [
-                    {"index": 0, "delta": dict(delta), "logprobs": None, "finish_reason": finish}
-                ],
-                **extra,
-            }
-        )
-
-    async def body() -> AsyncIterator[bytes]:
-        nonlocal model
-        usage: dict[str, int] | None = None
-        meta: dict[str, Any] = {}
-        started = False
-
-        async def replay() -> AsyncIterator[StreamEvent]:
-            for item in buffered:
-                yield item
-            if not finished:
-                async for item in timed:
-                    yield item
-
-        try:
-            async for kind, value in replay():
-                if kind == "model":
-                    model = value
-                    continue
-                piece: AIMessageChunk = value
-                if piece.usage_metadata:
-                    usage = _openai_usage(piece.usage_metadata)
-                if "smartroute" in piece.response_metadata:
-                    meta = dict(piece.response_metadata["smartroute"])
-                if not started:
-                    started = True
-                    yield chunk({"role": "assistant", "content": ""})
-                if piece.text:
-                    yield chunk({"content": piece.text})
-            if not started:
-                yield chunk({"role": "assistant", "content": ""})
-            model = meta.get("model") or model
-            yield chunk({}, "stop", smartroute=meta)
-            if include_usage:
-                yield _sse(
-                    {
-                        "id": completion_id,
-                        "object": "chat.completion.chunk",
-                        "created": created,
-                        "model": model,
-                        "system_fingerprint": None,
-                        "choices": [],
-                        "usage": usage,
-                    }
-                )
-        except Exception as exc:
-            # Headers are sent: the error travels as an event (OpenAI clients raise on it).
-            _, error, _ = _exception_payload(exc, secrets)
-            yield _sse({"error": error["error"]})
-        finally:
-            # A client that hangs up mid-answer stops the run (and its model call) here.
-            await timed.aclose()
-        yield _sse("[DONE]")
-
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )

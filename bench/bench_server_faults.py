@@ -3,7 +3,7 @@
 What it measures
 ----------------
 Three processes on the loopback: a fake OpenAI-compatible provider
-(``tests/integration/fake_upstream.py``), ``smartroute serve``'s app under uvicorn over the
+(``tests/support/fake_upstream.py``), ``smartroute serve``'s app under uvicorn over the
 ``openai`` preset's real ``langchain-openai`` models pointed at it (``OPENAI_BASE_URL``), and
 this script's async ``httpx`` client keeping ``--concurrency`` requests in flight until
 ``--requests`` have been sent, spread over ``/route``, ``/query``, ``/v1/chat/completions``
@@ -106,7 +106,7 @@ def fault_for(seed: int, rate: float, tag: int, model: str) -> str:
 def serve_upstream(port: int, seed: int, rate: float) -> None:
     """The fake provider on 127.0.0.1:``port`` (child process)."""
     sys.path.insert(0, str(ROOT))
-    from tests.integration.fake_upstream import FakeUpstream
+    from tests.support.fake_upstream import FakeUpstream
 
     def choose(body: dict[str, Any]) -> str:
         messages = body.get("messages") or [{}]

@@ -1,5 +1,5 @@
 """Fault injection: ``smartroute serve``'s app over the real ``langchain-openai`` models, pointed
-at a fake OpenAI-compatible provider (:mod:`tests.integration.fake_upstream`) that rate-limits,
+at a fake OpenAI-compatible provider (:mod:`tests.support.fake_upstream`) that rate-limits,
 errs, resets, sends invalid JSON, stalls, drips and breaks streams. Checks the status each
 outcome maps to, the attempts recorded (one provider request each), the deadlines, and that
 no key leaks into a response or a log line."""
@@ -24,8 +24,8 @@ import pytest
 from smartroute_graph import SmartRouter
 from smartroute_graph.core.providers import SDK_MAX_RETRIES
 from smartroute_graph.serving.app import create_app
-from tests.integration.fake_upstream import FakeUpstream, fake_upstream
-from tests.integration.fixtures import LiveServer, live_server
+from tests.support.fake_upstream import FakeUpstream, fake_upstream
+from tests.support.servers import LiveServer, live_server
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from smartroute_graph.serving.app import create_app
-from tests.integration.fixtures import fake_router, live_server
+from tests.support.servers import fake_router, live_server
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,7 @@ from smartroute_graph.core.errors import OutcomeStoreError
 from smartroute_graph.routing.learned import LearnedPolicy, LearnedSettings
 from smartroute_graph.routing.outcomes import Observation, hash_text
 from smartroute_graph.routing.stores import PostgresOutcomeStore, open_outcome_store
-
-from .fixtures import free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,8 @@ import pytest
 from smartroute_graph import SmartRouter
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.serving.app import create_app
-from tests.integration.fixtures import (
+from tests.support.pdfs import encrypted_pdf, png, text_pdf
+from tests.support.servers import (
     MODEL_NAMES,
     Tracker,
     fake_models,
@@ -31,7 +32,6 @@ from tests.integration.fixtures import (
     free_port,
     live_server,
 )
-from tests.unit.pdf_fixtures import encrypted_pdf, png, text_pdf
 
 pytestmark = pytest.mark.integration
 

@@ -43,7 +43,8 @@ from smartroute_graph.serving.command import (
 )
 from smartroute_graph.serving.guard import escape_for_log, host_allowed
 from smartroute_graph.testing import FakeChatModel
-from tests.integration.fixtures import (
+from tests.support.pdfs import png
+from tests.support.servers import (
     MODEL_NAMES,
     Tracker,
     fake_models,
@@ -51,7 +52,6 @@ from tests.integration.fixtures import (
     free_port,
     live_server,
 )
-from tests.unit.pdf_fixtures import png
 
 pytestmark = pytest.mark.integration
 

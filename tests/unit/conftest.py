@@ -10,6 +10,7 @@ from pytest_socket import disable_socket
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.testing import FakeChatModel
+from tests.support.fakes import fake_models
 
 os.environ["LANGSMITH_TRACING"] = "false"
 os.environ["LANGCHAIN_TRACING_V2"] = "false"
@@ -30,10 +31,7 @@ def _no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def fakes() -> dict[str, FakeChatModel]:
     """One scripted model per openai-preset name; each answer names its model."""
-    return {
-        name: FakeChatModel(responses=[f"answer from {name}: all good here"], model_name=name)
-        for name in ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-    }
+    return fake_models()
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import InputError, SmartRouteError
 from smartroute_graph.core.pricing import estimate_output_tokens, estimate_tokens
 from smartroute_graph.testing import FakeChatModel
-from tests.unit.pdf_fixtures import (
+from tests.support.classifiers import StubClassifier
+from tests.support.pdfs import (
     encrypted_pdf,
     gif,
     jpeg_header,
@@ -43,7 +44,6 @@ from tests.unit.pdf_fixtures import (
     text_pdf,
     webp_header,
 )
-from tests.unit.stubs import StubClassifier
 
 PASSWORD_MESSAGE = "is password-protected: remove the password and upload again"
 # pypdf patched in a test reaches only PDFs read in this process (the default is a worker

@@ -21,7 +21,7 @@ from smartroute_graph.evaluation.calibrate import (
 from smartroute_graph.evaluation.command import main
 from smartroute_graph.evaluation.datasets import load_dataset
 from smartroute_graph.evaluation.runner import RouteSettings, decide
-from tests.unit.eval_stubs import ScriptedClassifier, write_jsonl
+from tests.support.eval_data import ScriptedClassifier, write_jsonl
 
 
 def test_parse_target() -> None:

@@ -13,8 +13,7 @@ from smartroute_graph.classifiers.llm import LLMClassifier
 from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.testing import FakeChatModel
-
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 
 class ByText(StubClassifier):

@@ -8,6 +8,7 @@ import pytest
 
 from smartroute_graph import SmartRouter, cli
 from smartroute_graph.testing import FakeChatModel
+from tests.support.fakes import OPENAI_MODELS
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -42,10 +43,7 @@ def test_route_streams_the_answer(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real-0000000000")
-    fakes = {
-        n: FakeChatModel(responses=[f"streamed words from {n}"])
-        for n in ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-    }
+    fakes = {n: FakeChatModel(responses=[f"streamed words from {n}"]) for n in OPENAI_MODELS}
     monkeypatch.setattr(
         cli, "_router", lambda args: SmartRouter.from_preset("openai", models=fakes)
     )

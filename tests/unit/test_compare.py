@@ -5,8 +5,7 @@ import pytest
 from smartroute_graph import SmartRouter
 from smartroute_graph.core.errors import UnknownModelError
 from smartroute_graph.testing import FakeChatModel
-
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 
 def length_scorer(query: str, answer: str, domain: str) -> float:

@@ -20,8 +20,7 @@ from smartroute_graph import (
     StreamInterruptedError,
 )
 from smartroute_graph.testing import FakeChatModel
-
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 
 def meta(message: AIMessage) -> dict[str, Any]:

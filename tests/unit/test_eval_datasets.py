@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smartroute_graph.evaluation.datasets import EvalDataError, load_dataset, subsample
-from tests.unit.eval_stubs import write_jsonl
+from tests.support.eval_data import write_jsonl
 
 
 def test_labels_file_and_corpus_history(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from smartroute_graph.evaluation.datasets import EvalDataError, load_dataset
 from smartroute_graph.evaluation.metrics import expected_calibration_error
 from smartroute_graph.evaluation.report import print_report, to_jsonable, write_plot
 from smartroute_graph.evaluation.runner import RouteSettings, route_dataset
-from tests.unit.eval_stubs import ScriptedClassifier, write_jsonl
+from tests.support.eval_data import ScriptedClassifier, write_jsonl
 
 # prompt -> (domain the classifier says, complexity_score, domain probability)
 SCRIPT = {

@@ -15,8 +15,7 @@ from smartroute_graph import (
     SmartRouter,
 )
 from smartroute_graph.core.inputs import classification_text, normalise_input, with_attachments
-
-from .pdf_fixtures import png
+from tests.support.pdfs import png
 
 PNG = png(2, 2)
 

@@ -9,6 +9,7 @@ from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import MissingAPIKeyError, OwnKeysOnlyError
 from smartroute_graph.core.providers import ModelProvider, redact_secrets, register_secret
 from smartroute_graph.testing import FakeChatModel
+from tests.support.fakes import OPENAI_MODELS, fake_models
 
 # Shapes no pattern knows: only redaction by value catches them.
 PLAIN_KEY = "plainsecret-7f3a9c1e5b2d4f6a8c0e"
@@ -16,15 +17,8 @@ ENV_KEY = "envkey.9Z8Y7X6W5V4U3T2S"
 
 
 def _models(**errors: BaseException) -> dict[str, FakeChatModel]:
-    names = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-    return {
-        n: FakeChatModel(
-            responses=[f"from {n}"],
-            model_name=n,
-            error=errors.get(n.replace("-", "_").replace(".", "_")),
-        )
-        for n in names
-    }
+    per_model = {n.replace("-", "_").replace(".", "_"): n for n in OPENAI_MODELS}
+    return fake_models(per_model={per_model[k]: {"error": e} for k, e in errors.items()})
 
 
 def test_own_keys_only_never_falls_back_to_the_environment(
@@ -50,7 +44,7 @@ def test_own_keys_only_refuses_models_holding_the_operators_credentials() -> Non
     router = SmartRouter.from_preset("openai", models=_models())
     with pytest.raises(OwnKeysOnlyError, match="operator's credentials"):
         router.invoke("hi there", api_keys={"openai": PLAIN_KEY}, own_keys_only=True)
-    assert router.invoke("hi there").text.startswith("from ")
+    assert router.invoke("hi there").text.startswith("answer from ")
 
 
 def test_an_echoed_key_of_any_shape_is_redacted_from_attempts(

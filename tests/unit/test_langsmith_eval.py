@@ -20,8 +20,8 @@ from smartroute_graph.evaluation.langsmith_eval import (
     run_experiment,
     to_examples,
 )
-from tests.unit.eval_stubs import ScriptedClassifier, write_jsonl
-from tests.unit.langsmith_stubs import RecordingSession, recording_client
+from tests.support.eval_data import ScriptedClassifier, write_jsonl
+from tests.support.langsmith import RecordingSession, recording_client
 
 SCRIPT = {
     "p1": ("creative", 0.9, 0.9),

@@ -1,7 +1,7 @@
 """PDF text extraction under hostile input: a whole-extraction deadline that interrupts a page,
 a character cap that stops reading early, a memory cap, and a cap on concurrent extractions.
 
-The bombs are real files (tests/unit/pdf_fixtures.py): a few KB of compressed content that
+The bombs are real files (tests/support/pdfs.py): a few KB of compressed content that
 pypdf spends seconds and hundreds of MB on. Time bounds are generous (a 1 s limit must end
 within 5 s); without the worker process the same files take 8-50 s on a 2-core machine.
 """
@@ -25,7 +25,7 @@ from smartroute_graph.core.attachments import (
 )
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.pdf_worker import read_pages, slot
-from tests.unit.pdf_fixtures import (
+from tests.support.pdfs import (
     bomb_content,
     compressed_pdf,
     text_content,

@@ -6,9 +6,8 @@ from smartroute_graph import Attachment, BudgetError, InputError, Policy
 from smartroute_graph.core.catalog import Catalog, ModelSpec
 from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.routing.policy import PRESET_TABLES
-
-from .pdf_fixtures import png
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
+from tests.support.pdfs import png
 
 PNG = png(2, 2)
 

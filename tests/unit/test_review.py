@@ -10,9 +10,8 @@ from langchain_core.messages import AIMessage
 from smartroute_graph import ConfigError, SmartRouter
 from smartroute_graph.quality.review import logprob_confidence
 from smartroute_graph.testing import FakeChatModel
-
-from .openai_stub import recording_openai_model
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
+from tests.support.openai import recording_openai_model
 
 GOOD_LOGPROBS = [-0.05, -0.1, -0.02]  # confidence ≈ 0.94
 POOR_LOGPROBS = [-2.0, -1.5, -2.5]  # confidence ≈ 0.14

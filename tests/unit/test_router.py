@@ -21,9 +21,8 @@ from smartroute_graph import (
 from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
 from smartroute_graph.routing.policy import PRESET_TABLES
 from smartroute_graph.testing import FakeChatModel
-
-from .openai_stub import recording_openai_model
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
+from tests.support.openai import recording_openai_model
 
 
 class APIStatusError(Exception):

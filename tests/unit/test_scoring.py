@@ -26,8 +26,7 @@ from smartroute_graph.quality.scoring import (
     safe_eval,
     score_response,
 )
-
-from .stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 # --------------------------------------------------------------------------------------------
 # Answers of known quality: (label, answer), best first within each query

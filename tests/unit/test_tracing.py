@@ -20,8 +20,9 @@ from smartroute_graph.graph.tracing import (
 from smartroute_graph.routing import policy
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.testing import FakeChatModel
-from tests.unit.langsmith_stubs import RecordingSession, recording_client
-from tests.unit.stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
+from tests.support.fakes import OPENAI_MODELS, fake_models
+from tests.support.langsmith import RecordingSession, recording_client
 
 NODES = ("prepare", "classify_domain", "assess_complexity", "select_model")
 
@@ -81,11 +82,9 @@ def tracer() -> tuple[LangChainTracer, RecordingSession]:
 
 
 def math_router(**models: FakeChatModel) -> SmartRouter:
-    fakes = {
-        name: models.get(name.replace("-", "_").replace(".", "_"))
-        or FakeChatModel(responses=[f"answer from {name}"], model_name=name)
-        for name in ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-    }
+    fakes: dict[str, FakeChatModel] = fake_models()
+    for name in OPENAI_MODELS:
+        fakes[name] = models.get(name.replace("-", "_").replace(".", "_")) or fakes[name]
     return SmartRouter.from_preset(
         "openai", models=fakes, classifier=StubClassifier("math", "moderate")
     )
@@ -143,10 +142,7 @@ def test_escalated_call_is_tagged_with_the_model_that_answered() -> None:
 
 def test_async_call_and_two_calls_do_not_mix() -> None:
     t, session = tracer()
-    fakes = {
-        n: FakeChatModel(responses=["ok"], model_name=n)
-        for n in ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-    }
+    fakes = fake_models(responses=["ok"])
     chat = SmartRouter.from_preset(
         "openai", models=fakes, classifier=StubClassifier("chat", "simple")
     )

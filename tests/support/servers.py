@@ -19,6 +19,7 @@ from pydantic import Field
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.testing import FakeChatModel
+from tests.support import fakes
 
 __all__ = [
     "MODEL_NAMES",
@@ -31,7 +32,7 @@ __all__ = [
     "live_server",
 ]
 
-MODEL_NAMES = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
+MODEL_NAMES = fakes.OPENAI_MODELS
 
 
 class Tracker:
@@ -88,20 +89,8 @@ class RecordingFake(FakeChatModel):
 
 
 def fake_models(tracker: Tracker | None = None, **overrides: Any) -> dict[str, RecordingFake]:
-    """One recording model per openai-preset name, sharing one tracker; each answer names
-    its model. ``overrides`` apply to every model (per model: pass ``{name: {...}}`` as
-    ``per_model``)."""
-    tracker = tracker or Tracker()
-    per_model: dict[str, dict[str, Any]] = overrides.pop("per_model", {})
-    return {
-        name: RecordingFake(
-            responses=[f"answer from {name}: all good here"],
-            model_name=name,
-            tracker=tracker,
-            **{**overrides, **per_model.get(name, {})},
-        )
-        for name in MODEL_NAMES
-    }
+    """:func:`tests.support.fakes.fake_models` as recording models sharing one tracker."""
+    return fakes.fake_models(RecordingFake, tracker=tracker or Tracker(), **overrides)
 
 
 def fake_router(models: dict[str, FakeChatModel] | None = None, **kwargs: Any) -> SmartRouter:

@@ -1,7 +1,7 @@
 """Real files built in memory for attachment tests: PDFs with a text layer, scanned-style PDFs,
 encrypted PDFs, and small images. Pure Python (pypdf only for encryption), deterministic.
 
-Server and integration tests import these too (``from tests.unit.pdf_fixtures import ...``).
+Server and integration tests import these too (``from tests.support.pdfs import ...``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.testing import FakeChatModel
 from tests.unit.stubs import StubClassifier
 
-NODES = ("prepare", "classify_domain", "assess_complexity", "select_model")
+NODES = ("prepare", "classify_domain", "assess_complexity", "learned", "select_model")
 
 
 class RecordingSession(requests.Session):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from smartroute_graph.core.errors import OutcomeStoreError, SmartRouteError
+from smartroute_graph.core.errors import InputError, OutcomeStoreError
 from smartroute_graph.routing.learned import (
     LearnedDecision,
     LearnedPolicy,
@@ -66,9 +66,11 @@ class Embedder(Protocol):
         ...
 
 
-class UnknownOutcomeError(SmartRouteError, KeyError):
+class UnknownOutcomeError(InputError, KeyError):
     """Feedback names an outcome id this router does not remember (never answered here,
-    learning was off, or the answer is older than the pending time-to-live)."""
+    learning was off, or the answer is older than the pending time-to-live); HTTP 404."""
+
+    http_status = 404
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""

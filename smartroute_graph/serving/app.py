@@ -139,6 +139,7 @@ from smartroute_graph.core.errors import (
 from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, register_secret
 from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.serving.feedback import mount_feedback
 
 __all__ = [
     "DEFAULT_BATCH_CONCURRENCY",
@@ -1143,6 +1144,7 @@ def create_app(
             secrets=_request_secrets(request, token),
         )
 
+    mount_feedback(api, router)  # POST /feedback (serving/feedback.py)
     app.include_router(api)
     return app
 

@@ -34,14 +34,14 @@ from smartroute_graph.graph.build import (
     build_graph,
     routing_metadata,
 )
-from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY
+from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY, embedder_for
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
 from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
 from smartroute_graph.routing.config import RouterConfig, load_config
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.observations import Observation
-from smartroute_graph.routing.online import Embedder, OnlineLearner, UnknownOutcomeError
+from smartroute_graph.routing.online import OnlineLearner, UnknownOutcomeError
 from smartroute_graph.routing.operating import OperatingPoint
 from smartroute_graph.routing.outcomes import OutcomeStore
 from smartroute_graph.routing.policy import (
@@ -517,24 +517,4 @@ def _learner(
         if quality_tolerance is not None
         else OperatingPoint()
     )
-    return OnlineLearner(store, embedder=_embedder(classifier), operating_point=point)
-
-
-def _embedder(classifier: Classifier) -> Embedder:
-    """What embeds queries: the router's classifier when it can (one forward pass), else the
-    encoder inside it (a cascade's first stage, an LLM classifier's fallback), else the
-    packaged encoder."""
-    for candidate in (
-        classifier,
-        getattr(classifier, "first", None),
-        getattr(classifier, "fallback", None),
-    ):
-        if hasattr(candidate, "classify_with_embeddings"):
-            if getattr(candidate, "embedding_dim", 0) is None:
-                raise ConfigError(
-                    f"classifier {getattr(candidate, 'name', candidate)!r} exports no sentence "
-                    "embedding, which learning needs: add it with python "
-                    "tools/add_embedding_outputs.py FOLDER, or use the packaged encoder"
-                )
-            return cast(Embedder, candidate)
-    return cast(Embedder, load_classifier("encoder"))
+    return OnlineLearner(store, embedder=embedder_for(classifier), operating_point=point)

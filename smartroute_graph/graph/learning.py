@@ -27,19 +27,23 @@ import numpy as np
 from langchain_core.messages import AIMessage
 from langgraph.config import get_config
 
+from smartroute_graph.classifiers import load_classifier
 from smartroute_graph.classifiers.base import Classification, Classifier
+from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.pricing import estimate_cost
 from smartroute_graph.graph.state import Attempt, RouterState
 from smartroute_graph.quality.review import Review
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.observations import Observation, PendingOutcome
-from smartroute_graph.routing.online import OnlineLearner
+from smartroute_graph.routing.online import Embedder, OnlineLearner
 from smartroute_graph.routing.operating import OperatingPoint
 from smartroute_graph.routing.policy import Policy
 
 __all__ = [
     "OUTCOME_ID_CONFIG_KEY",
+    "aclassify_and_embed",
     "classify_and_embed",
+    "embedder_for",
     "learned_update",
     "learning_on",
     "operating_point",
@@ -224,3 +228,23 @@ def remember_answer(
     meta["outcome_id"] = outcome_id
     metadata = {**final.response_metadata, "smartroute": meta}
     return final.model_copy(update={"response_metadata": metadata})
+
+
+def embedder_for(classifier: Classifier) -> Embedder:
+    """What embeds queries: the router's classifier when it can (one forward pass), else the
+    encoder inside it (a cascade's first stage, an LLM classifier's fallback), else the
+    packaged encoder."""
+    for candidate in (
+        classifier,
+        getattr(classifier, "first", None),
+        getattr(classifier, "fallback", None),
+    ):
+        if hasattr(candidate, "classify_with_embeddings"):
+            if getattr(candidate, "embedding_dim", 0) is None:
+                raise ConfigError(
+                    f"classifier {getattr(candidate, 'name', candidate)!r} exports no sentence "
+                    "embedding, which learning needs: add it with python "
+                    "tools/add_embedding_outputs.py FOLDER, or use the packaged encoder"
+                )
+            return cast(Embedder, candidate)
+    return cast(Embedder, load_classifier("encoder"))

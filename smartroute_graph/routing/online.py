@@ -10,7 +10,9 @@
   that cannot be opened or read (corrupt, unreachable) makes a decision whose ``model`` is None
   and whose reason says so, and the background retries every ``retry_s``;
 - records observations (:meth:`OnlineLearner.observe`, e.g. every reviewed answer) and reads
-  them before its next decision, so what this process learnt is used at once;
+  them before its next decision, so what this process learnt is used at once; called from a
+  running event loop (an async graph run) it hands the write to its thread instead, so the
+  loop never waits on the store;
 - remembers each answer under an outcome id (:meth:`OnlineLearner.remember`: a bounded map in
   memory and the store's pending table), so :meth:`OnlineLearner.feedback` can turn a later
   score into an observation, in this process or another one sharing the store.
@@ -18,12 +20,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -50,6 +54,7 @@ __all__ = ["Embedder", "OnlineLearner", "UnknownOutcomeError", "prior_decides"]
 logger = logging.getLogger(__name__)
 
 _LOCK_WAIT_S = 0.05  # a decision waits at most this long for the background's brief work
+_LOOP_LOCK_WAIT_S = 0.005  # ... and this long inside an event loop
 
 
 class Embedder(Protocol):
@@ -136,6 +141,7 @@ class OnlineLearner:
         self._requested = 0
         self._served = 0
         self._force_fit = False
+        self._writes: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="smartroute-learner", daemon=True)
         self._thread.start()
 
@@ -177,9 +183,11 @@ class OnlineLearner:
     ) -> LearnedDecision:
         """The learned decision for one query (see :meth:`.LearnedPolicy.decide`); never
         raises: while the policy loads, or when the store fails, its ``model`` is None and its
-        reason says why the prior decides."""
+        reason says why the prior decides. Inside an event loop it reads nothing from the
+        store (the learner's thread does) and waits for the thread's work at most 5 ms."""
         point = operating_point or self.operating_point
-        if not self._lock.acquire(timeout=_LOCK_WAIT_S):
+        in_loop = _in_event_loop()
+        if not self._lock.acquire(timeout=_LOOP_LOCK_WAIT_S if in_loop else _LOCK_WAIT_S):
             return prior_decides(
                 "learned: the outcome store is being read; the prior decides", point
             )
@@ -192,7 +200,8 @@ class OnlineLearner:
                     else "loading the outcome store (in the background)"
                 )
                 return prior_decides(f"learned: {why}; the prior decides", point)
-            if self._dirty and not self._fitting:
+            if self._dirty and not self._fitting and not in_loop:
+                # (in an event loop the writes, and the reads after them, are the thread's)
                 policy.memory.refresh()
                 self._dirty = False
             return policy.decide(
@@ -212,8 +221,19 @@ class OnlineLearner:
 
     # -- recording ---------------------------------------------------------------------------
     def observe(self, observations: Sequence[Observation]) -> int:
-        """Write observations to the store; returns how many were written (0 when the store
-        is unavailable: they are counted in :attr:`dropped` and logged, never raised)."""
+        """Write observations to the store; returns how many were written, or queued for the
+        learner's thread when called from a running event loop (0 when the store is
+        unavailable: they are counted in :attr:`dropped` and logged, never raised)."""
+        if not observations:
+            return 0
+        if _in_event_loop():
+            batch = list(observations)
+            self._later(lambda: self.observe_now(batch))
+            return len(batch)
+        return self.observe_now(observations)
+
+    def observe_now(self, observations: Sequence[Observation]) -> int:
+        """:meth:`observe` in the caller's thread, event loop or not."""
         if not observations:
             return 0
         store = self._usable_store()
@@ -238,6 +258,12 @@ class OnlineLearner:
                 self._pending.move_to_end(outcome_id)
                 while len(self._pending) > self.pending_size:
                     self._pending.popitem(last=False)
+        if _in_event_loop():
+            self._later(lambda: self._persist_pending(outcome_id, pending))
+        else:
+            self._persist_pending(outcome_id, pending)
+
+    def _persist_pending(self, outcome_id: str, pending: PendingOutcome) -> None:
         store = self._usable_store()
         if store is None:
             self.dropped += 1
@@ -306,12 +332,27 @@ class OnlineLearner:
             return self._cond.wait_for(lambda: self._served >= wanted, timeout=timeout_s)
 
     def close(self) -> None:
-        """Stop the background thread and close a store this learner opened."""
+        """Stop the background thread (after the writes it was handed) and close a store this
+        learner opened."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
+        if self._store is not None:
+            self._drain()
         if self._url is not None and self._store is not None:
             self._store.close()
+
+    def _later(self, write: Callable[[], object]) -> None:
+        self._writes.put(write)
+        self._wake.set()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                write = self._writes.get_nowait()
+            except queue.Empty:
+                return
+            write()
 
     def _usable_store(self) -> OutcomeStore | None:
         if self._store is None or time.monotonic() - self._failed_at < self.retry_s:
@@ -327,11 +368,14 @@ class OnlineLearner:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             with self._cond:
                 wanted, force = self._requested, self._force_fit
                 self._force_fit = False
             wait = self.refresh_s
             try:
+                if self._store is not None:
+                    self._drain()
                 self._step(force)
             except OutcomeStoreError as exc:
                 self._failed(exc)
@@ -344,7 +388,6 @@ class OnlineLearner:
                 self._served = max(self._served, wanted)
                 self._cond.notify_all()
             self._wake.wait(wait)
-            self._wake.clear()
 
     def _step(self, force_fit: bool) -> None:
         if self._store is None:
@@ -380,3 +423,11 @@ class OnlineLearner:
         finally:
             with self._lock:
                 self._fitting = False
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

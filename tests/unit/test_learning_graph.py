@@ -157,8 +157,13 @@ def test_review_observations_teach_the_router(learning: SmartRouter) -> None:
 async def test_async_runs_learn_too(learning: SmartRouter) -> None:
     answer = await learning.ainvoke(CODE)
     assert meta(answer)["outcome_id"]
-    store = learning.learner.store  # type: ignore[union-attr]
+    # in an event loop the writes are the learner thread's: the loop never waits on the store
+    assert learning.learner is not None and learning.learner.sync()
+    assert learning.record_feedback(answer, 1.0).source == "feedback"
+    store = learning.learner.store
     assert store is not None and store.count(source="review") == 2
+    decision = await learning.aroute("Write a Python function that sums a list.")
+    assert decision.reason.startswith("learned: ") and "similar outcomes" in decision.reason
 
 
 def test_decide_applies_the_rules_to_a_learned_model() -> None:
@@ -358,3 +363,12 @@ def test_the_learner_alone(tmp_path: Path) -> None:
         assert learner.observe([]) == 0
     finally:
         learner.close()
+
+
+def test_the_studio_graph_learns_from_a_store(tmp_path: Path) -> None:
+    from smartroute_graph.graph.studio import build_router_graph
+
+    graph = build_router_graph(presets=("openai",), outcome_store=tmp_path / "studio.db")
+    out = graph.invoke({"query": CODE}, context=RouterContext(dry_run=True))
+    assert out["decision"].reason.startswith("learned: ")
+    assert "learned" in graph.get_graph().nodes

@@ -36,6 +36,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_classifier": ["--n", "100", "--throughput-n", "300", "--no-distilbert"],
     "eval_classifier": ["--model", "rules"],
     "bench_server_load": ["--requests", "300", "--warmup", "30"],
+    "bench_server_faults": ["--requests", "200", "--concurrency", "16"],
     "bench_llm_classifier": ["--calls", "200"],
 }
 EVAL_FILES = (

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from smartroute_graph.classifiers.base import Classification
+from smartroute_graph.classifiers.cache import DecisionCache
 from smartroute_graph.classifiers.model_folder import (
     ModelFolderError,
     ModelSpec,
@@ -145,8 +145,10 @@ class EncoderClassifier:
         self.name: str = f"encoder:{self.spec.name}"
         self.batch_size = max(1, batch_size)
         self.cache_size = max(0, cache_size)
-        self._cache: OrderedDict[str, Classification] = OrderedDict()
-        self._embed_cache: OrderedDict[str, tuple[Classification, np.ndarray]] = OrderedDict()
+        self._cache: DecisionCache[Classification] = DecisionCache(self.cache_size)
+        self._embed_cache: DecisionCache[tuple[Classification, np.ndarray]] = DecisionCache(
+            self.cache_size
+        )
         self._lock = threading.Lock()
         try:
             self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
@@ -196,27 +198,18 @@ class EncoderClassifier:
         """Classify each text (in order); repeated texts come from the decision cache."""
         results: list[Classification | None] = [None] * len(texts)
         todo: dict[str, list[int]] = {}
-        with self._lock:
-            for i, text in enumerate(texts):
-                hit = self._cache.get(text) if self.cache_size else None
-                if hit is not None:
-                    self._cache.move_to_end(text)
-                    results[i] = hit
-                else:
-                    todo.setdefault(text, []).append(i)
+        for i, text in enumerate(texts):
+            hit = self._cache.get(text)
+            if hit is not None:
+                results[i] = hit
+            else:
+                todo.setdefault(text, []).append(i)
         if todo:
             unique = list(todo)
             for text, decision in zip(unique, self._classify_uncached(unique), strict=False):
+                self._cache.put(text, decision)
                 for i in todo[text]:
                     results[i] = decision
-            if self.cache_size:
-                with self._lock:
-                    for text, positions in todo.items():
-                        cached = results[positions[0]]
-                        assert cached is not None
-                        self._cache[text] = cached
-                    while len(self._cache) > self.cache_size:
-                        self._cache.popitem(last=False)
         return [r for r in results if r is not None]
 
     def predict_logits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -244,9 +237,8 @@ class EncoderClassifier:
 
     def clear_cache(self) -> None:
         """Forget every cached decision and embedding."""
-        with self._lock:
-            self._cache.clear()
-            self._embed_cache.clear()
+        self._cache.clear()
+        self._embed_cache.clear()
 
     @property
     def embedding_dim(self) -> int | None:
@@ -285,17 +277,10 @@ class EncoderClassifier:
         vectors = np.zeros((len(texts), dim), dtype=np.float32)
         decisions: list[Classification] = []
         for i, text in enumerate(texts):
-            with self._lock:
-                hit = self._embed_cache.get(text) if self.cache_size else None
-                if hit is not None:
-                    self._embed_cache.move_to_end(text)
+            hit = self._embed_cache.get(text)
             if hit is None:
                 hit = self._classify_embed_one(text)
-                if self.cache_size:
-                    with self._lock:
-                        self._embed_cache[text] = hit
-                        while len(self._embed_cache) > self.cache_size:
-                            self._embed_cache.popitem(last=False)
+                self._embed_cache.put(text, hit)
             decisions.append(hit[0])
             vectors[i] = hit[1]
         return decisions, vectors

@@ -17,12 +17,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import hashlib
 import logging
 import math
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,13 +31,15 @@ from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
+from smartroute_graph.classifiers.cache import DecisionCache
+from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError
 from smartroute_graph.core.prompts import (
     CLASSIFIER_QUERY_TEMPLATE,
     CLASSIFIER_SYSTEM_PROMPT,
     CLASSIFIER_TRUNCATION_NOTE,
 )
-from smartroute_graph.core.providers import API_KEY_ENV, redact_secrets, resolve_api_key
+from smartroute_graph.core.providers import API_KEY_ENV, ModelProvider, redact_secrets
 from smartroute_graph.core.taxonomy import (
     COMPLEXITIES,
     DOMAINS,
@@ -134,42 +134,6 @@ def label_to_classification(label: QueryLabel, *, backend: str = "llm") -> Class
     )
 
 
-class _LRUCache:
-    """Successful decisions by a digest of the text (a long prompt is not kept alive)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[bytes, Classification] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get(self, key: bytes) -> Classification | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: bytes, value: Classification) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 def _describe(exc: BaseException) -> str:
     """``Type: message`` on one line, short, with secrets removed."""
     message = re.sub(r"\s+", " ", redact_secrets(str(exc))).strip()
@@ -230,7 +194,7 @@ class LLMClassifier:
         self.max_chars = max_chars
         self._model = model
         self._fallback = fallback
-        self._cache = _LRUCache(cache_size)
+        self._cache: DecisionCache[Classification] = DecisionCache(cache_size)
         self._lock = threading.Lock()
         self._structured: Runnable[Any, Any] | None = None
         self._warned_missing_key = False
@@ -253,24 +217,18 @@ class LLMClassifier:
             return self._model
 
     def _build_default_model(self) -> BaseChatModel:
-        key = resolve_api_key("openai")
-        if key is None:
+        # The one model factory builds it (key resolution, timeout, retries); the classifier
+        # only pins what a label needs: no sampling, a short answer.
+        spec = preset_catalog("openai")[DEFAULT_LLM_CLASSIFIER_MODEL]
+        try:
+            model = ModelProvider(timeout_s=self.timeout_s).get(spec)
+        except MissingAPIKeyError:
             raise MissingAPIKeyError(
                 f"the LLM classifier asks OpenAI {DEFAULT_LLM_CLASSIFIER_MODEL} and no API key "
                 f"was found: set {API_KEY_ENV['openai']}, or pass "
                 "LLMClassifier(model=<any chat model with with_structured_output>)"
-            )
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
-            model=DEFAULT_LLM_CLASSIFIER_MODEL,
-            temperature=0,
-            api_key=key,
-            timeout=self.timeout_s,
-            # No retry inside the deadline: the fallback classifier is the retry.
-            max_retries=0,
-            max_tokens=_MAX_ANSWER_TOKENS,  # type: ignore[call-arg]  # pydantic alias
-        )
+            ) from None
+        return model.model_copy(update={"temperature": 0, "max_tokens": _MAX_ANSWER_TOKENS})
 
     @staticmethod
     def _structure(model: BaseChatModel) -> Runnable[Any, Any]:
@@ -435,35 +393,33 @@ class LLMClassifier:
 
     def _start(
         self, texts: Sequence[str]
-    ) -> tuple[list[bytes], dict[bytes, Classification], list[str]]:
-        """Cache keys, cached decisions, and the distinct texts still to ask about."""
-        keys = [self._cache.key(t) for t in texts]
-        known: dict[bytes, Classification] = {}
-        todo: dict[bytes, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            if key in known or key in todo:
+    ) -> tuple[list[str], dict[str, Classification], list[str]]:
+        """The texts, their cached decisions, and the distinct texts still to ask about."""
+        known: dict[str, Classification] = {}
+        todo: dict[str, None] = {}
+        for text in texts:
+            if text in known or text in todo:
                 continue  # the same text twice in one batch is asked once
-            cached = self._cache.get(key)
+            cached = self._cache.get(text)
             if cached is not None:
-                known[key] = cached
+                known[text] = cached
             else:
-                todo[key] = text
-        return keys, known, list(todo.values())
+                todo[text] = None
+        return list(texts), known, list(todo)
 
     def _accept(
         self, texts: list[str], outcomes: list[_Outcome]
-    ) -> tuple[dict[bytes, Classification], list[str], list[_Failure]]:
+    ) -> tuple[dict[str, Classification], list[str], list[_Failure]]:
         """Decisions from valid labels (cached without their usage: a hit spends nothing),
         and the texts that failed with why and what their calls spent."""
-        decided: dict[bytes, Classification] = {}
+        decided: dict[str, Classification] = {}
         failed: list[str] = []
         errors: list[_Failure] = []
         for text, (outcome, usage) in zip(texts, outcomes, strict=True):
             if isinstance(outcome, QueryLabel):
-                key = self._cache.key(text)
                 decision = label_to_classification(outcome, backend=self.name)
-                self._cache.put(key, decision)
-                decided[key] = decision.model_copy(update={"usage": usage})
+                self._cache.put(text, decision)
+                decided[text] = decision.model_copy(update={"usage": usage})
             else:
                 failed.append(text)
                 errors.append((outcome, usage))
@@ -509,7 +465,7 @@ class LLMClassifier:
             known.update(decided)
             if failed:
                 fallbacks = self._fell_back(errors, self.fallback.classify(failed))
-                known.update(zip(map(self._cache.key, failed), fallbacks, strict=True))
+                known.update(zip(failed, fallbacks, strict=True))
         return [known[key] for key in keys]
 
     async def aclassify(self, texts: Sequence[str]) -> list[Classification]:
@@ -528,7 +484,7 @@ class LLMClassifier:
                     await afallback(failed) if afallback is not None else fallback.classify(failed)
                 )
                 fallbacks = self._fell_back(errors, results)
-                known.update(zip(map(self._cache.key, failed), fallbacks, strict=True))
+                known.update(zip(failed, fallbacks, strict=True))
         return [known[key] for key in keys]
 
     def __repr__(self) -> str:

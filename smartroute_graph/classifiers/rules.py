@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import NamedTuple
 
 from smartroute_graph.classifiers.base import Classification
+from smartroute_graph.classifiers.cache import DecisionCache
 from smartroute_graph.core.taxonomy import DOMAINS, Domain
 
 __all__ = ["RulesClassifier"]
@@ -272,11 +272,18 @@ class RulesClassifier:
     name = "rules"
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._classify_one = lru_cache(maxsize=cache_size)(self._classify_uncached)
+        self._cache: DecisionCache[Classification] = DecisionCache(cache_size)
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classify each text; repeated texts are answered from an LRU cache."""
         return [self._classify_one(t) for t in texts]
+
+    def _classify_one(self, text: str) -> Classification:
+        hit = self._cache.get(text)
+        if hit is None:
+            hit = self._classify_uncached(text)
+            self._cache.put(text, hit)
+        return hit
 
     def _classify_uncached(self, text: str) -> Classification:
         lowered = text.lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -114,101 +114,73 @@ def _blended_price(spec: ModelSpec) -> float:
     return 0.75 * spec.input_price_per_m + 0.25 * spec.output_price_per_m
 
 
+class _Row(NamedTuple):
+    """One preset model: prices in USD per 1M tokens; ``reads`` is what it takes beyond text."""
+
+    name: str
+    input_price: float
+    output_price: float
+    context_window: int
+    max_output: int
+    reads: frozenset[str]
+    reasoning: bool
+    tier: int
+
+
+_TEXT: frozenset[str] = frozenset()
+_IMAGES = frozenset({"images"})
+_IMAGES_PDFS = frozenset({"images", "pdfs"})
+
 # Public list prices (USD per 1M tokens) as published by the providers in 2025.
 # Prices change: override them in your config rather than trusting these forever.
-_OPENAI = (
-    ModelSpec(
-        name="gpt-4.1-nano",
-        provider="openai",
-        input_price_per_m=0.10,
-        output_price_per_m=0.40,
-        context_window=1_047_576,
-        max_output_tokens=32_768,
-        supports_images=True,
-        supports_pdfs=True,
-        tier=1,
-    ),
-    ModelSpec(
-        name="gpt-4.1",
-        provider="openai",
-        input_price_per_m=2.00,
-        output_price_per_m=8.00,
-        context_window=1_047_576,
-        max_output_tokens=32_768,
-        supports_images=True,
-        supports_pdfs=True,
-        tier=2,
-    ),
-    ModelSpec(
-        name="o4-mini",
-        provider="openai",
-        input_price_per_m=1.10,
-        output_price_per_m=4.40,
-        context_window=200_000,
-        max_output_tokens=100_000,
-        supports_images=True,
-        supports_pdfs=True,
-        reasoning=True,
-        tier=3,
-    ),
+# name, $ in, $ out, context window, longest answer, reads beyond text, reasoning, tier
+_OPENAI_ROWS = (
+    _Row("gpt-4.1-nano", 0.10, 0.40, 1_047_576, 32_768, _IMAGES_PDFS, False, 1),
+    _Row("gpt-4.1", 2.00, 8.00, 1_047_576, 32_768, _IMAGES_PDFS, False, 2),
+    _Row("o4-mini", 1.10, 4.40, 200_000, 100_000, _IMAGES_PDFS, True, 3),
 )
-
-_OPENROUTER = (
-    ModelSpec(
-        name="mistral-small",
-        provider="openrouter",
-        model_id="mistralai/mistral-small-3.1-24b-instruct",
-        input_price_per_m=0.10,
-        output_price_per_m=0.30,
-        context_window=128_000,
-        supports_images=True,
-        tier=1,
-    ),
-    ModelSpec(
-        name="gemini-flash",
-        provider="openrouter",
-        model_id="google/gemini-2.0-flash-001",
-        input_price_per_m=0.10,
-        output_price_per_m=0.40,
-        context_window=1_048_576,
-        max_output_tokens=8_192,
-        supports_images=True,
-        supports_pdfs=True,
-        tier=1,
-    ),
-    ModelSpec(
-        name="qwen-2.5-72b",
-        provider="openrouter",
-        model_id="qwen/qwen-2.5-72b-instruct",
-        input_price_per_m=0.12,
-        output_price_per_m=0.39,
-        context_window=32_768,
-        max_output_tokens=8_192,
-        tier=2,
-    ),
-    ModelSpec(
-        name="llama-3.3-70b",
-        provider="openrouter",
-        model_id="meta-llama/llama-3.3-70b-instruct",
-        input_price_per_m=0.13,
-        output_price_per_m=0.40,
-        context_window=131_072,
-        tier=2,
-    ),
-    ModelSpec(
-        name="deepseek-r1",
-        provider="openrouter",
-        model_id="deepseek/deepseek-r1",
-        input_price_per_m=0.55,
-        output_price_per_m=2.19,
-        context_window=163_840,
-        max_output_tokens=32_768,
-        reasoning=True,
-        tier=3,
-    ),
+_OPENROUTER_ROWS = (
+    _Row("mistral-small", 0.10, 0.30, 128_000, 16_384, _IMAGES, False, 1),
+    _Row("gemini-flash", 0.10, 0.40, 1_048_576, 8_192, _IMAGES_PDFS, False, 1),
+    _Row("qwen-2.5-72b", 0.12, 0.39, 32_768, 8_192, _TEXT, False, 2),
+    _Row("llama-3.3-70b", 0.13, 0.40, 131_072, 16_384, _TEXT, False, 2),
+    _Row("deepseek-r1", 0.55, 2.19, 163_840, 32_768, _TEXT, True, 3),
 )
+# OpenRouter's ids for the short names above.
+_OPENROUTER_IDS = {
+    "mistral-small": "mistralai/mistral-small-3.1-24b-instruct",
+    "gemini-flash": "google/gemini-2.0-flash-001",
+    "qwen-2.5-72b": "qwen/qwen-2.5-72b-instruct",
+    "llama-3.3-70b": "meta-llama/llama-3.3-70b-instruct",
+    "deepseek-r1": "deepseek/deepseek-r1",
+}
 
-PRESETS: dict[str, tuple[ModelSpec, ...]] = {"openai": _OPENAI, "openrouter": _OPENROUTER}
+
+def _specs(
+    provider: Provider, rows: tuple[_Row, ...], ids: Mapping[str, str] | None = None
+) -> tuple[ModelSpec, ...]:
+    return tuple(
+        ModelSpec(
+            name=row.name,
+            provider=provider,
+            model_id=(ids or {}).get(row.name, ""),
+            input_price_per_m=row.input_price,
+            output_price_per_m=row.output_price,
+            context_window=row.context_window,
+            max_output_tokens=row.max_output,
+            supports_images="images" in row.reads,
+            supports_pdfs="pdfs" in row.reads,
+            reasoning=row.reasoning,
+            tier=row.tier,
+        )
+        for row in rows
+    )
+
+
+PRESETS: dict[str, tuple[ModelSpec, ...]] = {
+    "openai": _specs("openai", _OPENAI_ROWS),
+    "openrouter": _specs("openrouter", _OPENROUTER_ROWS, _OPENROUTER_IDS),
+}
 
 
 def preset_catalog(name: str) -> Catalog:

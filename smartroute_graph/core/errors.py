@@ -6,6 +6,7 @@ __all__ = [
     "AllModelsFailedError",
     "BudgetError",
     "ConfigError",
+    "DeadlineExceededError",
     "EmptyQueryError",
     "InputError",
     "InvalidTextError",
@@ -31,6 +32,8 @@ class InputError(SmartRouteError, ValueError):
 
 class EmptyQueryError(InputError):
     """The query has no text and no attachments."""
+
+    http_status = 422
 
 
 class InvalidTextError(InputError):
@@ -63,6 +66,11 @@ class AllModelsFailedError(SmartRouteError):
     def __init__(self, message: str, attempts: list[dict[str, object]]) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class DeadlineExceededError(SmartRouteError):
+    """A request ran past its deadline: no first token in time, or no complete answer within
+    the total deadline (the server answers 504)."""
 
 
 class OutcomeStoreError(SmartRouteError):

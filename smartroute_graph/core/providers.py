@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
+import email.utils
+import json
 import os
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -18,14 +26,19 @@ __all__ = [
     "API_KEYS_CONFIG_KEY",
     "API_KEY_ENV",
     "OWN_KEYS_ONLY_CONFIG_KEY",
+    "SDK_MAX_RETRIES",
     "ErrorKind",
     "ModelProvider",
+    "ProviderFailures",
     "error_kind",
     "is_retryable",
+    "provider_status",
+    "recording_provider_failures",
     "redact_secrets",
     "register_secret",
     "request_keys",
     "resolve_api_key",
+    "retry_after_seconds",
     "secret_values",
 ]
 
@@ -39,19 +52,40 @@ OWN_KEYS_ONLY_CONFIG_KEY = "smartroute_own_keys_only"
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 _HEADER_HINT = {"openai": "X-OpenAI-API-Key", "openrouter": "X-OpenRouter-API-Key"}
 
+# The provider SDK's own retries per model call. The router's fallback to the next model is
+# the retry, so each attempt in ``attempts`` is exactly one request to the provider (with the
+# SDK's default of 2, one attempt could hide three requests, and a server behind a retrying
+# client multiplied them again).
+SDK_MAX_RETRIES = 0
+# Built chat models kept per (model, key): bounded, since per-request keys are the client's.
+_MAX_BUILT_MODELS = 256
+
 ErrorKind = Literal[
     "timeout",
     "rate_limit",
     "server_error",
     "connection",
     "stream_broken",
+    "bad_response",
     "auth",
     "bad_request",
     "other",
 ]
 # A failure of these kinds says nothing about the next model: try it.
 _RETRYABLE: frozenset[str] = frozenset(
-    {"timeout", "rate_limit", "server_error", "connection", "stream_broken", "other"}
+    {
+        "timeout",
+        "rate_limit",
+        "server_error",
+        "connection",
+        "stream_broken",
+        "bad_response",
+        "other",
+    }
+)
+# httpx transport errors that are not timeouts: the connection failed or broke.
+_CONNECTION_ERRORS = frozenset(
+    {"RemoteProtocolError", "ReadError", "WriteError", "NetworkError", "ProtocolError"}
 )
 
 _SECRET_PATTERNS = (
@@ -106,25 +140,107 @@ def redact_secrets(text: str, extra: tuple[str, ...] = ()) -> str:
     return text
 
 
-def error_kind(exc: BaseException) -> ErrorKind:
-    """Classify a provider exception (OpenAI SDK, httpx, asyncio or builtin)."""
-    name = type(exc).__name__
+def provider_status(exc: BaseException) -> int | None:
+    """The HTTP status a provider answered with, when ``exc`` carries one."""
     status = getattr(exc, "status_code", None) or getattr(
         getattr(exc, "response", None), "status_code", None
     )
+    return status if isinstance(status, int) else None
+
+
+def error_kind(exc: BaseException) -> ErrorKind:
+    """Classify a provider exception (OpenAI SDK, httpx, asyncio or builtin)."""
+    name = type(exc).__name__
+    status = provider_status(exc)
     if isinstance(exc, TimeoutError) or "Timeout" in name:
         return "timeout"
-    if name == "RateLimitError" or status == 429:
+    if name.endswith("RateLimitError") or status == 429:
         return "rate_limit"
-    if (isinstance(status, int) and status >= 500) or name in ("InternalServerError",):
+    if (isinstance(status, int) and status >= 500) or name.endswith("InternalServerError"):
         return "server_error"
-    if name in ("AuthenticationError", "PermissionDeniedError") or status in (401, 403):
+    if name.endswith(("AuthenticationError", "PermissionDeniedError")) or status in (401, 403):
         return "auth"
-    if name in ("BadRequestError", "UnprocessableEntityError") or status in (400, 422):
+    if name.endswith(("BadRequestError", "UnprocessableEntityError", "InvalidRequestError")) or (
+        status in (400, 422)
+    ):
         return "bad_request"
     if isinstance(exc, ConnectionError) or "Connection" in name or "Connect" in name:
         return "connection"
+    if name in _CONNECTION_ERRORS:
+        return "connection"
+    if isinstance(exc, json.JSONDecodeError) or name == "APIResponseValidationError":
+        # The provider answered 200 with a body that is not what its API promises.
+        return "bad_response"
     return "other"
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a provider asked to wait (``retry-after-ms``, or ``Retry-After`` in seconds or
+    as an HTTP date); None when it said nothing usable."""
+    if not headers:
+        return None
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis:
+            value = float(millis) / 1000
+            return value if 0 <= value < 86_400 else None
+        given = headers.get("retry-after")
+        if not given:
+            return None
+        try:
+            value = float(given)
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(given)
+            value = when.timestamp() - time.time()
+        return max(0.0, value) if value < 86_400 else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@dataclass
+class ProviderFailures:
+    """What providers answered to the failed calls of one request: HTTP statuses and the
+    waits they asked for (``Retry-After``). The server maps them to its own status."""
+
+    statuses: list[int] = field(default_factory=list)
+    retry_after_s: list[float] = field(default_factory=list)
+
+    def note(self, exc: BaseException) -> None:
+        """Record a failed call's status and Retry-After (once per exception)."""
+        if getattr(exc, "_smartroute_noted", False):
+            return
+        with suppress(AttributeError):
+            exc._smartroute_noted = True  # type: ignore[attr-defined]
+        status = provider_status(exc)
+        if status is not None:
+            self.statuses.append(status)
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        wait = retry_after_seconds(headers)
+        if wait is not None:
+            self.retry_after_s.append(wait)
+
+
+_FAILURES: contextvars.ContextVar[ProviderFailures | None] = contextvars.ContextVar(
+    "smartroute_provider_failures", default=None
+)
+
+
+@contextmanager
+def recording_provider_failures() -> Iterator[ProviderFailures]:
+    """Collect the provider failures of the calls made inside the block (tasks and threads
+    started inside it included, as they copy the context)."""
+    failures = ProviderFailures()
+    token = _FAILURES.set(failures)
+    try:
+        yield failures
+    finally:
+        _FAILURES.reset(token)
+
+
+def _note_failure(exc: BaseException) -> None:
+    failures = _FAILURES.get()
+    if failures is not None:
+        failures.note(exc)
 
 
 def is_retryable(kind: str) -> bool:
@@ -184,7 +300,8 @@ class ModelProvider:
         for value in self._api_keys.values():
             register_secret(value)
         self._timeout_s = timeout_s
-        self._built: dict[tuple[str, str], BaseChatModel] = {}
+        # Least recently used first; bounded, since per-request keys come from clients.
+        self._built: OrderedDict[tuple[str, str], BaseChatModel] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -243,19 +360,64 @@ class ModelProvider:
             if model is None:
                 model = self._build(spec, key)
                 self._built[cache_key] = model
+                while len(self._built) > _MAX_BUILT_MODELS:
+                    self._built.popitem(last=False)
+            else:
+                self._built.move_to_end(cache_key)
         return model
 
     def _build(self, spec: ModelSpec, key: SecretStr) -> BaseChatModel:
-        from langchain_openai import ChatOpenAI
-
         kwargs: dict[str, Any] = {
             "model": spec.provider_model_id,
             "api_key": key,
             "timeout": self._timeout_s,
-            # The router does its own fallback across models; one quick retry is enough.
-            "max_retries": 1,
+            # No SDK retries: the router's fallback is the retry, and each attempt it records
+            # is then exactly one provider request (see SDK_MAX_RETRIES).
+            "max_retries": SDK_MAX_RETRIES,
             "stream_usage": True,
         }
         if spec.provider == "openrouter":
             kwargs["base_url"] = OPENROUTER_BASE_URL
-        return ChatOpenAI(**kwargs)
+        model: BaseChatModel = _recording_chat_openai()(**kwargs)
+        return model
+
+
+@cache
+def _recording_chat_openai() -> type[BaseChatModel]:
+    """``ChatOpenAI`` that notes each failed call's HTTP status and ``Retry-After`` for
+    :func:`recording_provider_failures` (imported on first use: building a router needs no
+    provider package)."""
+    from langchain_openai import ChatOpenAI
+
+    class RecordingChatOpenAI(ChatOpenAI):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super()._generate(*args, **kwargs)
+            except Exception as exc:
+                _note_failure(exc)
+                raise
+
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super()._agenerate(*args, **kwargs)
+            except Exception as exc:
+                _note_failure(exc)
+                raise
+
+        def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from super()._stream(*args, **kwargs)
+            except Exception as exc:
+                _note_failure(exc)
+                raise
+
+        async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            try:
+                async for chunk in super()._astream(*args, **kwargs):
+                    yield chunk
+            except Exception as exc:
+                _note_failure(exc)
+                raise
+
+    RecordingChatOpenAI.__name__ = RecordingChatOpenAI.__qualname__ = "ChatOpenAI"
+    return RecordingChatOpenAI

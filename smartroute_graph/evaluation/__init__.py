@@ -7,40 +7,7 @@ figures), ``report`` (tables, JSON, plots), ``calibrate`` (thresholds for a targ
 sub-commands). Only the metrics are imported here, so importing the package stays cheap.
 """
 
-from smartroute_graph.evaluation.metrics import (
-    RoutingCurve,
-    accuracy,
-    apgr,
-    confusion_matrix,
-    cost_at_quality,
-    cpt,
-    expected_calibration_error,
-    macro_f1,
-    oracle_scores,
-    per_class_f1,
-    per_class_report,
-    percentile,
-    quality_at_cost,
-    reliability_table,
-    routing_curve,
-    upper_hull,
-)
+from smartroute_graph.evaluation import metrics
+from smartroute_graph.evaluation.metrics import *  # noqa: F403 (the metrics are the package's API)
 
-__all__ = [
-    "RoutingCurve",
-    "accuracy",
-    "apgr",
-    "confusion_matrix",
-    "cost_at_quality",
-    "cpt",
-    "expected_calibration_error",
-    "macro_f1",
-    "oracle_scores",
-    "per_class_f1",
-    "per_class_report",
-    "percentile",
-    "quality_at_cost",
-    "reliability_table",
-    "routing_curve",
-    "upper_hull",
-]
+__all__ = metrics.__all__

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -68,6 +68,7 @@ HARD_DOMAINS = ("coding", "math", "reasoning")
 STRONG_SCORES = ("complexity", "domain-aware")
 DEFAULT_OUTPUT_TOKENS = 300
 _MAX_CURVE_POINTS = 400
+_Axis = Literal["domain", "complexity"]
 
 
 def traffic(run: RunResult) -> dict[str, Any]:
@@ -103,40 +104,43 @@ def score_labels(run: RunResult, n_bins: int = 10) -> dict[str, Any]:
     """Classification figures against the gold labels present in the set."""
     rows = run.dataset.rows
     out: dict[str, Any] = {}
-    with_domain = [(i, r) for i, r in enumerate(rows) if r.domain is not None]
-    if with_domain:
-        out["domain"] = _label_block(
-            [r.domain or "" for _, r in with_domain],
-            [run.routed[i].decision.domain for i, _ in with_domain],
-            [
-                run.routed[i].decision.domain_probs.get(run.routed[i].decision.domain, 0.0)
-                for i, _ in with_domain
-            ],
-            [r.source for _, r in with_domain],
-            DOMAINS,
-            n_bins,
-        )
-    with_complexity = [(i, r) for i, r in enumerate(rows) if r.complexity is not None]
-    if with_complexity:
+    axes: tuple[tuple[_Axis, Sequence[str]], ...] = (
+        ("domain", DOMAINS),
+        ("complexity", COMPLEXITIES),
+    )
+    for axis, labels in axes:
+        with_gold = [(i, r) for i, r in enumerate(rows) if _gold(r, axis) is not None]
+        if not with_gold:
+            continue
+        readings = [_reading(run.routed[i].decision, axis) for i, _ in with_gold]
         block = _label_block(
-            [r.complexity or "" for _, r in with_complexity],
-            [run.routed[i].decision.complexity for i, _ in with_complexity],
-            [
-                run.routed[i].decision.complexity_probs.get(run.routed[i].decision.complexity, 0.0)
-                for i, _ in with_complexity
-            ],
-            [r.source for _, r in with_complexity],
-            COMPLEXITIES,
+            [_gold(r, axis) or "" for _, r in with_gold],
+            [label for label, _ in readings],
+            [confidence for _, confidence in readings],
+            [r.source for _, r in with_gold],
+            labels,
             n_bins,
         )
-        given = _complexity_given_gold_domain(run, with_complexity)
-        if given is not None:
-            block["accuracy_given_gold_domain"] = given
-        out["complexity"] = block
+        if axis == "complexity":
+            given = _complexity_given_gold_domain(run, with_gold)
+            if given is not None:
+                block["accuracy_given_gold_domain"] = given
+        out[axis] = block
     both = [(i, r) for i, r in enumerate(rows) if r.domain and r.complexity]
     if both:
         out["routing_vs_gold"] = _routing_vs_gold(run, both)
     return out
+
+
+def _gold(row: EvalRow, axis: _Axis) -> str | None:
+    return row.domain if axis == "domain" else row.complexity
+
+
+def _reading(decision: RoutingDecision, axis: _Axis) -> tuple[str, float]:
+    """The decision's label on ``axis`` and the probability it gave that label."""
+    if axis == "domain":
+        return decision.domain, decision.domain_probs.get(decision.domain, 0.0)
+    return decision.complexity, decision.complexity_probs.get(decision.complexity, 0.0)
 
 
 def _label_block(

@@ -199,33 +199,25 @@ class ExperimentSummary:
         }
 
 
+def _label_correct(label: str) -> Callable[..., dict[str, Any]]:
+    """A per-example evaluator scoring 1.0 when the router's ``label`` matches the gold one."""
+    key = f"{label}_correct"
+
+    def evaluator(outputs: dict[str, Any], reference_outputs: dict[str, Any]) -> dict[str, Any]:
+        gold = reference_outputs.get(label)
+        return {"key": key, "score": None if gold is None else float(outputs[label] == gold)}
+
+    evaluator.__name__ = evaluator.__qualname__ = key
+    return evaluator
+
+
 def _evaluators(dataset: EvalDataset) -> list[Callable[..., dict[str, Any]]]:
     evaluators: list[Callable[..., dict[str, Any]]] = []
     if dataset.kind == "labels":
         if any(r.domain for r in dataset.rows):
-
-            def domain_correct(
-                outputs: dict[str, Any], reference_outputs: dict[str, Any]
-            ) -> dict[str, Any]:
-                gold = reference_outputs.get("domain")
-                return {
-                    "key": "domain_correct",
-                    "score": None if gold is None else float(outputs["domain"] == gold),
-                }
-
-            evaluators.append(domain_correct)
+            evaluators.append(_label_correct("domain"))
         if any(r.complexity for r in dataset.rows):
-
-            def complexity_correct(
-                outputs: dict[str, Any], reference_outputs: dict[str, Any]
-            ) -> dict[str, Any]:
-                gold = reference_outputs.get("complexity")
-                return {
-                    "key": "complexity_correct",
-                    "score": None if gold is None else float(outputs["complexity"] == gold),
-                }
-
-            evaluators.append(complexity_correct)
+            evaluators.append(_label_correct("complexity"))
     if dataset.kind in ("strong-weak", "multi-model"):
 
         def chose_strong(outputs: dict[str, Any]) -> dict[str, Any]:

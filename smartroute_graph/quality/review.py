@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 ReviewMethod = Literal["off", "scorer", "logprobs", "judge"]
-REVIEW_METHODS: tuple[str, ...] = ("off", "scorer", "logprobs", "judge")
+REVIEW_METHODS: tuple[str, ...] = get_args(ReviewMethod)
 # Judge calls stay out of the router's token stream and are named in traces.
 JUDGE_CONFIG: RunnableConfig = {"tags": ["nostream"], "run_name": "smartroute_judge"}
 

@@ -72,7 +72,15 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
         where = str(path)
         if not path.is_file():
             raise ConfigError(f"config file {where!r} does not exist")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {where!r} is not UTF-8 text (byte {exc.start} cannot be "
+                f"decoded: {exc.reason}): save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config file {where!r} cannot be read: {exc.strerror}") from None
         try:
             if path.suffix in (".yaml", ".yml"):
                 data = yaml.safe_load(text)

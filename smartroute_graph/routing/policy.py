@@ -60,6 +60,12 @@ PRESET_TABLES: dict[str, PolicyTable] = {
 }
 
 
+# The fields a decision takes over from the classification it was made for.
+_READING = frozenset(
+    {"domain", "domain_probs", "complexity", "complexity_probs", "complexity_score", "confidence"}
+)
+
+
 class RoutingDecision(BaseModel):
     """Which model answers, and why."""
 
@@ -97,13 +103,8 @@ class RoutingDecision(BaseModel):
     ) -> RoutingDecision:
         """A decision for ``model`` that carries ``c``'s reading (domain, complexity, ...)."""
         return cls(
+            **c.model_dump(include=set(_READING)),
             model=model,
-            domain=c.domain,
-            complexity=c.complexity,
-            complexity_score=c.complexity_score,
-            confidence=c.confidence,
-            domain_probs=c.domain_probs,
-            complexity_probs=c.complexity_probs,
             reason=reason,
             table_model=table_model,
             fallbacks=list(fallbacks),

@@ -22,6 +22,7 @@ from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_S",
+    "DEFAULT_MAX_BODY_MB",
     "DEFAULT_TOKEN_ENV",
     "add_parser",
     "main",
@@ -35,6 +36,11 @@ DEFAULT_TOKEN_ENV = "SMARTROUTE_SERVER_TOKEN"
 # reusing a connection just as the server closes it gets a reset (measured by
 # bench/bench_server_load.py: 3 of 1000 requests at 100 in flight).
 DEFAULT_KEEP_ALIVE_S = 75
+DEFAULT_MAX_BODY_MB = 32.0
+# The server's deadlines (smartroute_graph.serving.calls), repeated here so that `--help` needs
+# no server packages.
+DEFAULT_FIRST_TOKEN_TIMEOUT_S = 120.0
+DEFAULT_TOTAL_TIMEOUT_S = 300.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -91,6 +97,44 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-batch", type=int, default=100, help="most queries per batch request")
     p.add_argument(
+        "--max-body-mb",
+        type=_positive_float,
+        default=DEFAULT_MAX_BODY_MB,
+        metavar="MB",
+        help=(
+            f"largest JSON request body, in MiB (default: {DEFAULT_MAX_BODY_MB:g}); bigger "
+            "bodies are refused with 413 as they stream in"
+        ),
+    )
+    p.add_argument(
+        "--first-token-timeout",
+        type=_positive_float,
+        default=DEFAULT_FIRST_TOKEN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=(
+            "longest wait for a stream's first token, fallbacks included (default: "
+            f"{DEFAULT_FIRST_TOKEN_TIMEOUT_S:g}); past it the request fails with 504"
+        ),
+    )
+    p.add_argument(
+        "--total-timeout",
+        type=_positive_float,
+        default=DEFAULT_TOTAL_TIMEOUT_S,
+        metavar="SECONDS",
+        help=(
+            f"longest any request may take (default: {DEFAULT_TOTAL_TIMEOUT_S:g}); a stream "
+            "past it ends with an error event, any other request gets 504"
+        ),
+    )
+    p.add_argument(
+        "--allowed-hosts",
+        metavar="HOSTS",
+        help=(
+            "comma-separated Host names to answer for (e.g. api.example.com,*.example.com); "
+            "requests for any other Host get 400 (default: any host)"
+        ),
+    )
+    p.add_argument(
         "--keep-alive",
         type=int,
         default=DEFAULT_KEEP_ALIVE_S,
@@ -103,6 +147,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (default: info)",
     )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def _router(args: argparse.Namespace) -> Any:
@@ -165,11 +219,16 @@ def run(args: argparse.Namespace) -> int:
         )
     token = os.environ.get(args.token_env, "").strip() or None
     use_server_encoder_settings()
+    hosts = [h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()]
     app = create_app(
         _router(args),
         server_token=token,
         insecure_open=args.insecure_open,
         max_batch=args.max_batch,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        first_token_timeout_s=args.first_token_timeout,
+        total_timeout_s=args.total_timeout,
+        allowed_hosts=hosts or None,
     )
     base = f"http://{args.host}:{args.port}"
     if token:
@@ -184,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         f"  playground: {base}/playground",
         f"  OpenAI API: {base}/v1  (model 'smartroute')",
         f"  access:     {auth}",
+        f"  limits:     bodies {args.max_body_mb:g} MiB, first token "
+        f"{args.first_token_timeout:g} s, total {args.total_timeout:g} s",
     ]
     if token is None and not _is_loopback(args.host):
         lines.append(

@@ -14,7 +14,8 @@ another replica sharing the outcome store. Answers:
   user, so it needs the server token (or an open server);
 - 503 when the outcome store cannot be written.
 
-:func:`mount_feedback` adds the endpoint to ``create_app``'s protected router, so it has the
+:func:`add_feedback_routes` adds the endpoint to ``create_app``'s protected router (as
+:func:`~smartroute_graph.serving.legacy.add_legacy_routes` does its endpoints), so it has the
 same access dependency and error handling as the other protected endpoints.
 """
 
@@ -27,9 +28,9 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from smartroute_graph.core.errors import OutcomeStoreError, UnknownModelError
-from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.serving.deps import ServerDeps
 
-__all__ = ["FeedbackRequest", "mount_feedback"]
+__all__ = ["FeedbackRequest", "add_feedback_routes"]
 
 
 class FeedbackRequest(BaseModel):
@@ -58,8 +59,9 @@ class FeedbackRequest(BaseModel):
         return str(self.id or self.run_id)
 
 
-def mount_feedback(api: APIRouter, router: SmartRouter) -> None:
-    """Add ``POST /feedback`` over ``router`` to ``api`` (a protected router)."""
+def add_feedback_routes(api: APIRouter, deps: ServerDeps) -> None:
+    """Add ``POST /feedback`` over ``deps.router`` to ``api`` (a protected router)."""
+    router = deps.router
 
     @api.post("/feedback", summary="Score an answer: the router learns from it")
     async def feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:

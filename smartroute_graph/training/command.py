@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from smartroute_graph.core.errors import SmartRouteError
@@ -25,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "labelled prompts, calibrate it on a held-out split and export a model folder "
             "(model.onnx, tokenizer.json, labels.json, metrics.json, MODEL_CARD.md)."
         ),
+        # A flag left out is absent from the arguments, so TrainConfig's default applies:
+        # the defaults are declared once, there.
+        argument_default=argparse.SUPPRESS,
     )
     p.add_argument(
         "data",
@@ -34,39 +38,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "supplement folder)",
     )
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--name", default="custom", help="model name recorded in labels.json")
+    p.add_argument("--name", help="model name recorded in labels.json")
     p.add_argument(
         "--base",
-        default="minilm",
         help="'minilm' (packaged MiniLM-L6), 'scratch' (small BERT + WordPiece trained on "
         "the data), or a Hugging Face encoder name/folder (e.g. distilbert-base-uncased)",
     )
     p.add_argument(
         "--layers",
         type=int,
-        default=None,
         help="keep the first N layers of a pretrained base / layers of a scratch model",
     )
-    p.add_argument("--hidden", type=int, default=256, help="hidden size of a scratch model")
-    p.add_argument("--vocab-size", type=int, default=8000, help="scratch WordPiece vocabulary")
-    p.add_argument("--max-len", type=int, default=128, help="tokens per query (head + tail)")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate (default 8e-5 pretrained, 5e-4 scratch)",
-    )
-    p.add_argument("--val-fraction", type=float, default=0.15, help="held-out share")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--augment", type=float, default=0.5, help="noisy copies per training example (0 disables)"
-    )
+    p.add_argument("--hidden", type=int, help="hidden size of a scratch model")
+    p.add_argument("--vocab-size", type=int, help="scratch WordPiece vocabulary")
+    p.add_argument("--max-len", type=int, help="tokens per query (head + tail)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (default 8e-5 pretrained, 5e-4 scratch)")
+    p.add_argument("--val-fraction", type=float, help="held-out share")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--augment", type=float, help="noisy copies per training example (0 disables)")
     p.add_argument(
         "--auto-label",
         choices=["rules", "encoder", "llm"],
-        default=None,
         help="label rows that lack a domain or complexity with this classifier",
     )
     p.add_argument(
@@ -81,10 +75,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="score gap (strong - weak) at which a prompt counts as complex (default 0.1)",
     )
-    p.add_argument("--no-quantize", action="store_true", help="keep float32 weights")
-    p.add_argument("--teacher", default=None, help="model folder to distil from")
-    p.add_argument("--threads", type=int, default=None, help="torch threads")
-    p.add_argument("--limit", type=int, default=None, help="use a stratified sample of N rows")
+    p.add_argument("--no-quantize", action="store_true", default=False, help="keep float32 weights")
+    p.add_argument("--teacher", help="model folder to distil from")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--limit", type=int, help="use a stratified sample of N rows")
     p.set_defaults(func=run)
     parser: argparse.ArgumentParser = p
     return parser
@@ -111,28 +105,16 @@ def run(args: argparse.Namespace) -> int:
     except SmartRouteError as exc:
         print(f"smartroute train: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    # Every flag given that names a TrainConfig field sets it (see add_parser).
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     config = TrainConfig(
-        data=list(args.data),
-        out=args.out,
-        base=args.base,
-        name=args.name,
-        layers=args.layers,
-        hidden=args.hidden,
-        vocab_size=args.vocab_size,
-        max_len=args.max_len,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        augment=args.augment,
-        auto_label=args.auto_label,
-        outcomes=outcomes,
-        quantize=not args.no_quantize,
-        teacher=args.teacher,
-        threads=args.threads,
-        limit=args.limit,
-        log=lambda message: print(message, file=sys.stderr, flush=True),  # noqa: T201
+        **{
+            **given,
+            "data": list(args.data),
+            "outcomes": outcomes,
+            "quantize": not args.no_quantize,
+            "log": lambda message: print(message, file=sys.stderr, flush=True),  # noqa: T201
+        }
     )
     try:
         result = train(config)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from smartroute_graph.core.catalog import PRESETS
 from smartroute_graph.graph.build import API_KEYS_CONFIG_KEY
 
 httpx = pytest.importorskip("httpx")
@@ -29,14 +30,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "graphs/langgraph.json"
 SQRT2 = "Prove that sqrt(2) is irrational"
-OPENAI_MODELS = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-OPENROUTER_MODELS = (
-    "mistral-small",
-    "gemini-flash",
-    "qwen-2.5-72b",
-    "llama-3.3-70b",
-    "deepseek-r1",
-)
+# Every model of the two presets: each is a node of the Studio graphs.
+PRESET_MODELS = tuple(spec.name for specs in PRESETS.values() for spec in specs)
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -171,9 +166,9 @@ def test_router_graph_has_every_model_node_and_fallback_edge(server: Server) -> 
     graph = server.client.get(f"/assistants/{server.assistant('smartroute')}/graph").json()
     nodes = {n["id"] for n in graph["nodes"]}
     assert {"prepare", "classify_domain", "assess_complexity", "learned", "select_model"} <= nodes
-    assert {"review", "escalate", *OPENAI_MODELS, *OPENROUTER_MODELS} <= nodes
+    assert {"review", "escalate", *PRESET_MODELS} <= nodes
     edges = {(e["source"], e["target"]) for e in graph["edges"]}
-    for model in (*OPENAI_MODELS, *OPENROUTER_MODELS):
+    for model in PRESET_MODELS:
         assert ("select_model", model) in edges
         assert (model, "review") in edges
         assert ("escalate", model) in edges

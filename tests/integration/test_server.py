@@ -730,13 +730,14 @@ def test_own_key_skips_the_token_and_pays_for_the_call(
                 )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed.startswith("answer from") and streamed.endswith("all good here")
-    assert refused.value.status_code == 502 and PLAIN_KEY not in str(refused.value)
+    # The provider rejected the caller's own key: 401, the caller's to fix (not a 502).
+    assert refused.value.status_code == 401 and PLAIN_KEY not in str(refused.value)
     assert form.status_code == 200, form.text
     assert ok.status_code == 200, ok.text
     assert ok.json()["response"] == f"answer from {ok.json()['model']}: all good here"
     assert by_header.status_code == 200, by_header.text
     # A wrong key gets past this server (it pays for nothing here) and fails at the provider.
-    assert wrong.status_code == 502
+    assert wrong.status_code == 401
     assert wrong.json()["attempts"][0]["error_kind"] == "auth"
     assert none.status_code == 401 and "needs a token" in _error(none)
     for text in (ok.text, by_header.text, form.text, wrong.text, _log_text(caplog)):

@@ -429,36 +429,21 @@ def test_unsupported_types_say_what_they_are(data: bytes, what: str, hint: str) 
     assert info.value.http_status == 415
 
 
-def test_every_error_is_an_input_error() -> None:
-    for cls in (
-        AttachmentTooLargeError,
-        CorruptAttachmentError,
-        EncryptedPDFError,
-        UnsupportedAttachmentError,
-        EmptyAttachmentError,
-        AttachmentEncodingError,
-    ):
-        assert issubclass(cls, AttachmentError)
-        assert issubclass(cls, InputError) and issubclass(cls, SmartRouteError)
-    statuses = {
-        cls.__name__: cls.http_status
-        for cls in (
-            AttachmentTooLargeError,
-            CorruptAttachmentError,
-            EncryptedPDFError,
-            UnsupportedAttachmentError,
-            EmptyAttachmentError,
-            AttachmentEncodingError,
-        )
-    }
-    assert statuses == {
-        "AttachmentTooLargeError": 413,
-        "CorruptAttachmentError": 422,
-        "EncryptedPDFError": 422,
-        "UnsupportedAttachmentError": 415,
-        "EmptyAttachmentError": 400,
-        "AttachmentEncodingError": 400,
-    }
+@pytest.mark.parametrize(
+    ("cls", "status"),
+    [
+        (AttachmentTooLargeError, 413),
+        (CorruptAttachmentError, 422),
+        (EncryptedPDFError, 422),
+        (UnsupportedAttachmentError, 415),
+        (EmptyAttachmentError, 400),
+        (AttachmentEncodingError, 400),
+    ],
+)
+def test_every_error_is_an_input_error(cls: type[AttachmentError], status: int) -> None:
+    assert issubclass(cls, AttachmentError)
+    assert issubclass(cls, InputError) and issubclass(cls, SmartRouteError)
+    assert cls.http_status == status
 
 
 def test_text_files() -> None:

@@ -90,25 +90,29 @@ async def acollect(router: SmartRouter, **kwargs: Any) -> Run:
     return chunks, None, time.monotonic() - started
 
 
-async def run(router: SmartRouter, mode: str, **kwargs: Any) -> Run:
-    return collect(router, **kwargs) if mode == "sync" else await acollect(router, **kwargs)
+async def stream(fakes: dict[str, FakeChatModel], mode: str, **settings: Any) -> Run:
+    """Stream "hello" (``mode``: sync or async) through a router on ``fakes`` with ``settings``."""
+    router = router_for(fakes, **settings)
+    return collect(router) if mode == "sync" else await acollect(router)
 
 
 def text(chunks: list[AIMessageChunk]) -> str:
     return "".join(str(c.content) for c in chunks)
 
 
-MODES = pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each test taking ``mode`` runs once sync and once async."""
+    value: str = request.param
+    return value
 
 
-@MODES
 async def test_a_dripping_stream_ends_at_the_total_deadline(
     fakes: dict[str, FakeChatModel], mode: str
 ) -> None:
     # 23 tokens, one every 0.3 s: about 7 s without the deadline.
     drip(fakes, "gpt-4.1-nano", 0.3)
-    router = router_for(fakes, timeout_s=5, total_timeout_s=1)
-    chunks, error, elapsed = await run(router, mode)
+    chunks, error, elapsed = await stream(fakes, mode, timeout_s=5, total_timeout_s=1)
     assert elapsed < 4
     assert isinstance(error, StreamInterruptedError) and error.error_kind == "timeout"
     assert str(error) == (
@@ -120,7 +124,6 @@ async def test_a_dripping_stream_ends_at_the_total_deadline(
     assert DRIP.startswith(text(chunks))
 
 
-@MODES
 async def test_no_first_token_in_time_falls_back_to_the_next_model(
     fakes: dict[str, FakeChatModel], mode: str
 ) -> None:
@@ -128,8 +131,7 @@ async def test_no_first_token_in_time_falls_back_to_the_next_model(
     # none of the slow model's tokens may reach the caller.
     fakes["gpt-4.1-nano"].delay_s = 0.6
     drip(fakes, "gpt-4.1", 0.05)
-    router = router_for(fakes, first_token_timeout_s=0.2)
-    chunks, error, elapsed = await run(router, mode)
+    chunks, error, elapsed = await stream(fakes, mode, first_token_timeout_s=0.2)
     assert error is None and elapsed < 5
     assert text(chunks) == DRIP
     attempts = chunks[-1].response_metadata["smartroute"]["attempts"]
@@ -140,32 +142,27 @@ async def test_no_first_token_in_time_falls_back_to_the_next_model(
     assert attempts[0]["error"] == "DeadlineError: no first token within 0.2 s"
 
 
-@MODES
 async def test_timeout_s_bounds_the_first_token_of_a_stream(
     fakes: dict[str, FakeChatModel], mode: str
 ) -> None:
     # Without first_token_timeout_s, timeout_s is the wait for the first token: a silent
     # upstream costs timeout_s, not the provider's timeout times its retries.
     fakes["gpt-4.1-nano"].delay_s = 3.0
-    router = router_for(fakes, timeout_s=0.2)
-    chunks, error, elapsed = await run(router, mode)
+    chunks, error, elapsed = await stream(fakes, mode, timeout_s=0.2)
     assert error is None and elapsed < 2.5
     assert text(chunks).startswith("answer from gpt-4.1:")
 
 
-@MODES
 async def test_a_stream_that_stalls_after_tokens_is_cut(
     fakes: dict[str, FakeChatModel], mode: str
 ) -> None:
     drip(fakes, "gpt-4.1-nano", 0.5)
-    router = router_for(fakes, timeout_s=0.2, first_token_timeout_s=5)
-    chunks, error, elapsed = await run(router, mode)
+    chunks, error, elapsed = await stream(fakes, mode, timeout_s=0.2, first_token_timeout_s=5)
     assert isinstance(error, StreamInterruptedError) and elapsed < 4
     assert "the stream stalled: no chunk for 0.2 s" in str(error)
     assert text(chunks) == "one"
 
 
-@MODES
 async def test_the_total_deadline_bounds_invoke_and_its_fallbacks(
     fakes: dict[str, FakeChatModel], mode: str
 ) -> None:

@@ -3,13 +3,10 @@ as the requests it would make (mocked session)."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from langsmith import Client
 
 from smartroute_graph import SmartRouter
@@ -24,6 +21,7 @@ from smartroute_graph.evaluation.langsmith_eval import (
     to_examples,
 )
 from tests.unit.eval_stubs import ScriptedClassifier, write_jsonl
+from tests.unit.langsmith_stubs import RecordingSession, recording_client
 
 SCRIPT = {
     "p1": ("creative", 0.9, 0.9),
@@ -32,38 +30,6 @@ SCRIPT = {
     "p4": ("chat", 0.1, 0.9),
     "p4\n\n(previous message: earlier)": ("chat", 0.1, 0.9),
 }
-
-
-class RecordingSession(requests.Session):
-    """Records requests; answers like LangSmith would for dataset and example creation."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, str, Any]] = []
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        data = kwargs.get("data")
-        body = json.loads(data) if isinstance(data, str | bytes) and data else None
-        self.calls.append((str(method), str(url), body))
-        response = requests.Response()
-        response.status_code = 200
-        response.headers["Content-Type"] = "application/json"
-        if str(url).endswith("/datasets") and method == "POST":
-            payload: Any = {
-                "id": str(uuid.UUID(int=7)),
-                "name": body["name"],
-                "description": body.get("description"),
-                "created_at": "2025-01-01T00:00:00Z",
-                "modified_at": "2025-01-01T00:00:00Z",
-                "tenant_id": str(uuid.UUID(int=1)),
-                "data_type": "kv",
-            }
-        elif str(url).endswith("/examples/bulk"):
-            payload = [{"id": row["id"]} for row in body]
-        else:
-            payload = {}
-        response._content = json.dumps(payload).encode()
-        return response
 
 
 def router() -> SmartRouter:
@@ -99,17 +65,7 @@ def strong_weak(tmp_path: Path) -> Path:
 def recorded(monkeypatch: pytest.MonkeyPatch) -> RecordingSession:
     """The offline client, with a session that records instead of refusing."""
     session = RecordingSession()
-
-    def client() -> Client:
-        return Client(
-            api_url="http://localhost",
-            api_key="offline",
-            session=session,
-            auto_batch_tracing=False,
-            info={},
-        )
-
-    monkeypatch.setattr(langsmith_eval, "offline_client", client)
+    monkeypatch.setattr(langsmith_eval, "offline_client", lambda: recording_client(session))
     return session
 
 
@@ -170,13 +126,7 @@ def test_examples_have_stable_ids_and_references(labels: Path, strong_weak: Path
 
 def test_dataset_from_file_makes_the_expected_requests(labels: Path) -> None:
     session = RecordingSession()
-    client = Client(
-        api_url="http://localhost:1984",
-        api_key="test",
-        session=session,
-        auto_batch_tracing=False,
-        info={},
-    )
+    client = recording_client(session)
     created = dataset_from_file(labels, client, "my-probes")
     assert created.name == "my-probes"
     # writes only (the client may also read, e.g. GET /sessions for the tenant of a link)
@@ -218,13 +168,7 @@ def test_upload_path_creates_the_dataset_and_tags_each_target_run(
     from langsmith.run_trees import RunTree
 
     session = RecordingSession()
-    client = Client(
-        api_url="http://localhost:1984",
-        api_key="test",
-        session=session,
-        auto_batch_tracing=False,
-        info={},
-    )
+    client = recording_client(session)
     monkeypatch.setattr(Client, "has_dataset", lambda self, dataset_name: False)
     seen: dict[str, Any] = {}
     target_runs: list[RunTree] = []

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from langsmith import Client
 
 from smartroute_graph.classifiers.encoder import EncoderClassifier
 from smartroute_graph.cli import main
 from smartroute_graph.evaluation.learn_langsmith import load_langsmith, run_text
 from smartroute_graph.routing.stores import open_outcome_store
+from tests.unit.langsmith_stubs import RecordingSession, recording_client
 
 PROJECT = "my-router"
 PROJECT_ID = str(uuid.UUID(int=5))
@@ -80,12 +80,9 @@ FEEDBACK = [
 ]
 
 
-class LangSmithSession(requests.Session):
-    """Answers the project, run and feedback reads like LangSmith; records every call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, str, Any]] = []
+class LangSmithSession(RecordingSession):
+    """Answers the project, run and feedback reads like LangSmith; records every call (with
+    its query parameters)."""
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         path = str(url).split("?")[0]
@@ -117,20 +114,10 @@ class LangSmithSession(requests.Session):
         return response
 
 
-def client(session: LangSmithSession) -> Client:
-    return Client(
-        api_url="http://localhost:1984",
-        api_key="test",
-        session=session,
-        auto_batch_tracing=False,
-        info={},
-    )
-
-
 def test_runs_with_feedback_become_observations(tmp_path: Path) -> None:
     session = LangSmithSession()
     store = open_outcome_store(tmp_path / "ls.db")
-    counts = load_langsmith(store, EncoderClassifier(), client(session), PROJECT)
+    counts = load_langsmith(store, EncoderClassifier(), recording_client(session), PROJECT)
     assert counts == {"runs": 4, "feedback": 5, "written": 3, "skipped": 2}
     rows = {(r["model"], r["source"]): r for r in store.summary()}
     assert set(rows) == {("gpt-4.1-nano", "langsmith"), ("o4-mini", "langsmith")}
@@ -148,7 +135,7 @@ def test_feedback_key_and_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     session = LangSmithSession()
-    monkeypatch.setattr("langsmith.Client", lambda *a, **k: client(session))
+    monkeypatch.setattr("langsmith.Client", lambda *a, **k: recording_client(session))
     store = tmp_path / "cmd.db"
     argv = ["learn", "--langsmith-project", PROJECT, "--feedback-key", "stars"]
     assert main([*argv, "--store", str(store), "--json"]) == 0

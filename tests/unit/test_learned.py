@@ -49,20 +49,14 @@ def prior(domain: str = "coding", complexity: str = "simple") -> Classification:
 def world() -> OutcomeMemory:
     """Cluster 0: the small model fails; cluster 1: it does as well as the big one."""
     memory = OutcomeMemory()
-    memory.add_queries(
-        cluster(0, 40),
-        [{"small": 0.0, "big": 1.0}] * 40,
-        costs=[{"small": 0.001, "big": 0.01}] * 40,
-        domains=["coding"] * 40,
-        complexities=["simple"] * 40,
-    )
-    memory.add_queries(
-        cluster(1, 40),
-        [{"small": 1.0, "big": 1.0}] * 40,
-        costs=[{"small": 0.001, "big": 0.01}] * 40,
-        domains=["chat"] * 40,
-        complexities=["simple"] * 40,
-    )
+    for c, (domain, small_score) in enumerate([("coding", 0.0), ("chat", 1.0)]):
+        memory.add_queries(
+            cluster(c, 40),
+            [{"small": small_score, "big": 1.0}] * 40,
+            costs=[{"small": 0.001, "big": 0.01}] * 40,
+            domains=[domain] * 40,
+            complexities=["simple"] * 40,
+        )
     return memory
 
 

@@ -18,7 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
 from smartroute_graph.classifiers import ClassifierRegistry
-from smartroute_graph.core.catalog import Catalog, ModelSpec
+from smartroute_graph.core.catalog import PRESETS, Catalog, ModelSpec
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.providers import ModelProvider
 from smartroute_graph.graph import studio
@@ -37,14 +37,8 @@ from smartroute_graph.testing import FakeChatModel
 
 ROOT = Path(__file__).resolve().parents[2]
 SQRT2 = "Prove that sqrt(2) is irrational"
-OPENAI_MODELS = ("gpt-4.1-nano", "gpt-4.1", "o4-mini")
-OPENROUTER_MODELS = (
-    "mistral-small",
-    "gemini-flash",
-    "qwen-2.5-72b",
-    "llama-3.3-70b",
-    "deepseek-r1",
-)
+# Every model of the two presets: each is a node of the Studio graphs.
+PRESET_MODELS = tuple(spec.name for specs in PRESETS.values() for spec in specs)
 FAKE_KEY = "sk-test-0123456789abcdefghij"
 
 
@@ -80,7 +74,7 @@ def test_router_graph_compiles_without_checkpointer_with_every_model_and_knob(gr
     assert isinstance(graph, CompiledStateGraph)
     assert graph.checkpointer is None  # `langgraph dev` refuses a graph with one
     nodes = set(graph.get_graph().nodes)
-    assert {*NODE_NAMES, *OPENAI_MODELS, *OPENROUTER_MODELS} <= nodes
+    assert {*NODE_NAMES, *PRESET_MODELS} <= nodes
     context = graph.get_context_jsonschema()
     assert {
         "preset",
@@ -95,10 +89,10 @@ def test_router_graph_compiles_without_checkpointer_with_every_model_and_knob(gr
 def test_router_graph_draws_every_node_and_the_fallback_edges(graph: Any) -> None:
     drawable = graph.get_graph()
     mermaid = drawable.draw_mermaid()
-    for node in (*NODE_NAMES, *OPENAI_MODELS, *OPENROUTER_MODELS):
+    for node in (*NODE_NAMES, *PRESET_MODELS):
         assert f"({node})" in mermaid, node
     edges = {(e.source, e.target) for e in drawable.edges}
-    for model in (*OPENAI_MODELS, *OPENROUTER_MODELS):
+    for model in PRESET_MODELS:
         assert {("select_model", model), (model, "review"), ("escalate", model)} <= edges
     assert {("review", "escalate"), ("select_model", "__end__")} <= edges
 
@@ -239,7 +233,7 @@ def test_langgraph_json_points_at_compiled_graphs_without_checkpointer() -> None
 def test_support_app_draws_every_node_with_the_router_inside(support_app: Any) -> None:
     drawable = support_app.graph.get_graph(xray=True)
     mermaid = drawable.draw_mermaid()
-    for node in ("guard", "finish", *NODE_NAMES, *OPENAI_MODELS, *OPENROUTER_MODELS):
+    for node in ("guard", "finish", *NODE_NAMES, *PRESET_MODELS):
         assert f"({node})" in mermaid, node
     edges = {(e.source, e.target, e.conditional) for e in drawable.edges}
     assert ("guard", "router:prepare", True) in edges

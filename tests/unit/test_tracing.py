@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from langchain_core.tracers import LangChainTracer
-from langsmith import Client
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.graph import build as graph
@@ -23,26 +20,10 @@ from smartroute_graph.graph.tracing import (
 from smartroute_graph.routing import policy
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.testing import FakeChatModel
+from tests.unit.langsmith_stubs import RecordingSession, recording_client
 from tests.unit.stubs import StubClassifier
 
 NODES = ("prepare", "classify_domain", "assess_complexity", "learned", "select_model")
-
-
-class RecordingSession(requests.Session):
-    """Answers every LangSmith request with 200 and keeps the JSON bodies (no socket)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        data = kwargs.get("data")
-        body = json.loads(data) if isinstance(data, str | bytes) and data else {}
-        self.calls.append((str(method), str(url), body))
-        response = requests.Response()
-        response.status_code = 200
-        response._content = b"{}"
-        return response
 
 
 class Trace:
@@ -96,14 +77,7 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def tracer() -> tuple[LangChainTracer, RecordingSession]:
     session = RecordingSession()
-    client = Client(
-        api_url="http://localhost:1984",
-        api_key="test",
-        session=session,
-        auto_batch_tracing=False,
-        info={},
-    )
-    return LangChainTracer(client=client, project_name="tests"), session
+    return LangChainTracer(client=recording_client(session), project_name="tests"), session
 
 
 def math_router(**models: FakeChatModel) -> SmartRouter:

@@ -428,7 +428,7 @@ def bare_graph(setup: Setup) -> Any:
 
     graph = StateGraph(BareState)
     previous = START
-    for name in ("prepare", "classify_domain", "assess_complexity", "select_model"):
+    for name in ("prepare", "classify_domain", "assess_complexity", "learned", "select_model"):
         graph.add_node(name, lambda state: {"step": state.get("step", 0) + 1})
         graph.add_edge(previous, name)
         previous = name

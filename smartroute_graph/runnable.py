@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
@@ -22,7 +22,7 @@ from smartroute_graph.classifiers import (
 )
 from smartroute_graph.core.attachments import Attachment
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
-from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.core.errors import ConfigError, UnknownModelError
 from smartroute_graph.core.inputs import RouterInputLike, normalise_input
 from smartroute_graph.core.providers import (
     API_KEYS_CONFIG_KEY,
@@ -34,11 +34,16 @@ from smartroute_graph.graph.build import (
     build_graph,
     routing_metadata,
 )
+from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY, embedder_for
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
 from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
 from smartroute_graph.routing.config import RouterConfig, load_config
 from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.observations import Observation
+from smartroute_graph.routing.online import OnlineLearner, UnknownOutcomeError
+from smartroute_graph.routing.operating import OperatingPoint
+from smartroute_graph.routing.outcomes import OutcomeStore
 from smartroute_graph.routing.policy import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     DEFAULT_MAX_ATTEMPTS,
@@ -84,6 +89,16 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         review, review_threshold, judge_model: answer review (see :mod:`review`): score
             each answer ('scorer', 'logprobs' or 'judge') and re-ask a stronger model when
             it scores below the threshold; off by default.
+        outcome_store: where outcomes are kept and learnt from (docs/learning.md): a SQLite
+            file path or ``sqlite:///path.db``, ``postgresql://...``, or an open
+            :class:`~smartroute_graph.routing.outcomes.OutcomeStore`. Opened and loaded in
+            the background; the prior routes until it is ready or when it fails.
+        learn: learning from outcomes (default: on when ``outcome_store`` is given): the
+            ``learned`` node decides from stored outcomes, every reviewed answer is stored
+            as an observation, and answers are remembered for :meth:`record_feedback`.
+        quality_tolerance, cost_weight: the learned policy's operating point: the cheapest
+            model predicted within ``quality_tolerance`` of the best (default 0.05), or the
+            one maximising quality minus ``cost_weight`` times its cost in US dollars.
     """
 
     def __init__(
@@ -106,6 +121,10 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         review: str = "off",
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         judge_model: str | None = None,
+        outcome_store: str | Path | OutcomeStore | None = None,
+        learn: bool | None = None,
+        quality_tolerance: float | None = None,
+        cost_weight: float | None = None,
     ) -> None:
         if catalog is None and preset is None:
             raise ConfigError(
@@ -153,6 +172,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             raise ConfigError(
                 f"judge_model {judge_model!r} is not in the catalog: {', '.join(resolved)}"
             )
+        self.learner = _learner(
+            self.classifier, outcome_store, learn, quality_tolerance, cost_weight
+        )
         self.defaults = RouterContext(
             complexity_cutoffs=complexity_cutoffs,
             budget_usd=budget_usd,
@@ -172,6 +194,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             provider=self.provider,
             default_preset=self.policy_name,
             default_classifier=self.classifier.name,
+            learner=self.learner,
         )
         self.graph: CompiledStateGraph[RouterState, RouterContext, RouterInput, RouterOutput] = (
             self.graph_builder.compile(name="smartroute")
@@ -235,6 +258,10 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
                 API_KEYS_CONFIG_KEY: secrets,
                 OWN_KEYS_ONLY_CONFIG_KEY: own_keys_only,
             }
+        if self.learner is not None and config.get("run_id"):
+            # Feedback can then name the answer by the run id the caller gave.
+            outcome = {OUTCOME_ID_CONFIG_KEY: str(config["run_id"])}
+            config["configurable"] = {**config.get("configurable", {}), **outcome}
         messages, attachments = normalise_input(input)
         state: RouterState = {"messages": messages, "attachments": attachments}
         return state, config, context
@@ -411,8 +438,83 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             )
         )
 
+    # -- learning from outcomes --------------------------------------------------------------
+
+    def record_feedback(
+        self, answer: AIMessage | BaseMessage | str | Any, score: float, *, model: str | None = None
+    ) -> Observation:
+        """Store a score for an answer this router gave (learning on) as an observation.
+
+        Args:
+            answer: the answer (its ``response_metadata["smartroute"]["outcome_id"]`` names
+                it) or that outcome id: the ``run_id`` given in the call's config, else the
+                id the router made. Another process sharing the outcome store can record it.
+            score: how good the answer was, in [0, 1] (e.g. thumbs up 1, down 0).
+            model: the model the score is about (default: the one that answered).
+
+        Returns:
+            The observation stored (source ``feedback``).
+
+        Raises:
+            ConfigError: this router does not learn (no ``outcome_store``).
+            UnknownOutcomeError: the answer is not remembered (given with learning off, by
+                another store's router, or longer ago than the pending time-to-live).
+            UnknownModelError: ``model`` is not in the catalog.
+            ValueError: ``score`` is outside [0, 1].
+            OutcomeStoreError: the store cannot be read or written.
+        """
+        if self.learner is None:
+            raise ConfigError(
+                "record_feedback needs learning on: SmartRouter(..., outcome_store="
+                "'sqlite:///outcomes.db', learn=True)"
+            )
+        if model is not None and model not in self.catalog:
+            raise UnknownModelError(
+                f"unknown model {model!r}; the catalog has: {', '.join(self.catalog)}"
+            )
+        if isinstance(answer, BaseMessage):
+            outcome_id = (answer.response_metadata.get("smartroute") or {}).get("outcome_id")
+            if not outcome_id:
+                raise UnknownOutcomeError(
+                    "this answer carries no outcome_id: it was given with learning off (or "
+                    "by another router); route with outcome_store=... and learn=True"
+                )
+        else:
+            outcome_id = answer
+        return self.learner.feedback(str(outcome_id), score, model=model)
+
+    def close(self) -> None:
+        """Stop learning in the background and close the outcome store it opened."""
+        if self.learner is not None:
+            self.learner.close()
+
     def __repr__(self) -> str:
         return (
             f"SmartRouter(preset={self.policy_name!r}, models={list(self.catalog)}, "
             f"classifier={self.classifier.name!r})"
         )
+
+
+def _learner(
+    classifier: Classifier,
+    store: str | Path | OutcomeStore | None,
+    learn: bool | None,
+    quality_tolerance: float | None,
+    cost_weight: float | None,
+) -> OnlineLearner | None:
+    """The router's learner: None unless it learns (``outcome_store`` and ``learn``)."""
+    if learn and store is None:
+        raise ConfigError(
+            "learn=True needs an outcome store: SmartRouter(..., outcome_store="
+            "'sqlite:///outcomes.db') (a file path, sqlite:///... or postgresql://...)"
+        )
+    if store is None or learn is False:
+        return None
+    point = (
+        OperatingPoint(cost_weight=cost_weight)
+        if cost_weight is not None
+        else OperatingPoint(tolerance=quality_tolerance)
+        if quality_tolerance is not None
+        else OperatingPoint()
+    )
+    return OnlineLearner(store, embedder=embedder_for(classifier), operating_point=point)

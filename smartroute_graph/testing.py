@@ -11,7 +11,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -35,6 +35,8 @@ class FakeChatModel(BaseChatModel):
 
     Args:
         responses: the replies, used in order and then again from the start.
+        reply: instead, a function from the last user message's text to the reply (a model
+            scripted per kind of query, e.g. one that writes broken code).
         model_name: reported in ``response_metadata["model_name"]``.
         error: raised on every call before any token (e.g. ``TimeoutError()``).
         error_after_tokens: when streaming, raise ``ConnectionError`` after this many tokens.
@@ -51,6 +53,7 @@ class FakeChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     responses: list[str] = Field(default_factory=lambda: ["ok"])
+    reply: Callable[[str], str] | None = None
     model_name: str = "fake-model"
     error: BaseException | None = None
     error_after_tokens: int | None = None
@@ -75,6 +78,9 @@ class FakeChatModel(BaseChatModel):
         with self._lock:
             text = self.responses[self._calls % len(self.responses)]
             self._calls += 1
+        if self.reply is not None:
+            asked = next((m.text for m in reversed(messages) if m.type == "human"), "")
+            text = self.reply(asked)
         tokens_in = sum(estimate_tokens(m.text) + 4 for m in messages)
         tokens_out = estimate_tokens(text)
         usage = UsageMetadata(

@@ -7,6 +7,7 @@
                          [--langsmith --experiment-prefix X]
                          [--learn [--folds K] [--feedback-fraction F]]
     smartroute calibrate FILE --target "strong-share<=0.3" [--out router.yaml] ...
+    smartroute calibrate --store URL --target "strong-share<=0.3" [--knob cost_weight]
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ __all__ = ["add_parser", "main", "run_calibrate", "run_eval"]
 _PROGRESS_MIN_ROWS = 2_000
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="JSON Lines file (or a corpus folder of .jsonl files)")
+def _add_common(p: argparse.ArgumentParser, *, file_optional: bool = False) -> None:
+    p.add_argument(
+        "file",
+        nargs="?" if file_optional else None,
+        help="JSON Lines file (or a corpus folder of .jsonl files)",
+    )
     p.add_argument(
         "--kind",
         default="auto",
@@ -134,10 +139,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Pick complexity cut-offs and a confidence threshold that meet a target "
             "(strong-share<=X, quality>=X, pgr>=X, under-routed<=X) on a labelled set or a "
             "strong/weak table: fitted on one part, checked on the held-out rest, written "
-            "into a router config (YAML). Exit status 1 when the held-out rows miss the target."
+            "into a router config (YAML). Exit status 1 when the held-out rows miss the target. "
+            "With --store instead of FILE: the learned policy's operating point that meets "
+            "strong-share<=X, cost<=USD or quality>=X on the stored outcomes."
         ),
     )
-    _add_common(c)
+    _add_common(c, file_optional=True)
+    c.add_argument("--store", default=None, metavar="URL", help="calibrate on an outcome store")
+    c.add_argument(
+        "--knob",
+        default="tolerance",
+        choices=["tolerance", "cost_weight"],
+        help="with --store: the operating point's knob (default: tolerance)",
+    )
     c.add_argument("--target", required=True, help='e.g. "strong-share<=0.3" or "quality>=0.95"')
     c.add_argument("--out", default="router.yaml", help="config file to write")
     c.add_argument("--fit-fraction", type=float, default=0.5, help="share of rows fitted on")
@@ -280,6 +294,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     """``smartroute calibrate``: fit, check held out, write the config."""
     from smartroute_graph.evaluation.calibrate import calibrate, parse_target, write_config
 
+    if getattr(args, "store", None):
+        return _calibrate_store(args)
+    if not args.file:
+        raise SmartRouteError("calibrate needs a FILE (or --store URL for the learned policy)")
     target = parse_target(args.target)
     dataset, router, _ = _load(args)
     result = calibrate(
@@ -323,6 +341,36 @@ def run_calibrate(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result.to_dict(), fh, indent=2)
     return 0 if result.met_on_held_out else 1
+
+
+def _calibrate_store(args: argparse.Namespace) -> int:
+    """``smartroute calibrate --store URL``: the learned policy's operating point for a target
+    on the stored outcomes; exit status 1 when no knob value meets it."""
+    from smartroute_graph.routing.learned import LearnedPolicy
+    from smartroute_graph.routing.stores import open_outcome_store
+
+    store = open_outcome_store(args.store)
+    try:
+        policy = LearnedPolicy.from_store(store)
+        policy.fit()
+        result = policy.calibrate(args.target, knob=args.knob)
+    finally:
+        store.close()
+    name = "quality_tolerance" if result.knob == "tolerance" else "cost_weight"
+    cost = "unknown" if result.cost_per_query is None else f"${result.cost_per_query:.6f}"
+    print(  # noqa: T201
+        f"target {result.target} on {result.queries} stored queries: "
+        f"{'met' if result.met else 'NOT met (closest shown)'}\n"
+        f"operating point: {name}={result.value:g} "
+        f"(SmartRouter(..., outcome_store=..., {name}={result.value:g}))\n"
+        f"  strong share {result.strong_share:.3f}  cost per query {cost}  "
+        f"quality {result.quality:.3f}"
+    )
+    if args.json:
+        block = {k: v for k, v in vars(result).items() if k != "curve"}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({**block, "setting": name, "curve": result.curve}, fh, indent=2)
+    return 0 if result.met else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """``smartroute learn``: load an outcome table into an outcome store, or inspect and reset one.
 
     smartroute learn FILE --store URL [--source NAME] [--classifier accurate] [--prices P]
+    smartroute learn --langsmith-project NAME [--feedback-key KEY] --store URL
     smartroute learn --store URL --summary
     smartroute learn --store URL --delete-source NAME | --reset
 
@@ -8,7 +9,8 @@ Each row of an outcome table (``{"prompt", "scores": {model: score}, "costs"?}``
 ``smartroute eval`` reads) becomes one observation per model: the prompt's embedding and
 classification from the packaged encoder (one forward pass per prompt), the model, its score,
 its cost (the row's own, else estimated from the prices file when there is one) and the
-source. The prompt text is stored only as a hash.
+source. The prompt text is stored only as a hash. ``--langsmith-project`` reads the router's
+runs and their feedback instead (:mod:`~smartroute_graph.evaluation.learn_langsmith`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("file", nargs="?", help="outcome table (JSON Lines with prompt and scores)")
     p.add_argument("--store", required=True, help="outcome store URL or SQLite file")
-    p.add_argument("--source", default="table", help="source name of the observations")
+    p.add_argument(
+        "--langsmith-project",
+        default=None,
+        metavar="NAME",
+        help="read the router's runs and their feedback from this LangSmith project",
+    )
+    p.add_argument(
+        "--feedback-key", default=None, metavar="KEY", help="only LangSmith feedback of this key"
+    )
+    p.add_argument("--source", default=None, help="source name (default: table or langsmith)")
     p.add_argument("--classifier", default="accurate", help="packaged encoder or model folder")
     p.add_argument("--prices", default=None, help="prices JSON of a multi-model table")
     p.add_argument("--kind", default="auto", choices=["auto", "strong-weak", "multi-model"])
@@ -108,12 +119,16 @@ def run_learn(args: argparse.Namespace) -> int:
     """``smartroute learn``: load, summarise or reset a store."""
     from smartroute_graph.routing.stores import open_outcome_store
 
-    if not (args.file or args.summary or args.delete_source or args.reset):
-        raise SmartRouteError("learn needs an outcome FILE, --summary, --delete-source or --reset")
+    project = getattr(args, "langsmith_project", None)
+    if not (args.file or project or args.summary or args.delete_source or args.reset):
+        raise SmartRouteError(
+            "learn needs an outcome FILE, --langsmith-project, --summary, --delete-source or "
+            "--reset"
+        )
     result: dict[str, Any] = {}
     embedder = None
     name = None
-    if args.file:
+    if args.file or project:
         from smartroute_graph.classifiers.encoder import EncoderClassifier
 
         embedder = EncoderClassifier(args.classifier)
@@ -132,12 +147,30 @@ def run_learn(args: argparse.Namespace) -> int:
                 raise SmartRouteError(f"{args.file} has no scores: learn reads outcome tables")
             started = time.perf_counter()
             result["written"] = load_table(
-                store, dataset, embedder, source=args.source, output_tokens=args.output_tokens
+                store,
+                dataset,
+                embedder,
+                source=args.source or "table",
+                output_tokens=args.output_tokens,
             )
             result["rows"] = len(dataset.rows)
             result["seconds"] = round(time.perf_counter() - started, 2)
+        if project:
+            import langsmith
+
+            from smartroute_graph.evaluation.learn_langsmith import load_langsmith
+
+            result["langsmith"] = load_langsmith(
+                store,
+                embedder,
+                langsmith.Client(),
+                project,
+                feedback_key=getattr(args, "feedback_key", None),
+                source=args.source or "langsmith",
+                limit=args.limit,
+            )
         result["store"] = store.info()
-        if args.summary or args.file:
+        if args.summary or args.file or project:
             result["summary"] = store.summary()
     finally:
         store.close()
@@ -152,6 +185,12 @@ def _print(result: dict[str, Any]) -> None:
     info = result["store"]
     if "deleted" in result:
         print(f"deleted {result['deleted']} observations")  # noqa: T201
+    if "langsmith" in result:
+        counts = result["langsmith"]
+        print(  # noqa: T201
+            f"LangSmith: {counts['runs']} runs, {counts['feedback']} feedback, wrote "
+            f"{counts['written']} observations ({counts['skipped']} feedback skipped)"
+        )
     if "written" in result:
         print(  # noqa: T201
             f"wrote {result['written']} observations from {result['rows']} rows in "

@@ -1,4 +1,4 @@
-"""The routing graph: prepare → classify_domain → assess_complexity → select_model →
+"""The routing graph: prepare → classify_domain → assess_complexity → learned → select_model →
 one node per model → review → (escalate → next model | END)."""
 
 from __future__ import annotations
@@ -57,11 +57,18 @@ from smartroute_graph.graph.deadlines import (
     time_left,
     total_label,
 )
+from smartroute_graph.graph.judging import judge_event, judge_failed, judged
+from smartroute_graph.graph.learning import (
+    aclassify_and_embed,
+    classify_and_embed,
+    learned_update,
+    record_review,
+    remember_answer,
+)
 from smartroute_graph.graph.state import Attempt, RouterInput, RouterOutput, RouterState
 from smartroute_graph.graph.tracing import annotate_router_run
 from smartroute_graph.quality.review import (
     JUDGE_CONFIG,
-    JudgeVerdict,
     Review,
     judge_messages,
     logprob_confidence,
@@ -71,6 +78,7 @@ from smartroute_graph.quality.review import (
 )
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.decide import condition, decide
+from smartroute_graph.routing.online import OnlineLearner
 from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
@@ -88,6 +96,7 @@ NODE_NAMES = (
     "prepare",
     "classify_domain",
     "assess_complexity",
+    "learned",
     "select_model",
     "review",
     "escalate",
@@ -136,11 +145,14 @@ def build_graph(
     provider: ModelProvider,
     default_preset: str,
     default_classifier: str,
+    learner: OnlineLearner | None = None,
 ) -> StateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
     """The uncompiled router graph (compile it with a checkpointer if you need one).
 
     ``policies`` maps preset names to policies; their catalogs together give the model
-    nodes, one per model. ``classifiers`` maps backend names to classifiers.
+    nodes, one per model. ``classifiers`` maps backend names to classifiers. ``learner``
+    (an outcome store's learned policy) makes the ``learned`` node decide and the answers
+    feed the store (:mod:`smartroute_graph.graph.learning`); without it the node passes.
     """
     if default_preset not in policies:
         raise ConfigError(f"default preset {default_preset!r} is not among {list(policies)}")
@@ -230,28 +242,33 @@ def build_graph(
     def classify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         classifier = keyless_if_own_keys(classifier_for(_context()), config)
         texts = _texts_to_classify(state)
-        classification, events = priced(classifier.classify(texts))
+        learning = learner, _context(), TURN_ALONE_CONFIDENCE
+        results, update = classify_and_embed(classifier, texts, *learning)
+        classification, events = priced(results)
         for event in events:
             dispatch_custom_event(COST_EVENT, event, config=config)
-        return {"classification": classification}
+        return {"classification": classification, **update}
 
     async def aclassify_domain(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         # A classifier that waits on the network (the LLM backend) has an async twin; the
         # CPU-light ones run inline, as a light node does.
         classifier = keyless_if_own_keys(classifier_for(_context()), config)
-        aclassify = getattr(classifier, "aclassify", None)
         texts = _texts_to_classify(state)
-        results = classifier.classify(texts) if aclassify is None else await aclassify(texts)
+        learning = learner, _context(), TURN_ALONE_CONFIDENCE
+        results, update = await aclassify_and_embed(classifier, texts, *learning)
         classification, events = priced(results)
         for event in events:
             await adispatch_custom_event(COST_EVENT, event, config=config)
-        return {"classification": classification}
+        return {"classification": classification, **update}
 
     def assess_complexity(state: RouterState) -> dict[str, Any]:
         classification = state["classification"]
         assert classification is not None
         conditioned = condition(classification, _context())
         return {} if conditioned is classification else {"classification": conditioned}
+
+    def learned(state: RouterState) -> dict[str, Any]:
+        return learned_update(learner, policy_for(_context()), _context(), state)
 
     def select_model(state: RouterState) -> dict[str, Any]:
         context = _context()
@@ -263,6 +280,7 @@ def build_graph(
             context,
             input_tokens=state["input_tokens"],
             attachments=state.get("attachments") or [],
+            learned=state.get("learned"),
         )
         annotate_router_run(decision, dry_run=context.dry_run)
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
@@ -288,10 +306,10 @@ def build_graph(
                 try:
                     output = judge.invoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(spec.name, exc, config))
-                judged = _judged(spec, messages, output)
-                dispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
-                return review_answer(state, context, judged)
+                    return review_answer(state, context, judge_failed(spec.name, exc, config))
+                verdict = judged(spec, messages, output)
+                dispatch_custom_event(COST_EVENT, judge_event(spec, verdict), config=config)
+                return review_answer(state, context, verdict)
             return review_answer(state, context, None)
         return after_failure(state)
 
@@ -307,10 +325,10 @@ def build_graph(
                 try:
                     output = await judge.ainvoke(messages, {**config, **JUDGE_CONFIG})
                 except Exception as exc:
-                    return review_answer(state, context, _judge_failed(spec.name, exc, config))
-                judged = _judged(spec, messages, output)
-                await adispatch_custom_event(COST_EVENT, _judge_event(spec, judged), config=config)
-                return review_answer(state, context, judged)
+                    return review_answer(state, context, judge_failed(spec.name, exc, config))
+                verdict = judged(spec, messages, output)
+                await adispatch_custom_event(COST_EVENT, judge_event(spec, verdict), config=config)
+                return review_answer(state, context, verdict)
             return review_answer(state, context, None)
         return after_failure(state)
 
@@ -351,6 +369,7 @@ def build_graph(
             details=details,
             cost_usd=cost,
         )
+        record_review(learner, context, state, verdict, last)
         reviews = [*(state.get("reviews") or []), verdict]
         candidates = [*(state.get("candidates") or []), response]
         update: dict[str, Any] = {"reviews": [verdict], "candidates": [response]}
@@ -373,6 +392,7 @@ def build_graph(
             else max(range(len(reviews)), key=lambda i: (reviews[i].score or 0.0, i))
         )
         final = _finalise(candidates[best], decision, attempts, reviews)
+        final = remember_answer(learner, context, state, final, attempts)
         return {**update, "response": final, "messages": [final], "next_model": None}
 
     def after_failure(state: RouterState) -> dict[str, Any]:
@@ -421,17 +441,18 @@ def build_graph(
     )
     graph.add_node("prepare", _light_node(prepare))
     graph.add_node("classify_domain", _node(classify_domain, aclassify_domain, "classify_domain"))
-    for step in (assess_complexity, select_model):
+    for step in (assess_complexity, learned, select_model):
         graph.add_node(step.__name__, _light_node(step))
     for name in catalog:
-        graph.add_node(name, _model_node(catalog[name], provider))
+        graph.add_node(name, _model_node(catalog[name], provider, learner))
     graph.add_node("review", _node(review, areview, "review"))
     graph.add_node("escalate", _light_node(escalate))
 
     graph.add_edge(START, "prepare")
     graph.add_edge("prepare", "classify_domain")
     graph.add_edge("classify_domain", "assess_complexity")
-    graph.add_edge("assess_complexity", "select_model")
+    graph.add_edge("assess_complexity", "learned")
+    graph.add_edge("learned", "select_model")
     model_targets: dict[Hashable, str] = {name: name for name in catalog}
     # Every conditional edge names its targets, so Studio draws them; the path functions
     # are untraced (a traced run per edge costs more than the decision it makes).
@@ -532,7 +553,9 @@ def _union_catalog(policies: Mapping[str, Policy]) -> Catalog:
     return Catalog(list(specs.values()))
 
 
-def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
+def _model_node(
+    spec: ModelSpec, provider: ModelProvider, learner: OnlineLearner | None = None
+) -> RunnableCallable:
     """The node that calls ``spec``'s chat model once and records the attempt."""
 
     def prepare_call(
@@ -605,9 +628,11 @@ def _model_node(spec: ModelSpec, provider: ModelProvider) -> RunnableCallable:
         assert decision is not None
         attempts = [*(state.get("attempts") or []), attempt]
         final = _finalise(_as_message(result), decision, attempts, state.get("reviews") or [])
+        if _context().review == "off":  # with review on, `review` keeps and appends the answer
+            final = remember_answer(learner, _context(), state, final, attempts)
         update: dict[str, Any] = {"attempts": [attempt], "response": final, "next_model": None}
         if _context().review == "off":
-            update["messages"] = [final]  # with review on, `review` appends the kept answer
+            update["messages"] = [final]
         return update, event
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
@@ -711,44 +736,6 @@ def _as_message(message: BaseMessage) -> AIMessage:
 
 def _last_user_text(state: RouterState) -> str:
     return next((m.text for m in reversed(state["messages"]) if m.type == "human"), state["text"])
-
-
-def _judged(
-    spec: ModelSpec, messages: Sequence[BaseMessage], output: Any
-) -> tuple[float | None, dict[str, Any], float]:
-    """Score, details and cost of the judge's answer (``{"raw", "parsed", ...}``); a reply
-    that does not parse still cost its tokens."""
-    raw = output.get("raw") if isinstance(output, Mapping) else None
-    verdict = output.get("parsed") if isinstance(output, Mapping) else output
-    tokens_in, tokens_out, _ = call_tokens(messages, raw)
-    cost = attempt_cost(spec, tokens_in, tokens_out)
-    details: dict[str, Any] = {
-        "judge": spec.name,
-        "judge_input_tokens": tokens_in,
-        "judge_output_tokens": tokens_out,
-    }
-    if not isinstance(verdict, JudgeVerdict):
-        details["note"] = f"the judge {spec.name} gave no usable verdict: answer kept"
-        return None, details, cost
-    details |= {"judge_score": verdict.score, "reason": verdict.reason}
-    return (verdict.score - 1) / 9, details, cost
-
-
-def _judge_event(
-    spec: ModelSpec, judged: tuple[float | None, dict[str, Any], float]
-) -> dict[str, Any]:
-    _, details, cost = judged
-    tokens = details["judge_input_tokens"], details["judge_output_tokens"]
-    return cost_event(spec.name, cost, *tokens, purpose="judge")
-
-
-def _judge_failed(
-    judge: str, exc: Exception, config: RunnableConfig
-) -> tuple[float | None, dict[str, Any], float]:
-    own = secret_values(request_keys(config)[0])
-    message = redact_secrets(f"{type(exc).__name__}: {exc}", own)[:300]
-    note = f"the judge {judge} failed ({message}): answer kept"
-    return None, {"judge": judge, "note": note}, 0.0
 
 
 def routing_metadata(

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 from smartroute_graph.classifiers.base import Classification
 from smartroute_graph.core.attachments import Attachment
 from smartroute_graph.quality.review import Review
+from smartroute_graph.routing.learned import LearnedDecision
 from smartroute_graph.routing.policy import RoutingDecision
 
 __all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState"]
@@ -68,3 +69,9 @@ class RouterState(RouterInput, RouterOutput, total=False):
     """Answers that were reviewed, in order (the best one is kept)."""
     deadline_at: float | None
     """When the run must end (``time.time()`` seconds), from ``total_timeout_s``."""
+    embedding: list[float] | None
+    """The query's sentence embedding (learning on), from the classifier's forward pass."""
+    learned: LearnedDecision | None
+    """The learned policy's decision (learning on); ``select_model`` applies the rules to it."""
+    outcome_id: str | None
+    """The id the answer is remembered under for feedback (learning on)."""

@@ -32,8 +32,10 @@ from smartroute_graph.core.catalog import ModelSpec
 from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError, SmartRouteError
 from smartroute_graph.core.providers import API_KEY_ENV, ModelProvider, request_keys
 from smartroute_graph.graph.build import build_graph
+from smartroute_graph.graph.learning import embedder_for
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.online import OnlineLearner
 from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
@@ -75,6 +77,7 @@ def build_router_graph(
     classifiers: Mapping[str, Classifier] | None = None,
     default_classifier: str = DEFAULT_CLASSIFIER,
     name: str = "smartroute",
+    outcome_store: str | Path | None = None,
 ) -> RouterGraph:
     """The compiled router graph for Studio: one node per model of every preset in
     ``presets``, :class:`RouterContext` as its context schema, and a dry run (decision only)
@@ -90,6 +93,9 @@ def build_router_graph(
             here, before any run).
         default_classifier: the backend used when a run names none.
         name: the compiled graph's name (shown in traces).
+        outcome_store: learn from outcomes kept here (``graphs/router.py`` passes
+            ``SMARTROUTE_OUTCOME_STORE``): the ``learned`` step decides from them and every
+            reviewed answer is stored; without it the step passes through.
     """
     if not presets:
         raise ConfigError("give at least one preset, e.g. presets=('openai',)")
@@ -109,12 +115,18 @@ def build_router_graph(
         except (SmartRouteError, ImportError, OSError) as exc:
             # Not fatal for Studio: a run that picks this backend gets the same error.
             logger.warning("classifier %r not preloaded (%s: %s)", backend, type(exc).__name__, exc)
+    learner = (
+        OnlineLearner(outcome_store, embedder=embedder_for(registry[default_classifier]))
+        if outcome_store
+        else None
+    )
     builder = build_graph(
         policies=policies,
         classifiers=registry,
         provider=provider,
         default_preset=default_preset,
         default_classifier=default_classifier,
+        learner=learner,
     )
     specs = {spec.name: spec for policy in policies.values() for spec in policy.catalog.values()}
     with_keyless_dry_run(builder, provider, specs)

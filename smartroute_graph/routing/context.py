@@ -114,6 +114,28 @@ class RouterContext:
             "models take none. None keeps each model's own setting."
         },
     )
+    learn: bool | None = field(
+        default=None,
+        metadata={
+            "description": "Learning from outcomes for this run (a router with an outcome "
+            "store): False routes by the prior alone and records nothing; None uses the "
+            "router's setting."
+        },
+    )
+    quality_tolerance: float | None = field(
+        default=None,
+        metadata={
+            "description": "Learned policy: take the cheapest model predicted within this "
+            "much (0-1) of the best; None uses the router's operating point."
+        },
+    )
+    cost_weight: float | None = field(
+        default=None,
+        metadata={
+            "description": "Learned policy: instead maximise predicted quality minus this "
+            "weight times the estimated cost in US dollars; None uses the router's."
+        },
+    )
     dry_run: bool = field(
         default=False,
         metadata={"description": "Decide only: stop after select_model, call no model."},

@@ -8,6 +8,7 @@ decision the graph makes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smartroute_graph.classifiers.base import Classification
 from smartroute_graph.core.attachments import Attachment
@@ -16,6 +17,9 @@ from smartroute_graph.core.pricing import estimate_cost
 from smartroute_graph.core.taxonomy import Complexity, validate_domain
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.policy import Policy, RoutingDecision
+
+if TYPE_CHECKING:
+    from smartroute_graph.routing.learned import LearnedDecision
 
 __all__ = ["condition", "decide"]
 
@@ -68,11 +72,15 @@ def decide(
     *,
     input_tokens: int,
     attachments: Sequence[Attachment] = (),
+    learned: LearnedDecision | None = None,
 ) -> RoutingDecision:
     """The model for one conditioned classification under the run's settings.
 
     A model named in ``context.model`` is taken as asked (within the budget); otherwise the
-    policy table and its rules decide. What the classifier's own calls cost is recorded.
+    learned policy's choice (``learned.model``, when it made one of this catalog's models)
+    or the policy table, then the rules (attachments, context window, budget, fallbacks).
+    The reason starts with ``learned.reason`` whenever a learned decision was made, so it
+    says what decided. What the classifier's own calls cost is recorded.
 
     Raises:
         UnknownModelError: ``context.model`` is not in the policy's catalog.
@@ -82,6 +90,7 @@ def decide(
     if context.model:
         decision = _requested(policy, c, context.model, input_tokens, context.budget_usd)
     else:
+        model = learned.model if learned is not None else None
         decision = policy.decide(
             c,
             input_tokens=input_tokens,
@@ -89,11 +98,21 @@ def decide(
             budget_usd=context.budget_usd,
             confidence_threshold=context.confidence_threshold,
             max_attempts=context.max_attempts,
+            learned_model=model if model in policy.catalog else None,
+            learned_reason=_learned_reason(learned, policy),
         )
     classifier_cost = sum(u.cost_usd or 0.0 for u in c.usage)
     if classifier_cost:
         decision = decision.model_copy(update={"classifier_cost_usd": classifier_cost})
     return decision
+
+
+def _learned_reason(learned: LearnedDecision | None, policy: Policy) -> str | None:
+    if learned is None:
+        return None
+    if learned.model is not None and learned.model not in policy.catalog:
+        return f"learned: {learned.model} is not in this catalog; the prior decides"
+    return learned.reason
 
 
 def _requested(

@@ -387,7 +387,8 @@ class LearnedPolicy:
                 prediction,
                 point,
             )
-        if evidence < self.settings.min_evidence:
+        familiar = self._cell_outcomes(prior, known)
+        if evidence < self.settings.min_evidence and familiar < self.settings.cell_strength:
             return LearnedDecision(
                 None,
                 f"learned: {shown} similar outcomes (under {self.settings.min_evidence:g}); "
@@ -406,7 +407,13 @@ class LearnedPolicy:
         return LearnedDecision(
             choice,
             reason(
-                shown, {m: prediction.estimates[m].quality for m in known}, price, choice, point
+                shown,
+                quality,
+                price,
+                choice,
+                point,
+                cell=f"{prior.domain}/{prior.complexity}" if familiar and prior else None,
+                cell_outcomes=round(familiar),
             ),
             prediction,
             point,
@@ -469,6 +476,18 @@ class LearnedPolicy:
         return sweep(pred, actual, unit, target, knob)
 
     # -- internals --------------------------------------------------------------------------
+    def _cell_outcomes(self, prior: Classification | None, models: Sequence[str]) -> float:
+        """Outcomes of ``models`` in the prior's (domain, complexity) cell: a familiar cell
+        (at least ``cell_strength`` of them, its record outweighing its shrinkage) decides
+        where similar queries are thin."""
+        if prior is None or prior.domain not in DOMAINS or prior.complexity not in COMPLEXITIES:
+            return 0.0
+        cell_n = self._levels()[2][
+            DOMAINS.index(prior.domain), COMPLEXITIES.index(prior.complexity)
+        ]
+        cols = [j for j, m in enumerate(self.memory.models) if m in models]
+        return float(cell_n[cols].sum())
+
     def _levels(self) -> tuple[np.ndarray, ...]:
         memory = self.memory
         if self._levels_cache is not None and self._levels_cache[0] == memory.version:

@@ -140,15 +140,20 @@ def reason(
     price: Mapping[str, float],
     choice: str,
     point: OperatingPoint,
+    *,
+    cell: str | None = None,
+    cell_outcomes: int = 0,
 ) -> str:
     """The learned decision's reason: how much evidence, the cheapest candidate against the
     best one, and the choice, e.g. ``learned: 37 similar outcomes; gpt-4.1-nano 0.42 vs
-    gpt-4.1 0.81 → gpt-4.1``."""
+    gpt-4.1 0.81 → gpt-4.1`` (with ``cell``: ``learned: 2 similar outcomes, 96 in
+    coding/simple; ...``)."""
     q = quality
     known = list(quality)
     cheapest = min(known, key=lambda m: (price[m], -q[m]))
     best = max(known, key=lambda m: (q[m], -price[m]))
-    head = f"learned: {shown} similar outcomes; "
+    where = f", {cell_outcomes} in {cell}" if cell else ""
+    head = f"learned: {shown} similar outcomes{where}; "
     if cheapest == best:
         return head + f"{best} {q[best]:.2f} is the best and the cheapest → {choice}"
     body = f"{cheapest} {q[cheapest]:.2f} vs {best} {q[best]:.2f}"

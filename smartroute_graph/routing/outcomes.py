@@ -16,6 +16,11 @@ several threads and processes can write at once and nothing is lost, and row ids
 commit order: a reader that remembers the highest id it has seen
 (:class:`StoreCursor`) fetches only what is new (:meth:`OutcomeStore.read_since`).
 
+A third table, ``smartroute_pending``, remembers answers that may still receive feedback (one
+row per outcome id: the query's embedding, the model that answered, its cost and latency), so
+feedback given by id in another process finds its query (:meth:`OutcomeStore.add_pending`,
+:meth:`OutcomeStore.pending`; rows older than a time-to-live are pruned as new ones come).
+
 Any failure to open, read or write (a corrupt file, an unreachable server, a store made with
 another embedding) raises :class:`~smartroute_graph.core.errors.OutcomeStoreError`; callers catch it
 and route by the prior.
@@ -24,7 +29,6 @@ and route by the prior.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import re
@@ -32,17 +36,19 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from smartroute_graph.core.errors import OutcomeStoreError
+from smartroute_graph.routing.observations import Observation, PendingOutcome, hash_text
 
 __all__ = [
     "SCHEMA_VERSION",
     "Observation",
     "OutcomeStore",
+    "PendingOutcome",
     "StoreCursor",
     "StoreDelta",
     "hash_text",
@@ -53,78 +59,9 @@ SCHEMA_VERSION = "1"
 _CHUNK = 500  # keys per IN (...) look-up
 
 
-def hash_text(text: str) -> str:
-    """The key a query's text is stored under (SHA-256, 32 hex digits; the text is not kept)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages and logs)."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One outcome: how well ``model`` answered the query whose embedding is ``embedding``.
-
-    Attributes:
-        embedding: the query's sentence embedding (1-D; stored as float16).
-        model: the catalog name of the model that answered.
-        score: answer quality in [0, 1] (1 = as good as it gets).
-        cost_usd: what the answer cost, when known.
-        latency_ms: how long the answer took, when known.
-        source: where the observation came from (``table``, ``langsmith``, ``feedback``,
-            ``review``, ...); the store can be summarised and reset per source.
-        time: when it was observed (Unix seconds).
-        text_hash: :func:`hash_text` of the query text: observations of the same text share one
-            query row (by default the key is a hash of the embedding).
-        run_id: the run that produced the answer (LangSmith run id, request id), if any.
-        domain: the prior's domain for the query (groups outcomes by cell).
-        complexity: the prior's complexity level for the query.
-
-    Raises:
-        ValueError: a field is out of range (score outside [0, 1], empty model, non-finite
-            embedding, negative cost or latency).
-    """
-
-    embedding: np.ndarray
-    model: str
-    score: float
-    cost_usd: float | None = None
-    latency_ms: float | None = None
-    source: str = "online"
-    time: float = field(default_factory=time.time)
-    text_hash: str | None = None
-    run_id: str | None = None
-    domain: str | None = None
-    complexity: str | None = None
-
-    def __post_init__(self) -> None:
-        vector = np.ascontiguousarray(np.asarray(self.embedding, dtype=np.float32).reshape(-1))
-        if vector.size == 0 or not np.all(np.isfinite(vector)):
-            raise ValueError("an observation's embedding must be a non-empty finite vector")
-        vector.setflags(write=False)
-        object.__setattr__(self, "embedding", vector)
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ValueError("an observation needs the model's name")
-        score = float(self.score)
-        if not (0.0 <= score <= 1.0):
-            raise ValueError(f"score must lie in [0, 1], got {self.score!r}")
-        object.__setattr__(self, "score", score)
-        for name in ("cost_usd", "latency_ms"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(float(value)) and float(value) >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not self.source:
-            raise ValueError("an observation needs a source")
-
-    @property
-    def key(self) -> str:
-        """The query row this observation belongs to: the text hash, else an embedding hash."""
-        if self.text_hash:
-            return self.text_hash
-        blob = self.embedding.astype(np.float16).tobytes()
-        return "e:" + hashlib.sha256(blob).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -367,11 +304,71 @@ class OutcomeStore(ABC):
         )
         return {str(k): int(i) for k, i in cur.fetchall()}
 
+    def add_pending(self, outcome_id: str, pending: PendingOutcome, *, ttl_s: float) -> None:
+        """Remember an answer under ``outcome_id`` for later feedback (replacing an earlier
+        one of the same id); rows older than ``ttl_s`` seconds are pruned in the same
+        transaction.
+
+        Raises:
+            OutcomeStoreError: the store cannot be written.
+        """
+        row = (
+            outcome_id,
+            np.asarray(pending.embedding, dtype=np.float16).tobytes(),
+            pending.model,
+            pending.cost_usd,
+            pending.latency_ms,
+            pending.domain,
+            pending.complexity,
+            float(pending.time),
+        )
+        with self._transaction(write=True) as cur:
+            cur.execute(
+                self._sql("DELETE FROM smartroute_pending WHERE created < ? OR outcome_id = ?"),
+                (time.time() - ttl_s, outcome_id),
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO smartroute_pending (outcome_id, embedding, model, cost_usd, "
+                    "latency_ms, domain, complexity, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                row,
+            )
+
+    def pending(self, outcome_id: str) -> PendingOutcome | None:
+        """The answer remembered under ``outcome_id`` (:meth:`add_pending`), or None.
+
+        Raises:
+            OutcomeStoreError: the store cannot be read.
+        """
+        with self._transaction(write=False) as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT embedding, model, cost_usd, latency_ms, domain, complexity, created "
+                    "FROM smartroute_pending WHERE outcome_id = ?"
+                ),
+                (outcome_id,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return PendingOutcome(
+            embedding=np.frombuffer(bytes(row[0]), dtype=np.float16).astype(np.float32),
+            model=str(row[1]),
+            cost_usd=None if row[2] is None else float(row[2]),
+            latency_ms=None if row[3] is None else float(row[3]),
+            domain=None if row[4] is None else str(row[4]),
+            complexity=None if row[5] is None else str(row[5]),
+            time=float(row[6]),
+        )
+
     def delete(self, source: str | None = None) -> int:
-        """Delete the observations of ``source`` (``None``: every observation); returns how
-        many. Queries left without observations go too. Readers reload on their next refresh."""
+        """Delete the observations of ``source`` (``None``: every observation, and every
+        answer waiting for feedback); returns how many observations. Queries left without
+        observations go too. Readers reload on their next refresh."""
         with self._transaction(write=True) as cur:
             if source is None:
+                cur.execute("DELETE FROM smartroute_pending")
                 cur.execute("DELETE FROM smartroute_outcomes")
             else:
                 cur.execute(

@@ -193,8 +193,16 @@ class Policy:
         budget_usd: float | None = None,
         confidence_threshold: float | None = None,
         max_attempts: int | None = None,
+        learned_model: str | None = None,
+        learned_reason: str | None = None,
     ) -> RoutingDecision:
-        """Choose the model for one classified query."""
+        """Choose the model for one classified query.
+
+        ``learned_model`` (with its ``learned_reason``) replaces the table's pick and the
+        confidence rule (the learned policy weighed the evidence already); the other rules
+        still apply. A ``learned_reason`` without a model (the prior decides, and why) leads
+        the reason.
+        """
         c = classification
         threshold = (
             self.confidence_threshold if confidence_threshold is None else confidence_threshold
@@ -204,10 +212,12 @@ class Policy:
             return estimate_cost(self.catalog[name], input_tokens, c.complexity)
 
         table_model = self.table[c.domain][c.complexity]
-        model = table_model
-        reasons = [f"{c.domain}/{c.complexity} → {table_model} (policy table)"]
+        model = learned_model or table_model
+        reasons = [learned_reason] if learned_reason else []
+        if learned_model is None:
+            reasons.append(f"{c.domain}/{c.complexity} → {table_model} (policy table)")
 
-        if c.confidence < threshold:
+        if learned_model is None and c.confidence < threshold:
             stronger = self.catalog.stronger_than(model)
             if stronger:
                 reasons.append(

@@ -20,6 +20,10 @@ from smartroute_graph.routing.outcomes import OutcomeStore, redact_url
 
 __all__ = ["PostgresOutcomeStore", "SQLiteOutcomeStore", "open_outcome_store"]
 
+_PENDING_INDEX = (
+    "CREATE INDEX IF NOT EXISTS smartroute_pending_created ON smartroute_pending (created)"
+)
+
 
 class SQLiteOutcomeStore(OutcomeStore):
     """The outcome store in one SQLite file (WAL journal, busy timeout, one connection per
@@ -82,6 +86,10 @@ class SQLiteOutcomeStore(OutcomeStore):
             "CREATE INDEX IF NOT EXISTS smartroute_outcomes_query ON smartroute_outcomes "
             "(query_id)",
             "CREATE INDEX IF NOT EXISTS smartroute_outcomes_source ON smartroute_outcomes (source)",
+            "CREATE TABLE IF NOT EXISTS smartroute_pending (outcome_id TEXT PRIMARY KEY, "
+            "embedding BLOB NOT NULL, model TEXT NOT NULL, cost_usd REAL, latency_ms REAL, "
+            "domain TEXT, complexity TEXT, created REAL NOT NULL)",
+            _PENDING_INDEX,
         ]
 
     def _is_db_error(self, exc: BaseException) -> bool:
@@ -170,6 +178,11 @@ class PostgresOutcomeStore(OutcomeStore):
             "CREATE INDEX IF NOT EXISTS smartroute_outcomes_query ON smartroute_outcomes "
             "(query_id)",
             "CREATE INDEX IF NOT EXISTS smartroute_outcomes_source ON smartroute_outcomes (source)",
+            "CREATE TABLE IF NOT EXISTS smartroute_pending (outcome_id TEXT PRIMARY KEY, "
+            "embedding BYTEA NOT NULL, model TEXT NOT NULL, cost_usd DOUBLE PRECISION, "
+            "latency_ms DOUBLE PRECISION, domain TEXT, complexity TEXT, created DOUBLE "
+            "PRECISION NOT NULL)",
+            _PENDING_INDEX,
         ]
 
     def _is_db_error(self, exc: BaseException) -> bool:

@@ -163,6 +163,7 @@ from smartroute_graph.serving.calls import (
 )
 from smartroute_graph.serving.deps import ServerDeps
 from smartroute_graph.serving.errors import error_body, error_route_class, validation_message
+from smartroute_graph.serving.feedback import add_feedback_routes
 from smartroute_graph.serving.guard import (
     BodyTooLargeError,
     RequestGuard,
@@ -439,6 +440,7 @@ def create_app(
     )
     add_legacy_routes(api, deps)
     add_openai_routes(api, deps)
+    add_feedback_routes(api, deps)  # POST /feedback (learning from outcomes)
     app.include_router(api)
     protected.update(route.path for route in api.routes if isinstance(route, APIRoute))
     return app

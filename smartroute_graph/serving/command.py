@@ -72,6 +72,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="router config file (.yaml, .toml or .json)")
     p.add_argument("--classifier", help="classifier backend (default: the shipped default)")
     p.add_argument(
+        "--outcome-store",
+        metavar="URL",
+        help="learn from outcomes kept here (a SQLite path, sqlite:///... or postgresql://...): "
+        "reviewed answers and POST /feedback become observations (docs/learning.md)",
+    )
+    p.add_argument(
         "--token-env",
         default=DEFAULT_TOKEN_ENV,
         metavar="VAR",
@@ -159,6 +165,8 @@ def _router(args: argparse.Namespace) -> Any:
     kwargs: dict[str, Any] = {}
     if args.classifier:
         kwargs["classifier"] = args.classifier
+    if getattr(args, "outcome_store", None):
+        kwargs["outcome_store"] = args.outcome_store
     if args.config:
         return SmartRouter.from_config(args.config, **kwargs)
     return SmartRouter.from_preset(args.preset, **kwargs)

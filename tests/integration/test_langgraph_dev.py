@@ -165,7 +165,7 @@ def test_both_graphs_are_registered(server: Server) -> None:
 def test_router_graph_has_every_model_node_and_fallback_edge(server: Server) -> None:
     graph = server.client.get(f"/assistants/{server.assistant('smartroute')}/graph").json()
     nodes = {n["id"] for n in graph["nodes"]}
-    assert {"prepare", "classify_domain", "assess_complexity", "select_model"} <= nodes
+    assert {"prepare", "classify_domain", "assess_complexity", "learned", "select_model"} <= nodes
     assert {"review", "escalate", *PRESET_MODELS} <= nodes
     edges = {(e["source"], e["target"]) for e in graph["edges"]}
     for model in PRESET_MODELS:
@@ -238,7 +238,7 @@ def test_streaming_a_dry_run_stops_after_select_model(
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "metadata" and "error" not in kinds
     steps = [next(iter(data)) for kind, data in events if kind == "updates"]
-    assert steps == ["prepare", "classify_domain", "assess_complexity", "select_model"]
+    assert steps == ["prepare", "classify_domain", "assess_complexity", "learned", "select_model"]
     select = next(
         data["select_model"]
         for kind, data in events

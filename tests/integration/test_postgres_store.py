@@ -122,6 +122,26 @@ def test_round_trip_incremental_and_reset(pg_url: str) -> None:
     store.close()
 
 
+def test_pending_answers_over_postgres(pg_url: str) -> None:
+    import time
+
+    from smartroute_graph.routing.outcomes import PendingOutcome
+
+    store = open_outcome_store(pg_url, embedder="test")
+    vector = obs(1).embedding
+    store.add_pending("old", PendingOutcome(vector, "m", time=time.time() - 100), ttl_s=1000)
+    store.add_pending("run-1", PendingOutcome(vector, "m", cost_usd=0.5), ttl_s=50)
+    store.add_pending("run-1", PendingOutcome(vector, "big", cost_usd=0.25), ttl_s=50)
+    assert store.pending("old") is None
+    found = store.pending("run-1")
+    assert found is not None and (found.model, found.cost_usd) == ("big", 0.25)
+    store.add([found.observation(1.0, run_id="run-1")])
+    assert store.count(source="feedback") == 1
+    store.clear()
+    assert store.pending("run-1") is None
+    store.close()
+
+
 def test_learned_policy_over_postgres(pg_url: str) -> None:
     store = open_outcome_store(pg_url)
     store.clear()

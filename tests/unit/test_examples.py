@@ -23,13 +23,21 @@ EXPECTED: dict[str, list[str]] = {
         "  calls:      6",
         "  total cost: $",
     ],
+    "learning_online.py": [
+        "== before learning (the policy table alone)",
+        "queries answered with review='scorer'",
+        "== after learning",
+        "new coding queries sent straight to a stronger model:",
+        "new chat queries sent straight to a stronger model:",
+        "reason (new coding query): learned: ",
+    ],
     "router_as_node.py": [
         "== 1. router.invoke inside a node",
         "parent nodes: redact -> router -> sign_off",
         "human: I'm <email>. Explain the difference between TCP and UDP for our docs.",
         "-- Acme Cloud support",
         "router steps seen from the parent: prepare -> classify_domain -> assess_complexity "
-        "-> select_model -> ",
+        "-> learned -> select_model -> ",
     ],
     "custom_catalog.py": [
         "ladder (weakest first): local-small < house-medium < frontier",

@@ -173,3 +173,23 @@ def test_eval_learn_multi_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
         == 2
     )
     assert "feedback-fraction" in capsys.readouterr().err
+
+
+def test_calibrate_reads_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sw, _ = write_tables(tmp_path, 48)
+    store = tmp_path / "cal.db"
+    assert main(["learn", str(sw), "--store", str(store), "--classifier", "fast"]) == 0
+    capsys.readouterr()
+    out_json = tmp_path / "cal.json"
+    argv = ["calibrate", "--store", str(store), "--target", "strong-share<=0.6"]
+    assert main([*argv, "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "on 48 stored queries: met" in out
+    assert "operating point: quality_tolerance=" in out
+    result = json.loads(out_json.read_text())
+    assert result["met"] and result["strong_share"] <= 0.6 and result["knob"] == "tolerance"
+    # no stored costs: the cost weight cannot be calibrated, and says why
+    assert main([*argv[:3], "--target", "strong-share<=0.5", "--knob", "cost_weight"]) == 2
+    assert "needs each model's cost" in capsys.readouterr().err
+    assert main(["calibrate", "--target", "strong-share<=0.3"]) == 2
+    assert "calibrate needs a FILE" in capsys.readouterr().err

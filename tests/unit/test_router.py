@@ -54,6 +54,7 @@ def test_domain_then_complexity_then_model_for_every_domain(
             "prepare",
             "classify_domain",
             "assess_complexity",
+            "learned",
             "select_model",
             expected,
         ]
@@ -150,7 +151,7 @@ def test_failure_goes_through_review_and_escalate(fakes: dict[str, FakeChatModel
         "openai", models=fakes, classifier=StubClassifier("chat", "simple")
     )
     nodes = [next(iter(u)) for u in router.graph.stream({"query": "hello"}, stream_mode="updates")]
-    assert nodes[4:] == ["gpt-4.1-nano", "review", "escalate", "gpt-4.1"]
+    assert nodes[5:] == ["gpt-4.1-nano", "review", "escalate", "gpt-4.1"]
 
 
 def test_router_timeout_falls_back(fakes: dict[str, FakeChatModel]) -> None:

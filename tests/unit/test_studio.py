@@ -118,7 +118,7 @@ async def test_dry_run_without_a_key_async_and_with_the_other_preset(graph: Any)
             {"query": SQRT2}, context={"preset": "openrouter"}, stream_mode="updates"
         )
     ]
-    assert nodes == ["prepare", "classify_domain", "assess_complexity", "select_model"]
+    assert nodes == ["prepare", "classify_domain", "assess_complexity", "learned", "select_model"]
 
 
 def test_a_requested_dry_run_is_not_blamed_on_keys(graph: Any) -> None:

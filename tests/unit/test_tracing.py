@@ -24,7 +24,7 @@ from tests.support.classifiers import StubClassifier
 from tests.support.fakes import OPENAI_MODELS, fake_models
 from tests.support.langsmith import RecordingSession, recording_client
 
-NODES = ("prepare", "classify_domain", "assess_complexity", "select_model")
+NODES = ("prepare", "classify_domain", "assess_complexity", "learned", "select_model")
 
 
 class Trace:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from smartroute_graph import SmartRouter
 from smartroute_graph.serving.app import create_app
 from smartroute_graph.testing import FakeChatModel
-from tests.unit.stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 TOKEN = "a-long-server-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

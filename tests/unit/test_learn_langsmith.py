@@ -15,7 +15,7 @@ from smartroute_graph.classifiers.encoder import EncoderClassifier
 from smartroute_graph.cli import main
 from smartroute_graph.evaluation.learn_langsmith import load_langsmith, run_text
 from smartroute_graph.routing.stores import open_outcome_store
-from tests.unit.langsmith_stubs import RecordingSession, recording_client
+from tests.support.langsmith import RecordingSession, recording_client
 
 PROJECT = "my-router"
 PROJECT_ID = str(uuid.UUID(int=5))

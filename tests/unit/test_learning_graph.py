@@ -30,7 +30,7 @@ from smartroute_graph.routing.outcomes import OutcomeStore, StoreDelta
 from smartroute_graph.routing.policy import Policy
 from smartroute_graph.routing.stores import open_outcome_store
 from smartroute_graph.testing import FakeChatModel
-from tests.unit.stubs import StubClassifier
+from tests.support.classifiers import StubClassifier
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "learning_online.py"
 CODE = "Write a Python function that reverses a string."

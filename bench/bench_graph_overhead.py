@@ -92,7 +92,8 @@ from smartroute_graph import (
 )
 from smartroute_graph.core.inputs import classification_text, normalise_input
 from smartroute_graph.core.pricing import attempt_cost, estimate_message_tokens
-from smartroute_graph.graph import build as graph_module
+from smartroute_graph.graph import metadata as graph_metadata
+from smartroute_graph.routing import decide as routing_decide
 from smartroute_graph.testing import FakeChatModel
 
 TARGET_OVERHEAD_MS = 1.0
@@ -596,13 +597,13 @@ def bench_breakdown(
     answers = [setup.model_for(k).invoke(queries[k]) for k in range(n)]
     context = RouterContext()
     condition: Callable[[Classification, RouterContext], Classification] | None = getattr(
-        graph_module, "_condition", None
+        routing_decide, "condition", None
     )
-    finalise: Callable[..., AIMessage] | None = getattr(graph_module, "_finalise", None)
+    finalise: Callable[..., AIMessage] | None = getattr(graph_metadata, "finalise", None)
 
     def bookkeeping(k: int) -> object:
         # What the prepare, assess_complexity, model and review nodes do besides classifying,
-        # deciding and calling the model (mirrors graph/build.py; skips what a refactor removed).
+        # deciding and calling the model (mirrors graph/nodes.py; skips what a refactor removed).
         messages, attachments = normalise_input(queries[k])
         classification_text(messages, attachments)
         estimate_message_tokens(list(messages))

@@ -29,12 +29,9 @@ from smartroute_graph.core.providers import (
     OWN_KEYS_ONLY_CONFIG_KEY,
     ModelProvider,
 )
-from smartroute_graph.graph.build import (
-    STREAMING_CONFIG_KEY,
-    build_graph,
-    routing_metadata,
-)
+from smartroute_graph.graph.build import STREAMING_CONFIG_KEY, build_graph
 from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY, embedder_for
+from smartroute_graph.graph.metadata import routing_metadata
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
 from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method

@@ -7,16 +7,18 @@ from typing import Annotated
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph.message import add_messages
+from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict
 
 from smartroute_graph.classifiers.base import Classification
 from smartroute_graph.core.attachments import Attachment
 from smartroute_graph.quality.review import Review
+from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.learned import LearnedDecision
 from smartroute_graph.routing.policy import RoutingDecision
 
-__all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState"]
+__all__ = ["Attempt", "RouterInput", "RouterOutput", "RouterState", "current_context"]
 
 
 class Attempt(BaseModel):
@@ -75,3 +77,8 @@ class RouterState(RouterInput, RouterOutput, total=False):
     """The learned policy's decision (learning on); ``select_model`` applies the rules to it."""
     outcome_id: str | None
     """The id the answer is remembered under for feedback (learning on)."""
+
+
+def current_context() -> RouterContext:
+    context = get_runtime(RouterContext).context
+    return context if isinstance(context, RouterContext) else RouterContext()

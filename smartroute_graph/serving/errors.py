@@ -32,7 +32,7 @@ from smartroute_graph.core.providers import (
     recording_provider_failures,
     redact_secrets,
 )
-from smartroute_graph.graph.build import StreamInterruptedError
+from smartroute_graph.graph.model_node import StreamInterruptedError
 from smartroute_graph.serving.auth import ServerAuthError, request_secrets
 from smartroute_graph.serving.guard import (
     ClientDisconnectedError,

@@ -653,7 +653,7 @@ def test_the_router_adds_the_classifier_call_to_the_cost() -> None:
 def test_a_classifier_model_is_priced_by_its_provider_model_id() -> None:
     from smartroute_graph.classifiers.base import ClassifierUsage
     from smartroute_graph.core.catalog import preset_catalog
-    from smartroute_graph.graph.build import _price_usage
+    from smartroute_graph.graph.nodes import price_usage as _price_usage
 
     catalog = preset_catalog("openrouter")
     spec = next(iter(catalog.values()))

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from langchain_core.tracers import LangChainTracer
 
 from smartroute_graph import SmartRouter
-from smartroute_graph.graph import build as graph
 from smartroute_graph.graph.tracing import (
     annotate_router_run,
     annotate_run,
     decision_metadata,
     decision_tags,
 )
-from smartroute_graph.routing import policy
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.testing import FakeChatModel
 from tests.support.classifiers import StubClassifier
@@ -50,30 +46,6 @@ class Trace:
 
     def named(self, name: str) -> dict[str, Any]:
         return next(r for r in self.runs.values() if r["name"] == name)
-
-
-@pytest.fixture(autouse=True)
-def wired(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Until graph/build.py calls annotate_router_run itself, add the two calls it needs."""
-    if hasattr(graph, "annotate_router_run"):
-        yield
-        return
-    finalise = graph._finalise
-    decide = policy.Policy.decide
-
-    def finalise_and_annotate(*args: Any, **kwargs: Any) -> Any:
-        message = finalise(*args, **kwargs)
-        annotate_router_run(message.response_metadata["smartroute"])
-        return message
-
-    def decide_and_annotate(self: policy.Policy, *args: Any, **kwargs: Any) -> Any:
-        decision = decide(self, *args, **kwargs)
-        annotate_router_run(decision)
-        return decision
-
-    monkeypatch.setattr(graph, "_finalise", finalise_and_annotate)
-    monkeypatch.setattr(policy.Policy, "decide", decide_and_annotate)
-    yield
 
 
 def tracer() -> tuple[LangChainTracer, RecordingSession]:

@@ -249,43 +249,65 @@ class RouterNodes:
         keys, own_only = request_keys(config)
         return structured_judge(self.provider.get(spec, keys, own_keys_only=own_only)), spec
 
-    def review(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+    def _judge_call(
+        self, state: RouterState, config: RunnableConfig
+    ) -> tuple[Any, ModelSpec, list[BaseMessage]] | dict[str, Any]:
+        """The judge to ask (model, spec, messages), or the review's update when none is."""
         attempts = state.get("attempts") or []
-        if attempts[-1].ok:
-            context = current_context()
-            response = state["response"]
-            assert response is not None
-            if context.review == "judge":
-                judge, spec = self.judge_for(context, config)
-                messages = judge_messages(last_user_text(state), response.text)
-                try:
-                    output = judge.invoke(messages, {**config, **JUDGE_CONFIG})
-                except Exception as exc:
-                    return self.review_answer(state, context, judge_failed(spec.name, exc, config))
-                verdict = judged(spec, messages, output)
-                dispatch_custom_event(COST_EVENT, judge_event(spec, verdict), config=config)
-                return self.review_answer(state, context, verdict)
+        if not attempts[-1].ok:
+            return self.after_failure(state)
+        context = current_context()
+        response = state["response"]
+        assert response is not None
+        if context.review != "judge":
             return self.review_answer(state, context, None)
-        return self.after_failure(state)
+        judge, spec = self.judge_for(context, config)
+        messages: list[BaseMessage] = [*judge_messages(last_user_text(state), response.text)]
+        return judge, spec, messages
+
+    def _after_judge(
+        self,
+        state: RouterState,
+        config: RunnableConfig,
+        call: tuple[Any, ModelSpec, list[BaseMessage]],
+        output: Any,
+        error: Exception | None,
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The review's update from the judge's output (or failure), and its cost event."""
+        _, spec, messages = call
+        context = current_context()
+        if error is not None:
+            return self.review_answer(state, context, judge_failed(spec.name, error, config)), None
+        verdict = judged(spec, messages, output)
+        return self.review_answer(state, context, verdict), judge_event(spec, verdict)
+
+    def review(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        call = self._judge_call(state, config)
+        if isinstance(call, dict):
+            return call
+        output, error = None, None
+        try:
+            output = call[0].invoke(call[2], {**config, **JUDGE_CONFIG})
+        except Exception as exc:
+            error = exc
+        update, event = self._after_judge(state, config, call, output, error)
+        if event is not None:
+            dispatch_custom_event(COST_EVENT, event, config=config)
+        return update
 
     async def areview(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        attempts = state.get("attempts") or []
-        if attempts[-1].ok:
-            context = current_context()
-            response = state["response"]
-            assert response is not None
-            if context.review == "judge":
-                judge, spec = self.judge_for(context, config)
-                messages = judge_messages(last_user_text(state), response.text)
-                try:
-                    output = await judge.ainvoke(messages, {**config, **JUDGE_CONFIG})
-                except Exception as exc:
-                    return self.review_answer(state, context, judge_failed(spec.name, exc, config))
-                verdict = judged(spec, messages, output)
-                await adispatch_custom_event(COST_EVENT, judge_event(spec, verdict), config=config)
-                return self.review_answer(state, context, verdict)
-            return self.review_answer(state, context, None)
-        return self.after_failure(state)
+        call = self._judge_call(state, config)
+        if isinstance(call, dict):
+            return call
+        output, error = None, None
+        try:
+            output = await call[0].ainvoke(call[2], {**config, **JUDGE_CONFIG})
+        except Exception as exc:
+            error = exc
+        update, event = self._after_judge(state, config, call, output, error)
+        if event is not None:
+            await adispatch_custom_event(COST_EVENT, event, config=config)
+        return update
 
     def review_answer(
         self,

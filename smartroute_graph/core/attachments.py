@@ -23,19 +23,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import mimetypes
 import re
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartroute_graph.core.errors import ConfigError, InputError, SmartRouteError
+from smartroute_graph.core.errors import (
+    AttachmentBusyError,
+    AttachmentEncodingError,
+    AttachmentError,
+    AttachmentTooLargeError,
+    ConfigError,
+    CorruptAttachmentError,
+    EmptyAttachmentError,
+    EncryptedPDFError,
+    InputError,
+    UnsupportedAttachmentError,
+)
+from smartroute_graph.core.file_types import (
+    describe_binary,
+    image_mime,
+    image_tokens,
+    jpeg_size,
+    png_size,
+    webp_size,
+)
 from smartroute_graph.core.pdf_worker import SlotsBusyError, read_pages
 from smartroute_graph.core.pricing import estimate_tokens
 
@@ -82,60 +99,6 @@ MAX_IMAGE_PIXELS = 40_000_000
 # roughly 250-3,000 tokens a page; the high end keeps the context-window check safe.
 _NATIVE_PDF_PAGE_TOKENS = 1_500
 
-_SUPPORTED = "send a PDF, a PNG, JPEG, GIF or WebP image, or UTF-8 text"
-
-
-class AttachmentError(InputError):
-    """An attachment cannot be used as sent. ``http_status`` is the status an API answers."""
-
-    http_status: ClassVar[int] = 400
-
-
-class EmptyAttachmentError(AttachmentError):
-    """The upload has no content (zero bytes, or only whitespace for a text file)."""
-
-    http_status: ClassVar[int] = 400
-
-
-class AttachmentEncodingError(AttachmentError):
-    """The base64 or data URL carrying the file cannot be decoded."""
-
-    http_status: ClassVar[int] = 400
-
-
-class AttachmentTooLargeError(AttachmentError):
-    """Over a limit: bytes, PDF pages or image pixels (see :class:`AttachmentLimits`)."""
-
-    http_status: ClassVar[int] = 413
-
-
-class UnsupportedAttachmentError(AttachmentError):
-    """A file type the router does not send to models (archives, executables, Office, …)."""
-
-    http_status: ClassVar[int] = 415
-
-
-class AttachmentBusyError(SmartRouteError):
-    """Every PDF-reading slot stayed busy for the whole wait (see ``max_concurrent_pdfs``).
-
-    Not an :class:`AttachmentError`: the file may be fine, the reader is at capacity; an
-    HTTP API answers 503 and the client retries.
-    """
-
-    http_status: ClassVar[int] = 503
-
-
-class CorruptAttachmentError(AttachmentError):
-    """The file claims a supported type but cannot be read (truncated, damaged)."""
-
-    http_status: ClassVar[int] = 422
-
-
-class EncryptedPDFError(AttachmentError):
-    """The PDF needs a password to open."""
-
-    http_status: ClassVar[int] = 422
-
 
 @dataclass(frozen=True)
 class AttachmentLimits:
@@ -178,49 +141,6 @@ class AttachmentLimits:
             )
 
 
-_IMAGE_MAGIC: dict[bytes, str] = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
-
-_CONVERT_IMAGE = "convert it to PNG or JPEG and upload again"
-_EXPORT_PDF = "export it to PDF (or paste its text) and upload again"
-# Recognised only to name them in the error: a user who sent a .docx learns what to do.
-_UNSUPPORTED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (
-        b"PK\x03\x04",
-        "a ZIP archive (Word, Excel and PowerPoint files are ZIP archives too)",
-        "unpack it, or export documents to PDF, and upload the files one by one",
-    ),
-    (b"PK\x05\x06", "an empty ZIP archive", _SUPPORTED),
-    (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-        "a legacy Office document (.doc, .xls, .ppt)",
-        _EXPORT_PDF,
-    ),
-    (b"MZ", "a Windows executable", _SUPPORTED),
-    (b"\x7fELF", "an ELF executable", _SUPPORTED),
-    (b"\xcf\xfa\xed\xfe", "a Mach-O executable", _SUPPORTED),
-    (b"\xca\xfe\xba\xbe", "a Mach-O or Java class file", _SUPPORTED),
-    (b"\x1f\x8b", "a gzip archive", "decompress it and upload the files inside"),
-    (b"BZh", "a bzip2 archive", "decompress it and upload the files inside"),
-    (b"\xfd7zXZ\x00", "an xz archive", "decompress it and upload the files inside"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "unpack it and upload the files inside"),
-    (b"Rar!\x1a\x07", "a RAR archive", "unpack it and upload the files inside"),
-    (b"SQLite format 3\x00", "an SQLite database", "export the data as text (CSV) instead"),
-    (b"II*\x00", "a TIFF image", _CONVERT_IMAGE),
-    (b"MM\x00*", "a TIFF image", _CONVERT_IMAGE),
-    (b"BM", "a BMP image", _CONVERT_IMAGE),
-    (b"\x00\x00\x01\x00", "an ICO icon", _CONVERT_IMAGE),
-    (b"OggS", "an Ogg audio or video file", _SUPPORTED),
-    (b"ID3", "an MP3 audio file", _SUPPORTED),
-    (b"fLaC", "a FLAC audio file", _SUPPORTED),
-)
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
-# JPEG start-of-frame markers carry the size; C4 (DHT), C8 (reserved), CC (DAC) do not.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Text may hold tabs, newlines, form feeds; other C0 controls mean a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _DATA_URL = re.compile(r"^data:([^,]*?),", re.IGNORECASE)
@@ -271,9 +191,9 @@ class Attachment(BaseModel):
                 f"attachment {name!r} is empty (0 bytes): upload the file again with its content"
             )
         _check_size(len(data), name, limits)
-        image_mime = _image_mime(data)
-        if image_mime is not None:
-            width, height = _image_size(data, image_mime, name)
+        mime = image_mime(data)
+        if mime is not None:
+            width, height = _image_size(data, mime, name)
             if width * height > limits.max_image_pixels:
                 raise AttachmentTooLargeError(
                     f"image {name!r} is {width}x{height} pixels "
@@ -283,7 +203,7 @@ class Attachment(BaseModel):
             return cls(
                 kind="image",
                 name=name,
-                mime_type=image_mime,
+                mime_type=mime,
                 data_base64=base64.b64encode(data).decode("ascii"),
                 size_bytes=len(data),
                 width=width,
@@ -399,7 +319,7 @@ class Attachment(BaseModel):
         if self.text is not None:
             return estimate_tokens(f"{self.marker}\n{self.text}")
         if self.kind == "image":
-            return _image_tokens(self.width, self.height)
+            return image_tokens(self.width, self.height)
         return _NATIVE_PDF_PAGE_TOKENS * (self.pages or 1)
 
     @property
@@ -444,36 +364,17 @@ def _check_size(size: int, name: str, limits: AttachmentLimits) -> None:
     )
 
 
-def _image_tokens(width: int | None, height: int | None) -> int:
-    if not width or not height:
-        return 85 + 170 * 6  # a typical 4:3 photo: 2 x 3 tiles
-    scale = min(1.0, 2048 / max(width, height))
-    w, h = width * scale, height * scale
-    scale = min(1.0, 768 / min(w, h))
-    w, h = w * scale, h * scale
-    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
-
-
-def _image_mime(data: bytes) -> str | None:
-    for magic, mime in _IMAGE_MAGIC.items():
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 def _image_size(data: bytes, mime: str, name: str) -> tuple[int, int]:
     """Width and height from the header alone; a header that does not parse is corrupt."""
     size: tuple[int, int] | None = None
     if mime == "image/png":
-        size = _png_size(data)
+        size = png_size(data)
     elif mime == "image/jpeg":
-        size = _jpeg_size(data)
+        size = jpeg_size(data)
     elif mime == "image/gif":
         size = struct.unpack("<HH", data[6:10]) if len(data) >= 10 else None
     elif mime == "image/webp":
-        size = _webp_size(data)
+        size = webp_size(data)
     if size is None or size[0] == 0 or size[1] == 0:
         kind = mime.removeprefix("image/").upper()
         raise CorruptAttachmentError(
@@ -481,59 +382,6 @@ def _image_size(data: bytes, mime: str, name: str) -> tuple[int, int]:
             "(no valid width and height): export the image again and upload the new file"
         )
     return size
-
-
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    # IHDR must come first; its CRC catches a damaged header at the cost of 13 bytes.
-    if len(data) < 33 or data[12:16] != b"IHDR":
-        return None
-    if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    # Walk the marker segments up to the first start-of-frame (usually within a few KB).
-    i = 2
-    end = len(data)
-    while i + 4 <= end:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            i += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            i += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
-            return None
-        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if length < 2:
-            return None
-        if marker in _JPEG_SOF:
-            if i + 9 > end:
-                return None
-            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-            return width, height
-        i += 2 + length
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = 1 + int.from_bytes(data[24:27], "little")
-        height = 1 + int.from_bytes(data[27:30], "little")
-        return width, height
-    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-    return None
 
 
 def _decode_text(data: bytes, name: str) -> str:
@@ -544,23 +392,10 @@ def _decode_text(data: bytes, name: str) -> str:
         text = None
     if text is not None and not _CONTROL.search(text[:65_536]):
         return text
-    what, hint = _describe_binary(data)
+    what, hint = describe_binary(data)
     raise UnsupportedAttachmentError(
         f"attachment {name!r} is {what}, which is not a supported type: {hint}"
     )
-
-
-def _describe_binary(data: bytes) -> tuple[str, str]:
-    for magic, what, hint in _UNSUPPORTED_MAGIC:
-        if data.startswith(magic):
-            return what, hint
-    if data[4:8] == b"ftyp":
-        if data[8:12] in _HEIF_BRANDS:
-            return "a HEIC/AVIF image", _CONVERT_IMAGE
-        return "a video file (MP4/MOV)", _SUPPORTED
-    if data[:4] == b"RIFF":
-        return "a RIFF audio or video file (WAV/AVI)", _SUPPORTED
-    return "a binary file of unknown type", _SUPPORTED
 
 
 def _cap_text(text: str, max_chars: int) -> tuple[str, str | None]:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "AllModelsFailedError",
+    "AttachmentBusyError",
+    "AttachmentEncodingError",
+    "AttachmentError",
+    "AttachmentTooLargeError",
     "BudgetError",
     "ConfigError",
+    "CorruptAttachmentError",
     "DeadlineExceededError",
+    "EmptyAttachmentError",
     "EmptyQueryError",
+    "EncryptedPDFError",
     "InputError",
     "InvalidTextError",
     "MissingAPIKeyError",
@@ -15,6 +24,7 @@ __all__ = [
     "OwnKeysOnlyError",
     "SmartRouteError",
     "UnknownModelError",
+    "UnsupportedAttachmentError",
 ]
 
 
@@ -76,3 +86,55 @@ class DeadlineExceededError(SmartRouteError):
 class OutcomeStoreError(SmartRouteError):
     """The outcome store cannot be opened, read or written (corrupt, unreachable, or made for
     another embedding); routing can catch it and fall back to the prior."""
+
+
+class AttachmentError(InputError):
+    """An attachment cannot be used as sent. ``http_status`` is the status an API answers."""
+
+    http_status: ClassVar[int] = 400
+
+
+class EmptyAttachmentError(AttachmentError):
+    """The upload has no content (zero bytes, or only whitespace for a text file)."""
+
+    http_status: ClassVar[int] = 400
+
+
+class AttachmentEncodingError(AttachmentError):
+    """The base64 or data URL carrying the file cannot be decoded."""
+
+    http_status: ClassVar[int] = 400
+
+
+class AttachmentTooLargeError(AttachmentError):
+    """Over a limit: bytes, PDF pages or image pixels (see :class:`AttachmentLimits`)."""
+
+    http_status: ClassVar[int] = 413
+
+
+class UnsupportedAttachmentError(AttachmentError):
+    """A file type the router does not send to models (archives, executables, Office, …)."""
+
+    http_status: ClassVar[int] = 415
+
+
+class AttachmentBusyError(SmartRouteError):
+    """Every PDF-reading slot stayed busy for the whole wait (see ``max_concurrent_pdfs``).
+
+    Not an :class:`AttachmentError`: the file may be fine, the reader is at capacity; an
+    HTTP API answers 503 and the client retries.
+    """
+
+    http_status: ClassVar[int] = 503
+
+
+class CorruptAttachmentError(AttachmentError):
+    """The file claims a supported type but cannot be read (truncated, damaged)."""
+
+    http_status: ClassVar[int] = 422
+
+
+class EncryptedPDFError(AttachmentError):
+    """The PDF needs a password to open."""
+
+    http_status: ClassVar[int] = 422

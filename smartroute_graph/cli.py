@@ -13,6 +13,7 @@ from typing import IO, Any
 from smartroute_graph.core.catalog import PRESETS, preset_catalog
 from smartroute_graph.core.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
 from smartroute_graph.core.providers import API_KEY_ENV
+from smartroute_graph.routing.config import add_router_options
 
 __all__ = ["main"]
 
@@ -285,17 +286,6 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_router_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset",
-        default="openai",
-        choices=sorted(PRESETS),
-        help="catalog and policy to route with (default: openai)",
-    )
-    parser.add_argument("--config", help="router config file (.yaml, .toml or .json)")
-    parser.add_argument("--classifier", help="classifier backend (default: the shipped default)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``smartroute``."""
     parser = argparse.ArgumentParser(
@@ -311,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--budget", type=float, help="cap on the estimated cost in USD")
     route.add_argument("--model", help="force this catalog model")
     route.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
-    _add_router_options(route)
+    add_router_options(route)
     route.set_defaults(func=_cmd_route)
 
     compare = sub.add_parser(
@@ -323,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
     compare.add_argument("--full", action="store_true", help="print whole answers")
     compare.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_router_options(compare)
+    add_router_options(compare)
     compare.set_defaults(func=_cmd_compare)
 
     classify = sub.add_parser(
@@ -340,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=_cmd_models)
 
     draw = sub.add_parser("draw", help="print the routing graph as mermaid")
-    _add_router_options(draw)
+    add_router_options(draw)
     draw.add_argument("--png", metavar="PATH", help="write a PNG with a local renderer instead")
     draw.set_defaults(func=_cmd_draw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import tomllib
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from smartroute_graph.core.catalog import PRESETS, ModelSpec
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.routing.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
 
-__all__ = ["PolicyConfig", "RouterConfig", "load_config"]
+__all__ = ["PolicyConfig", "RouterConfig", "add_router_options", "load_config"]
 
 
 class PolicyConfig(BaseModel):
@@ -117,3 +118,15 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
     if config.preset is None and not config.models:
         raise ConfigError(f"{where} is invalid: models: with no preset, list at least one model")
     return config
+
+
+def add_router_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--preset``, ``--config`` and ``--classifier``: how a command builds its router."""
+    parser.add_argument(
+        "--preset",
+        default="openai",
+        choices=sorted(PRESETS),
+        help="catalog and policy to route with (default: openai)",
+    )
+    parser.add_argument("--config", help="router config file (.yaml, .toml or .json)")
+    parser.add_argument("--classifier", help="classifier backend (default: the shipped default)")

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from smartroute_graph.core.catalog import PRESETS
 from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.routing.config import add_router_options
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_S",
@@ -63,14 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument(
-        "--preset",
-        default="openai",
-        choices=sorted(PRESETS),
-        help="catalog and policy to route with (default: openai)",
-    )
-    p.add_argument("--config", help="router config file (.yaml, .toml or .json)")
-    p.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+    add_router_options(p)
     p.add_argument(
         "--outcome-store",
         metavar="URL",

@@ -267,7 +267,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> tuple[RouterState, RunnableConfig, RouterContext]:
         """:meth:`_prepare`, in a worker thread when files are to be read (a PDF can take up
-        to ``max_pdf_seconds``), so the event loop keeps serving meanwhile."""
+        to ``max_pdf_seconds``), so the event loop keeps serving meanwhile.
+        """
         files = input.get("attachments") if isinstance(input, Mapping) else None
         if files and not all(isinstance(f, Attachment) for f in files):
             return await asyncio.to_thread(self._prepare, input, config, kwargs)
@@ -303,7 +304,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
         """Yield the chosen model's tokens as they arrive, then one chunk with the routing
-        metadata (cost and model name travel on that chunk only, so chunks merge cleanly)."""
+        metadata (cost and model name travel on that chunk only, so chunks merge cleanly).
+        """
         state, config, context = self._prepare(input, config, kwargs)
         if context.review != "off":
             # A reviewed answer may be replaced by a stronger model's: send it once it is kept.
@@ -408,7 +410,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         own_keys_only: bool = False,
     ) -> ComparisonReport:
         """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
-        time each answer, and mark the model the router would pick (see :mod:`compare`)."""
+        time each answer, and mark the model the router would pick (see :mod:`compare`).
+        """
         return await acompare(
             self,
             input,

@@ -30,7 +30,8 @@ def _known(name: str) -> bool:
 
 def canonical_name(name: str) -> str:
     """The name a backend reports as ``Classification.backend``: ``"default"`` and
-    ``"encoder"`` both mean the packaged default model, ``"encoder:accurate"``."""
+    ``"encoder"`` both mean the packaged default model, ``"encoder:accurate"``.
+    """
     if name == "default":
         name = DEFAULT_CLASSIFIER
     if name == "encoder":

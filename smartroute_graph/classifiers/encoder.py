@@ -243,7 +243,8 @@ class EncoderClassifier:
     @property
     def embedding_dim(self) -> int | None:
         """Length of :meth:`embed`'s vectors; None when ``model.onnx`` exports no embedding
-        (a folder written before the outputs existed: ``tools/add_embedding_outputs.py``)."""
+        (a folder written before the outputs existed: ``tools/add_embedding_outputs.py``).
+        """
         return self._embedding_dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -411,7 +411,8 @@ class LLMClassifier:
         self, texts: list[str], outcomes: list[_Outcome]
     ) -> tuple[dict[str, Classification], list[str], list[_Failure]]:
         """Decisions from valid labels (cached without their usage: a hit spends nothing),
-        and the texts that failed with why and what their calls spent."""
+        and the texts that failed with why and what their calls spent.
+        """
         decided: dict[str, Classification] = {}
         failed: list[str] = []
         errors: list[_Failure] = []
@@ -471,7 +472,8 @@ class LLMClassifier:
     async def aclassify(self, texts: Sequence[str]) -> list[Classification]:
         """Async :meth:`classify`: per-query deadlines, the event loop never blocked on
         the model (a sync-only fallback classifier runs inline: rules and encoder are
-        CPU-light)."""
+        CPU-light).
+        """
         texts = list(texts)
         keys, known, todo = self._start(texts)
         if todo:

@@ -1,2 +1,3 @@
 """The ground floor: taxonomy, errors, the model catalog and prices, the one chat-model
-factory (providers), input normalisation and attachments. Imports nothing above it."""
+factory (providers), input normalisation and attachments. Imports nothing above it.
+"""

@@ -573,5 +573,6 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 def _clean_text(text: str) -> str:
     """Text with lone surrogates (pypdf makes them from broken font maps) replaced by U+FFFD:
-    they cannot be encoded, so a provider call or a JSON body with them would fail."""
+    they cannot be encoded, so a provider call or a JSON body with them would fail.
+    """
     return _LONE_SURROGATE.sub("\ufffd", text)

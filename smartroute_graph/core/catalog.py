@@ -98,7 +98,8 @@ class Catalog(Mapping[str, ModelSpec]):
 
     def fallback_order(self, name: str) -> list[str]:
         """Where to go when ``name`` fails: stronger models first, then the rest, strongest
-        first, so a failure at the top still gets an answer from the next best model."""
+        first, so a failure at the top still gets an answer from the next best model.
+        """
         stronger = self.stronger_than(name)
         rest = [n for n in reversed(self._ladder) if n != name and n not in stronger]
         return stronger + rest

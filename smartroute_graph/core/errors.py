@@ -47,8 +47,9 @@ class EmptyQueryError(InputError):
 
 
 class InvalidTextError(InputError):
-    """The input holds text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``,
-    from a split surrogate pair or a mis-decoded file): no model can be sent it."""
+    r"""The input holds text that is not valid Unicode (a lone surrogate such as ``"\ud800"``,
+    from a split surrogate pair or a mis-decoded file): no model can be sent it.
+    """
 
 
 class UnknownModelError(ConfigError, KeyError):
@@ -80,12 +81,14 @@ class AllModelsFailedError(SmartRouteError):
 
 class DeadlineExceededError(SmartRouteError):
     """A request ran past its deadline: no first token in time, or no complete answer within
-    the total deadline (the server answers 504)."""
+    the total deadline (the server answers 504).
+    """
 
 
 class OutcomeStoreError(SmartRouteError):
     """The outcome store cannot be opened, read or written (corrupt, unreachable, or made for
-    another embedding); routing can catch it and fall back to the prior."""
+    another embedding); routing can catch it and fall back to the prior.
+    """
 
 
 class AttachmentError(InputError):

@@ -1,5 +1,6 @@
 """What kind of file a byte string is: image types and their sizes from the header alone,
-and the common unsupported types named so the error can say what to do."""
+and the common unsupported types named so the error can say what to do.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def image_tokens(width: int | None, height: int | None) -> int:
+    """Input tokens an image costs at OpenAI's high detail (a typical photo when unknown)."""
     if not width or not height:
         return 85 + 170 * 6  # a typical 4:3 photo: 2 x 3 tiles
     scale = min(1.0, 2048 / max(width, height))
@@ -75,6 +77,7 @@ def image_tokens(width: int | None, height: int | None) -> int:
 
 
 def image_mime(data: bytes) -> str | None:
+    """The image type ``data`` starts with (PNG, JPEG, GIF, WebP), or None."""
     for magic, mime in _IMAGE_MAGIC.items():
         if data.startswith(magic):
             return mime
@@ -84,6 +87,7 @@ def image_mime(data: bytes) -> str | None:
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG header whose CRC checks out, or None."""
     # IHDR must come first; its CRC catches a damaged header at the cost of 13 bytes.
     if len(data) < 33 or data[12:16] != b"IHDR":
         return None
@@ -94,6 +98,7 @@ def png_size(data: bytes) -> tuple[int, int] | None:
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's first start-of-frame marker, or None."""
     # Walk the marker segments up to the first start-of-frame (usually within a few KB).
     i = 2
     end = len(data)
@@ -122,6 +127,7 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def webp_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a WebP header (lossy, lossless or extended), or None."""
     chunk = data[12:16]
     if chunk == b"VP8X" and len(data) >= 30:
         width = 1 + int.from_bytes(data[24:27], "little")
@@ -137,6 +143,7 @@ def webp_size(data: bytes) -> tuple[int, int] | None:
 
 
 def describe_binary(data: bytes) -> tuple[str, str]:
+    """What an unsupported file is and what to do with it, for the error message."""
     for magic, what, hint in _UNSUPPORTED_MAGIC:
         if data.startswith(magic):
             return what, hint

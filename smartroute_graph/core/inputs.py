@@ -68,7 +68,8 @@ def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
 
 def check_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment] = ()) -> None:
     """Raise :class:`InvalidTextError` if any text in ``messages`` (content, content blocks,
-    tool-call arguments) or ``attachments`` is not valid Unicode (holds a lone surrogate)."""
+    tool-call arguments) or ``attachments`` is not valid Unicode (holds a lone surrogate).
+    """
     for number, message in enumerate(messages, 1):
         found = _surrogate_in(message.content) or _surrogate_in(
             getattr(message, "tool_calls", None)
@@ -86,7 +87,8 @@ def check_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment
 
 def _surrogate_in(value: Any) -> tuple[str, int] | None:
     """The first lone surrogate in ``value`` (a string, or strings nested in lists and
-    dicts) and its position in its string."""
+    dicts) and its position in its string.
+    """
     if isinstance(value, str):
         match = _SURROGATE.search(value)
         return None if match is None else (match.group(), match.start())
@@ -173,7 +175,8 @@ def classification_text(
     messages: Sequence[BaseMessage], attachments: Sequence[Attachment], *, with_context: bool = True
 ) -> str:
     """The text the classifier reads: the last user turn (with the one before it when
-    ``with_context``, see :func:`join_turns`), after one marker line per attachment."""
+    ``with_context``, see :func:`join_turns`), after one marker line per attachment.
+    """
     user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
     if not user_turns:
         user_turns = [m.text for m in messages if m.text.strip()]

@@ -45,7 +45,8 @@ Emit = Callable[[dict[str, Any]], None]
 
 class _Stop(BaseException):
     """Raised from pypdf's visitor callbacks to leave a page early. A BaseException, so the
-    ``except Exception`` blocks inside pypdf let it through."""
+    ``except Exception`` blocks inside pypdf let it through.
+    """
 
     def __init__(self, why: str) -> None:
         super().__init__(why)
@@ -128,7 +129,8 @@ def extract(
 
 def _page_text(page: Any, deadline: float, budget: int) -> tuple[str, bool, bool] | str:
     """``(text, failed, cut)`` of one page, or why reading stopped in it (``deadline`` or
-    ``memory``). ``cut``: the text passed ``budget`` characters and the page was left there."""
+    ``memory``). ``cut``: the text passed ``budget`` characters and the page was left there.
+    """
     fragments: list[str] = []
     seen = 0
 
@@ -238,7 +240,8 @@ def read_pages(
 
 def _check_interpreter() -> None:
     """Raise OSError unless ``sys.executable`` is a Python interpreter to run the worker with:
-    a frozen app's or an embedding server's (uWSGI) executable would start itself again."""
+    a frozen app's or an embedding server's (uWSGI) executable would start itself again.
+    """
     name = os.path.basename(sys.executable or "").lower()
     if not sys.executable or getattr(sys, "frozen", False):
         raise OSError("no Python interpreter to run (a frozen app, or sys.executable empty)")

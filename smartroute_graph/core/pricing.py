@@ -79,7 +79,8 @@ def estimate_message_tokens(messages: list[BaseMessage]) -> int:
 
 def call_tokens(prompt: Sequence[BaseMessage], reply: BaseMessage | None) -> tuple[int, int, bool]:
     """(input tokens, output tokens, estimated) of one call: the provider's
-    ``usage_metadata`` on ``reply``, else estimates from the prompt and the reply's text."""
+    ``usage_metadata`` on ``reply``, else estimates from the prompt and the reply's text.
+    """
     usage = getattr(reply, "usage_metadata", None)
     if usage:
         return usage["input_tokens"], usage["output_tokens"], False
@@ -91,7 +92,8 @@ def cost_event(
     model: str, cost_usd: float, input_tokens: int, output_tokens: int, **extra: Any
 ) -> dict[str, Any]:
     """The payload of one :data:`COST_EVENT` (what :class:`CostTracker` totals); ``extra``
-    adds e.g. ``purpose`` ("classifier", "judge") for calls that are not an answer."""
+    adds e.g. ``purpose`` ("classifier", "judge") for calls that are not an answer.
+    """
     return {
         "model": model,
         "cost_usd": cost_usd,

@@ -176,7 +176,8 @@ def error_kind(exc: BaseException) -> ErrorKind:
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """Seconds a provider asked to wait (``retry-after-ms``, or ``Retry-After`` in seconds or
-    as an HTTP date); None when it said nothing usable."""
+    as an HTTP date); None when it said nothing usable.
+    """
     if not headers:
         return None
     try:
@@ -200,7 +201,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 @dataclass
 class ProviderFailures:
     """What providers answered to the failed calls of one request: HTTP statuses and the
-    waits they asked for (``Retry-After``). The server maps them to its own status."""
+    waits they asked for (``Retry-After``). The server maps them to its own status.
+    """
 
     statuses: list[int] = field(default_factory=list)
     retry_after_s: list[float] = field(default_factory=list)
@@ -228,7 +230,8 @@ _FAILURES: contextvars.ContextVar[ProviderFailures | None] = contextvars.Context
 @contextmanager
 def recording_provider_failures() -> Iterator[ProviderFailures]:
     """Collect the provider failures of the calls made inside the block (tasks and threads
-    started inside it included, as they copy the context)."""
+    started inside it included, as they copy the context).
+    """
     failures = ProviderFailures()
     token = _FAILURES.set(failures)
     try:
@@ -386,7 +389,8 @@ class ModelProvider:
 def _recording_chat_openai() -> type[BaseChatModel]:
     """``ChatOpenAI`` that notes each failed call's HTTP status and ``Retry-After`` for
     :func:`recording_provider_failures` (imported on first use: building a router needs no
-    provider package)."""
+    provider package).
+    """
     from langchain_openai import ChatOpenAI
 
     class RecordingChatOpenAI(ChatOpenAI):

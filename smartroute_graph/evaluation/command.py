@@ -345,7 +345,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def _calibrate_store(args: argparse.Namespace) -> int:
     """``smartroute calibrate --store URL``: the learned policy's operating point for a target
-    on the stored outcomes; exit status 1 when no knob value meets it."""
+    on the stored outcomes; exit status 1 when no knob value meets it.
+    """
     from smartroute_graph.routing.learned import LearnedPolicy
     from smartroute_graph.routing.stores import open_outcome_store
 

@@ -46,7 +46,8 @@ KINDS: tuple[str, ...] = ("auto", "labels", "strong-weak", "multi-model")
 
 class EvalDataError(SmartRouteError, ValueError):
     """An evaluation file cannot be read as the kind asked for; the message names the file,
-    the line and what to fix."""
+    the line and what to fix.
+    """
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ class EvalDataset:
 
 def read_rows(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
     """``(file, line, row)`` for every row of a JSON Lines file, a JSON list, or a folder of
-    ``.jsonl`` files (read in name order)."""
+    ``.jsonl`` files (read in name order).
+    """
     source = Path(path)
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix == ".jsonl")
@@ -158,7 +160,8 @@ def _check_object(row: Any, file: Path, number: int) -> dict[str, Any]:
 
 def load_prices(path: str | Path) -> dict[str, ModelPrice]:
     """Read ``{model: {"input_per_1m", "output_per_1m"}}`` (the catalog's
-    ``input_price_per_m``/``output_price_per_m`` names are accepted too)."""
+    ``input_price_per_m``/``output_price_per_m`` names are accepted too).
+    """
     file = Path(path)
     if not file.is_file():
         raise EvalDataError(f"prices file {str(file)!r} does not exist")
@@ -208,7 +211,8 @@ def _detect(rows: Sequence[tuple[str, int, dict[str, Any]]], name: str) -> Datas
 
 def subsample(items: Sequence[Any], limit: int | None) -> list[Any]:
     """At most ``limit`` items, evenly spread over the input and in its order (so a sample of
-    a folder read file by file still covers every file); deterministic."""
+    a folder read file by file still covers every file); deterministic.
+    """
     if limit is None or limit >= len(items):
         return list(items)
     if limit <= 0:

@@ -142,7 +142,8 @@ def dataset_from_file(
 ) -> Dataset:
     """Create a LangSmith dataset ``name`` from a local evaluation file (see
     :mod:`datasets` for the shapes): one example per row, with stable ids, the prompt (and
-    history) as inputs and the labels or outcome scores as reference outputs."""
+    history) as inputs and the labels or outcome scores as reference outputs.
+    """
     dataset = load_dataset(path, kind, limit=limit)
     return upload_dataset(dataset, client, name, description=description)
 
@@ -151,7 +152,8 @@ def upload_dataset(
     dataset: EvalDataset, client: Client, name: str, *, description: str | None = None
 ) -> Dataset:
     """Create a LangSmith dataset ``name`` holding ``dataset``'s rows (see
-    :func:`dataset_from_file`)."""
+    :func:`dataset_from_file`).
+    """
     source = dataset.path.name if dataset.path else dataset.name
     created = client.create_dataset(
         name,
@@ -248,7 +250,8 @@ def _summary_evaluators(
     dataset: EvalDataset, record: dict[str, float]
 ) -> list[Callable[..., dict[str, Any]]]:
     """Summary evaluators; each also writes its score into ``record`` (read back after the
-    run, so the figures do not depend on langsmith's result internals)."""
+    run, so the figures do not depend on langsmith's result internals).
+    """
 
     def result(key: str, score: float) -> dict[str, Any]:
         record[key] = score

@@ -27,7 +27,8 @@ _FEEDBACK_BATCH = 100
 
 def run_text(inputs: Mapping[str, Any] | None) -> str | None:
     """The text the router classified for a run's inputs (``query``, or the conversation in
-    ``messages``: LangChain-serialised or ``{"role"/"type", "content"}`` dicts), or None."""
+    ``messages``: LangChain-serialised or ``{"role"/"type", "content"}`` dicts), or None.
+    """
     if not inputs:
         return None
     query = inputs.get("query") or inputs.get("input") or inputs.get("prompt")

@@ -323,7 +323,8 @@ def quality_at_cost(costs: Numbers, qualities: Numbers, cost: float) -> float:
 
 def cost_at_quality(costs: Numbers, qualities: Numbers, quality: float) -> float:
     """The least cost at which a curve reaches ``quality``, interpolating linearly between its
-    points in order of cost; NaN if the curve never reaches it."""
+    points in order of cost; NaN if the curve never reaches it.
+    """
     x = np.asarray(costs, dtype=float)
     y = np.asarray(qualities, dtype=float)
     if x.size == 0 or x.shape != y.shape:
@@ -343,7 +344,8 @@ def cost_at_quality(costs: Numbers, qualities: Numbers, quality: float) -> float
 
 def percentile(values: Numbers, q: float) -> float:
     """The ``q``-th percentile (0–100) by nearest rank, as latency reports use it; NaN when
-    empty."""
+    empty.
+    """
     data = np.sort(np.asarray(values, dtype=float))
     if data.size == 0:
         return float("nan")

@@ -1,7 +1,8 @@
 """Quality against cost on a table of several priced models (:func:`score_multi_model`):
 every single model, the extremes, the best single model, the oracle, random mixing, and the
 policies driven by the router's classification, a per-cell table fitted on part of the rows
-among them."""
+among them.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ DEFAULT_OUTPUT_TOKENS = 300
 
 def row_costs(dataset: EvalDataset, output_tokens: int = DEFAULT_OUTPUT_TOKENS) -> np.ndarray:
     """Dollar cost of each (row, model): the row's own ``costs`` when given, else the prompt's
-    estimated input tokens and ``output_tokens`` at the table's prices."""
+    estimated input tokens and ``output_tokens`` at the table's prices.
+    """
     models = dataset.models
     costs = np.zeros((len(dataset.rows), len(models)))
     for i, row in enumerate(dataset.rows):

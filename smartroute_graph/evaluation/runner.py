@@ -95,7 +95,8 @@ class RunResult:
 def resolve_classifier(name: str | Classifier | None) -> Classifier:
     """A classifier by backend name (see :func:`load_classifier`: ``encoder``, ``rules``,
     ``encoder:NAME``...) or an encoder model folder; an object with ``classify`` is returned
-    as it is."""
+    as it is.
+    """
     if name is not None and not isinstance(name, str):
         return name
     if name and not name.startswith("encoder") and Path(name).is_dir():
@@ -193,7 +194,8 @@ def decide(
     settings: RouteSettings | None = None,
 ) -> tuple[RoutingDecision, Classification]:
     """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row the
-    classifier already classified (the conditioned classification comes back too)."""
+    classifier already classified (the conditioned classification comes back too).
+    """
     context = _context(router, settings or RouteSettings())
     c = routing.condition(classification, context)
     try:

@@ -1,5 +1,6 @@
 """The routing graph: prepare → classify_domain → assess_complexity → learned → select_model →
-one node per model → review → (escalate → next model | END)."""
+one node per model → review → (escalate → next model | END).
+"""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ Phase = Literal["call", "first_token", "idle", "total"]
 class DeadlineError(TimeoutError):
     """A call or stream passed one of the router's limits (not the model's own timeout);
     ``phase`` says which: ``call`` (a whole call), ``first_token``, ``idle`` (between
-    chunks) or ``total`` (the run's deadline)."""
+    chunks) or ``total`` (the run's deadline).
+    """
 
     def __init__(self, message: str, phase: Phase) -> None:
         super().__init__(message)
@@ -70,6 +71,7 @@ class StreamLimits:
 
     @property
     def active(self) -> bool:
+        """Whether any limit applies."""
         return any(v is not None for v in (self.first_token_s, self.idle_s, self.total_s))
 
     def wait(self, started: float, now: float, first: bool, last: float) -> tuple[float, Phase]:
@@ -87,6 +89,7 @@ class StreamLimits:
         return max(0.0, wait), phase
 
     def error(self, phase: Phase) -> DeadlineError:
+        """The error for passing the limit of ``phase``, saying which one and its value."""
         if phase == "first_token":
             message = f"no first token within {self.first_token_s:g} s"
         elif phase == "idle":
@@ -102,6 +105,7 @@ def time_left(deadline_at: float | None) -> float | None:
 
 
 def total_label(context: RouterContext) -> str:
+    """How the run's total limit is named in messages."""
     return f"the total deadline of {context.total_timeout_s:g} s passed (total_timeout_s)"
 
 
@@ -116,7 +120,8 @@ def call_timeout(context: RouterContext, deadline_at: float | None) -> tuple[flo
 
 def stream_limits(context: RouterContext, deadline_at: float | None) -> StreamLimits:
     """A streamed call's limits: its first token within ``first_token_timeout_s`` (default
-    ``timeout_s``), no gap between chunks over ``timeout_s``, and the run's deadline."""
+    ``timeout_s``), no gap between chunks over ``timeout_s``, and the run's deadline.
+    """
     left = time_left(deadline_at)
     first = context.first_token_timeout_s
     return StreamLimits(
@@ -137,7 +142,8 @@ def call_with_timeout(
 ) -> T:
     """``func(*args)`` in a daemon thread of its own (context variables copied), waited for
     ``timeout`` seconds; past it, :class:`DeadlineError` (``message``), and the call is left
-    to finish on its own."""
+    to finish on its own.
+    """
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
     context = contextvars.copy_context()
 
@@ -163,7 +169,8 @@ async def acall_with_timeout(
     awaitable: Any, *, timeout: float | None, message: str, phase: Phase = "call"
 ) -> Any:
     """Await ``awaitable``, cancelled after ``timeout`` seconds (None: no limit) with
-    :class:`DeadlineError` (``message``)."""
+    :class:`DeadlineError` (``message``).
+    """
     limit = asyncio.timeout(timeout)
     try:
         async with limit:
@@ -182,7 +189,8 @@ def stream_within(
 ) -> Iterator[T]:
     """The chunks of ``make_stream()`` within ``limits``; past one,
     :class:`DeadlineError`. The stream is read in a daemon thread of its own, which
-    stops reading (and closes the stream) at its next chunk once this generator is left."""
+    stops reading (and closes the stream) at its next chunk once this generator is left.
+    """
     if not limits.active:
         yield from make_stream()
         return
@@ -238,7 +246,8 @@ async def astream_within(
     is_token: Callable[[T], bool] = has_token,
 ) -> AsyncIterator[T]:
     """Async :func:`stream_within`: the wait for each chunk is cancelled at the limit, which
-    closes the model's stream (and its connection)."""
+    closes the model's stream (and its connection).
+    """
     stream = make_stream()
     started = last = time.monotonic()
     first = True

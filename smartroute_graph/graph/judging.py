@@ -20,7 +20,8 @@ def judged(
     spec: ModelSpec, messages: Sequence[BaseMessage], output: Any
 ) -> tuple[float | None, dict[str, Any], float]:
     """Score, details and cost of the judge's answer (``{"raw", "parsed", ...}``); a reply
-    that does not parse still cost its tokens."""
+    that does not parse still cost its tokens.
+    """
     raw = output.get("raw") if isinstance(output, Mapping) else None
     verdict = output.get("parsed") if isinstance(output, Mapping) else output
     tokens_in, tokens_out, _ = call_tokens(messages, raw)
@@ -50,7 +51,8 @@ def judge_failed(
     judge: str, exc: Exception, config: RunnableConfig
 ) -> tuple[float | None, dict[str, Any], float]:
     """The review result of a judge call that failed: no score, the answer kept, and the
-    error (secrets redacted) in the note."""
+    error (secrets redacted) in the note.
+    """
     own = secret_values(request_keys(config)[0])
     message = redact_secrets(f"{type(exc).__name__}: {exc}", own)[:300]
     note = f"the judge {judge} failed ({message}): answer kept"

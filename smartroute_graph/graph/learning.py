@@ -100,7 +100,8 @@ async def aclassify_and_embed(
     alone_confidence: float,
 ) -> tuple[list[Classification], dict[str, Any]]:
     """:func:`classify_and_embed` with the classifier's async twin when it has one (the LLM
-    backend waits on the network); the encoder's embedding is computed inline."""
+    backend waits on the network); the encoder's embedding is computed inline.
+    """
     aclassify = getattr(classifier, "aclassify", None)
     if aclassify is None:
         return classify_and_embed(classifier, texts, learner, context, alone_confidence)
@@ -142,7 +143,8 @@ def learned_update(
 ) -> dict[str, Any]:
     """The ``learned`` node: the learned decision and the run's outcome id (nothing when the
     run does not learn; no decision when a model is forced). Runs inside the graph (it reads
-    the run's config for the outcome id the caller gave)."""
+    the run's config for the outcome id the caller gave).
+    """
     if not learning_on(learner, context):
         return {}
     assert learner is not None
@@ -203,7 +205,8 @@ def remember_answer(
     attempts: Sequence[Attempt],
 ) -> AIMessage:
     """``final`` with its ``outcome_id`` in ``response_metadata["smartroute"]``, remembered
-    by the learner so that feedback on it becomes an observation."""
+    by the learner so that feedback on it becomes an observation.
+    """
     outcome_id = state.get("outcome_id")
     embedding = state.get("embedding")
     if not learning_on(learner, context) or not outcome_id or embedding is None:
@@ -233,7 +236,8 @@ def remember_answer(
 def embedder_for(classifier: Classifier) -> Embedder:
     """What embeds queries: the router's classifier when it can (one forward pass), else the
     encoder inside it (a cascade's first stage, an LLM classifier's fallback), else the
-    packaged encoder."""
+    packaged encoder.
+    """
     for candidate in (
         classifier,
         getattr(classifier, "first", None),

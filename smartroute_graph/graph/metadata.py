@@ -25,6 +25,7 @@ __all__ = ["failure_message", "finalise", "last_user_text", "routing_metadata"]
 
 
 def last_user_text(state: RouterState) -> str:
+    """The text of the conversation's last user message."""
     return next((m.text for m in reversed(state["messages"]) if m.type == "human"), state["text"])
 
 
@@ -67,6 +68,7 @@ def finalise(
     attempts: Sequence[Attempt],
     reviews: Sequence[Review] = (),
 ) -> AIMessage:
+    """The answer to return, with the routing metadata, usage and cost on it."""
     usage: UsageMetadata | None = None
     for attempt in attempts:
         if attempt.ok:
@@ -90,6 +92,7 @@ def finalise(
 def failure_message(
     attempts: Sequence[Attempt], limit: int, total_timeout_s: float | None = None
 ) -> str:
+    """What to tell the caller when every attempt failed, attempt by attempt."""
     lines = [f"  {i}. {a.model}: {a.error_kind} — {a.error}" for i, a in enumerate(attempts, 1)]
     last = attempts[-1]
     why = (

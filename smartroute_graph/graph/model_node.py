@@ -1,5 +1,6 @@
 """The node that calls one catalog model: settings applied, time limits held, the attempt recorded
-(cost, latency, error kind), streaming passed through."""
+(cost, latency, error kind), streaming passed through.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ STREAMING_CONFIG_KEY = "smartroute_streaming"
 class StreamInterruptedError(SmartRouteError):
     """A model's stream broke, or passed a time limit, after tokens reached the caller; no
     fallback is possible. ``error_kind``: ``"timeout"`` (a limit of the router's, such as
-    ``total_timeout_s``) or ``"stream_broken"`` (the provider's stream failed)."""
+    ``total_timeout_s``) or ``"stream_broken"`` (the provider's stream failed).
+    """
 
     def __init__(self, message: str, error_kind: str = "stream_broken") -> None:
         super().__init__(message)
@@ -83,7 +85,8 @@ class StreamInterruptedError(SmartRouteError):
 
 def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
     """The model asked to return token log-probabilities, where it has the switch
-    (``ChatOpenAI.logprobs``); ``review="logprobs"`` reads them. Reasoning models refuse it."""
+    (``ChatOpenAI.logprobs``); ``review="logprobs"`` reads them. Reasoning models refuse it.
+    """
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
     if isinstance(model, BaseChatOpenAI) and not model.logprobs:
@@ -95,7 +98,8 @@ def _with_temperature(
     model: BaseChatModel, temperature: float
 ) -> tuple[BaseChatModel, float | None]:
     """A copy of ``model`` sampling at ``temperature`` and that temperature, where the model
-    has the setting (ChatOpenAI and most provider models); else the model as it is and None."""
+    has the setting (ChatOpenAI and most provider models); else the model as it is and None.
+    """
     if "temperature" in type(model).model_fields:
         return model.model_copy(update={"temperature": temperature}), temperature
     return model, None
@@ -110,7 +114,8 @@ def model_node(
         state: RouterState, config: RunnableConfig
     ) -> tuple[BaseChatModel, list[Any], float | None]:
         """The model to call (with the run's settings), the messages, and the temperature
-        the router set on it (None: the model keeps its own)."""
+        the router set on it (None: the model keeps its own).
+        """
         keys, own_only = request_keys(config)
         model = provider.get(spec, keys, own_keys_only=own_only)
         context = current_context()
@@ -252,11 +257,13 @@ def model_node(
 
 
 def past_deadline(state: RouterState) -> bool:
+    """Whether the run's total deadline has passed."""
     left = time_left(state.get("deadline_at"))
     return left is not None and left <= 0
 
 
 def is_streaming(config: RunnableConfig) -> bool:
+    """Whether the run streams tokens to its caller (``SmartRouter.stream``)."""
     return bool((config.get("configurable") or {}).get(STREAMING_CONFIG_KEY))
 
 

@@ -1,5 +1,6 @@
 """The router graph's nodes and edges, at module level: each reads its run's settings from
-``runtime.context`` and returns a partial state update."""
+``runtime.context`` and returns a partial state update.
+"""
 
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ class RouterNodes:
         self.catalog = union_catalog(policies)
 
     def policy_for(self, context: RouterContext) -> Policy:
+        """The policy of the run's preset."""
         name = context.preset or self.default_preset
         try:
             return self.policies[name]
@@ -123,6 +125,7 @@ class RouterNodes:
             ) from None
 
     def prepare(self, state: RouterState) -> dict[str, Any]:
+        """Node: check the run's settings, add the query, measure the input and find the task."""
         context = current_context()
         temperature = context.temperature
         if temperature is not None and not 0.0 <= temperature <= 2.0:
@@ -162,6 +165,7 @@ class RouterNodes:
         return update
 
     def classifier_for(self, context: RouterContext) -> Classifier:
+        """The classifier the run names, else the router's own."""
         name = context.classifier or self.default_classifier
         try:
             return self.classifiers[name]
@@ -193,6 +197,7 @@ class RouterNodes:
         return classification.model_copy(update={"usage": usage}), events
 
     def classify_domain(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        """Node: the first level, the query's domain (and the embedding when learning)."""
         classifier = keyless_if_own_keys(self.classifier_for(current_context()), config)
         texts = _texts_to_classify(state)
         learning = self.learner, current_context(), TURN_ALONE_CONFIDENCE
@@ -203,6 +208,7 @@ class RouterNodes:
         return {"classification": classification, **update}
 
     async def aclassify_domain(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        """Async :meth:`classify_domain` (the LLM classifier waits without blocking)."""
         # A classifier that waits on the network (the LLM backend) has an async twin; the
         # CPU-light ones run inline, as a light node does.
         classifier = keyless_if_own_keys(self.classifier_for(current_context()), config)
@@ -215,17 +221,20 @@ class RouterNodes:
         return {"classification": classification, **update}
 
     def assess_complexity(self, state: RouterState) -> dict[str, Any]:
+        """Node: the second level, complexity conditioned on the domain."""
         classification = state["classification"]
         assert classification is not None
         conditioned = condition(classification, current_context())
         return {} if conditioned is classification else {"classification": conditioned}
 
     def learned(self, state: RouterState) -> dict[str, Any]:
+        """Node: the learned policy's pick from stored outcomes (passes without a store)."""
         return learned_update(
             self.learner, self.policy_for(current_context()), current_context(), state
         )
 
     def select_model(self, state: RouterState) -> dict[str, Any]:
+        """Node: the one routing decision (:func:`~smartroute_graph.routing.decide.decide`)."""
         context = current_context()
         classification = state["classification"]
         assert classification is not None
@@ -241,9 +250,11 @@ class RouterNodes:
         return {"decision": decision, "next_model": None if context.dry_run else decision.model}
 
     def route_to_model(self, state: RouterState) -> str:
+        """Edge: the model node to call next, or the end (dry run)."""
         return state.get("next_model") or END
 
     def judge_for(self, context: RouterContext, config: RunnableConfig) -> tuple[Any, ModelSpec]:
+        """The judge model (structured output) and its catalog entry for ``review='judge'``."""
         catalog_ = self.policy_for(context).catalog
         spec = catalog_[context.judge_model or catalog_.ladder[0]]
         keys, own_only = request_keys(config)
@@ -282,6 +293,7 @@ class RouterNodes:
         return self.review_answer(state, context, verdict), judge_event(spec, verdict)
 
     def review(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        """Node: score the last answer, or move on after a failed call."""
         call = self._judge_call(state, config)
         if isinstance(call, dict):
             return call
@@ -296,6 +308,7 @@ class RouterNodes:
         return update
 
     async def areview(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        """Async :meth:`review`."""
         call = self._judge_call(state, config)
         if isinstance(call, dict):
             return call
@@ -374,6 +387,7 @@ class RouterNodes:
         return {**update, "response": final, "messages": [final], "next_model": None}
 
     def after_failure(self, state: RouterState) -> dict[str, Any]:
+        """The next model after a failed call, or every attempt's failure raised."""
         attempts = state.get("attempts") or []
         decision = state["decision"]
         assert decision is not None
@@ -396,9 +410,11 @@ class RouterNodes:
         )
 
     def after_review(self, state: RouterState) -> str:
+        """Edge: escalate to a stronger model, or end."""
         return "escalate" if state.get("next_model") else END
 
     def after_model(self, state: RouterState, runtime: Runtime[RouterContext]) -> str:
+        """Edge: review the answer, or end when review is off and the call succeeded."""
         # Edge functions run untraced, outside the config context: take the runtime as given.
         context = runtime.context if isinstance(runtime.context, RouterContext) else None
         attempts = state.get("attempts") or []
@@ -407,6 +423,7 @@ class RouterNodes:
         return "review"
 
     def escalate(self, state: RouterState) -> dict[str, Any]:
+        """Node: a visible step before the stronger model is asked."""
         # A separate node so the retry is visible in Studio and traces (and so drawing the
         # graph never meets a self-loop).
         return {}
@@ -455,7 +472,8 @@ def _with_context(results: Sequence[Classification]) -> Classification:
 
 def _spec_named(model: str, catalog: Catalog) -> ModelSpec | None:
     """The catalog entry a chat model's reported name means: a catalog name, or the
-    provider's model id (OpenRouter's ``mistralai/...``, as ChatOpenAI reports it)."""
+    provider's model id (OpenRouter's ``mistralai/...``, as ChatOpenAI reports it).
+    """
     if model in catalog:
         return catalog[model]
     return next((s for s in catalog.values() if s.provider_model_id == model), None)
@@ -463,7 +481,8 @@ def _spec_named(model: str, catalog: Catalog) -> ModelSpec | None:
 
 def price_usage(usage: ClassifierUsage, catalog: Catalog) -> ClassifierUsage:
     """``usage`` with its cost from the router's catalog, else the ``openai`` preset's prices
-    (the default LLM classifier is gpt-4.1-nano); an unknown model stays unpriced (None)."""
+    (the default LLM classifier is gpt-4.1-nano); an unknown model stays unpriced (None).
+    """
     spec = _spec_named(usage.model, catalog) or _spec_named(usage.model, preset_catalog("openai"))
     if spec is None:
         return usage
@@ -472,6 +491,7 @@ def price_usage(usage: ClassifierUsage, catalog: Catalog) -> ClassifierUsage:
 
 
 def union_catalog(policies: Mapping[str, Policy]) -> Catalog:
+    """Every model of every policy's catalog, one node each."""
     specs: dict[str, ModelSpec] = {}
     for policy in policies.values():
         for name, spec in policy.catalog.items():

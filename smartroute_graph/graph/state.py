@@ -80,5 +80,6 @@ class RouterState(RouterInput, RouterOutput, total=False):
 
 
 def current_context() -> RouterContext:
+    """The running node's settings (``runtime.context``), or the defaults outside a run."""
     context = get_runtime(RouterContext).context
     return context if isinstance(context, RouterContext) else RouterContext()

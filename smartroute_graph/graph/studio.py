@@ -389,7 +389,8 @@ def _render_matplotlib(drawable: Graph, path: Path) -> None:
 
 def _back_edges(drawable: Graph) -> set[tuple[str, str]]:
     """Edges that go back up the graph (fallback loops), by breadth-first depth from the
-    first node: laying them out upside down keeps each step of the run one row lower."""
+    first node: laying them out upside down keeps each step of the run one row lower.
+    """
     first = drawable.first_node()
     start = first.id if first else next(iter(drawable.nodes))
     children: dict[str, list[str]] = {}

@@ -1,5 +1,6 @@
 """Run one query on several catalog models at once, score each answer, and show which one
-the router would have picked — so users can check the router on their own prompts."""
+the router would have picked — so users can check the router on their own prompts.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ Scorer = Callable[[str, str, str], Any]
 
 class ComparedRouter(Protocol):
     """What comparing needs of a router (``SmartRouter`` is one): its catalog, the model
-    factory, its default settings, and its routing decision."""
+    factory, its default settings, and its routing decision.
+    """
 
     @property
     def catalog(self) -> Catalog:

@@ -80,7 +80,8 @@ _GLOBAL_STRENGTH = 1.0
 @dataclass(frozen=True)
 class LearnedSettings:
     """The estimator's knobs (see the module doc); :meth:`LearnedPolicy.fit` sets the first
-    four from the store."""
+    four from the store.
+    """
 
     k: int = 32
     bandwidth: float = 0.1
@@ -440,6 +441,8 @@ class LearnedPolicy:
             target: ``strong-share<=X``, ``cost<=USD`` (per query) or ``quality>=X``.
             knob: ``tolerance`` or ``cost_weight``.
             costs: each model's cost per query in USD (default: its stored mean cost).
+            sample: how many stored queries to predict (a seeded sample of a larger store).
+            seed: the sample's seed.
 
         Raises:
             ConfigError: bad target or knob, no stored outcomes, or costs needed and unknown.
@@ -479,7 +482,8 @@ class LearnedPolicy:
     def _cell_outcomes(self, prior: Classification | None, models: Sequence[str]) -> float:
         """Outcomes of ``models`` in the prior's (domain, complexity) cell: a familiar cell
         (at least ``cell_strength`` of them, its record outweighing its shrinkage) decides
-        where similar queries are thin."""
+        where similar queries are thin.
+        """
         if prior is None or prior.domain not in DOMAINS or prior.complexity not in COMPLEXITIES:
             return 0.0
         cell_n = self._levels()[2][
@@ -522,7 +526,8 @@ class LearnedPolicy:
         rows: np.ndarray | None = None,
     ) -> np.ndarray:
         """Levels 1-3 for each query [b, models]; ``rows`` removes those stored queries' own
-        outcomes (leave-one-out)."""
+        outcomes (leave-one-out).
+        """
         g_n, g_s, cell_n, cell_s = self._levels()[:4]
         cell_strength = max(cell_strength, 1e-9)
         b, m = dom.size, g_n.size

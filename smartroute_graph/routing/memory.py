@@ -195,7 +195,8 @@ class OutcomeMemory:
 
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
         """Per query: the index of its domain in ``DOMAINS`` and of its complexity in
-        ``COMPLEXITIES`` (-1 when unknown)."""
+        ``COMPLEXITIES`` (-1 when unknown).
+        """
         return self._domain[: self._n], self._complexity[: self._n]
 
     def embeddings(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -208,7 +209,8 @@ class OutcomeMemory:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` stored queries most similar to each of ``queries`` (unit vectors [b, dim]):
         row numbers [b, k] (-1 pads) and cosine similarities, most similar first. ``exclude``
-        (a row per query, or -1) leaves that row out (leave-one-out)."""
+        (a row per query, or -1) leaves that row out (leave-one-out).
+        """
         with self._lock:
             return self._index.search(queries, k, exclude=exclude)
 

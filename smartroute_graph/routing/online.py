@@ -60,7 +60,8 @@ _LOOP_LOCK_WAIT_S = 0.005  # ... and this long inside an event loop
 class Embedder(Protocol):
     """What embeds queries for learning: the packaged encoder
     (:class:`~smartroute_graph.classifiers.encoder.EncoderClassifier`) or any classifier that
-    also returns sentence embeddings."""
+    also returns sentence embeddings.
+    """
 
     name: str
 
@@ -73,7 +74,8 @@ class Embedder(Protocol):
 
 class UnknownOutcomeError(InputError, KeyError):
     """Feedback names an outcome id this router does not remember (never answered here,
-    learning was off, or the answer is older than the pending time-to-live); HTTP 404."""
+    learning was off, or the answer is older than the pending time-to-live); HTTP 404.
+    """
 
     http_status = 404
 
@@ -184,7 +186,8 @@ class OnlineLearner:
         """The learned decision for one query (see :meth:`.LearnedPolicy.decide`); never
         raises: while the policy loads, or when the store fails, its ``model`` is None and its
         reason says why the prior decides. Inside an event loop it reads nothing from the
-        store (the learner's thread does) and waits for the thread's work at most 5 ms."""
+        store (the learner's thread does) and waits for the thread's work at most 5 ms.
+        """
         point = operating_point or self.operating_point
         in_loop = _in_event_loop()
         if not self._lock.acquire(timeout=_LOOP_LOCK_WAIT_S if in_loop else _LOCK_WAIT_S):
@@ -223,7 +226,8 @@ class OnlineLearner:
     def observe(self, observations: Sequence[Observation]) -> int:
         """Write observations to the store; returns how many were written, or queued for the
         learner's thread when called from a running event loop (0 when the store is
-        unavailable: they are counted in :attr:`dropped` and logged, never raised)."""
+        unavailable: they are counted in :attr:`dropped` and logged, never raised).
+        """
         if not observations:
             return 0
         if _in_event_loop():
@@ -322,7 +326,8 @@ class OnlineLearner:
     def sync(self, timeout_s: float | None = 60.0) -> bool:
         """Have the background read the store and refit the settings now, and wait for it;
         returns whether it finished within ``timeout_s`` (scripts and tests use it to make
-        what they measure not depend on timing)."""
+        what they measure not depend on timing).
+        """
         with self._cond:
             self._requested += 1
             wanted = self._requested
@@ -333,7 +338,8 @@ class OnlineLearner:
 
     def close(self) -> None:
         """Stop the background thread (after the writes it was handed) and close a store this
-        learner opened."""
+        learner opened.
+        """
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)

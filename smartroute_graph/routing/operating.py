@@ -125,7 +125,8 @@ def choose(
 
 def choose_rows(pred: np.ndarray, cost: np.ndarray, knob: str, value: float) -> np.ndarray:
     """:func:`choose` for many queries: ``pred`` [n, models], ``cost`` [models]; ``knob`` is
-    ``tolerance`` or ``cost_weight`` at ``value``. Returns the chosen column per query."""
+    ``tolerance`` or ``cost_weight`` at ``value``. Returns the chosen column per query.
+    """
     if knob == "tolerance":
         good = pred >= pred.max(axis=1, keepdims=True) - value - 1e-12
         picks: np.ndarray = np.where(good, cost[None, :], np.inf).argmin(axis=1)
@@ -147,7 +148,8 @@ def reason(
     """The learned decision's reason: how much evidence, the cheapest candidate against the
     best one, and the choice, e.g. ``learned: 37 similar outcomes; gpt-4.1-nano 0.42 vs
     gpt-4.1 0.81 → gpt-4.1`` (with ``cell``: ``learned: 2 similar outcomes, 96 in
-    coding/simple; ...``)."""
+    coding/simple; ...``).
+    """
     q = quality
     known = list(quality)
     cheapest = min(known, key=lambda m: (price[m], -q[m]))
@@ -172,7 +174,8 @@ def prices(
 ) -> dict[str, float]:
     """Each known model's cost for a decision: the caller's ``costs`` when given (a model it
     leaves out ranks by its place in ``pool``), else the ``predicted`` cost, else the place in
-    ``pool`` (cheapest first)."""
+    ``pool`` (cheapest first).
+    """
     price: dict[str, float] = {}
     for m in known:
         given = (costs or {}).get(m)
@@ -193,7 +196,8 @@ def sweep(
     [n, models]) and known or predicted (``actual``, used to score the choices), and return the
     value that meets ``target`` with the best quality (or, for ``quality>=X``, the fewest
     strong calls); the closest value if none meets it. ``unit_cost`` is each model's cost per
-    query (NaN: unknown; then models rank by column order and cost figures are NaN)."""
+    query (NaN: unknown; then models rank by column order and cost figures are NaN).
+    """
     metric, _, bound = parse_target(target)
     known = not np.isnan(unit_cost).any()
     order_cost = np.where(np.isnan(unit_cost), np.arange(unit_cost.size) * 1e-9, unit_cost)

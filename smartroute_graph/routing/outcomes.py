@@ -365,7 +365,8 @@ class OutcomeStore(ABC):
     def delete(self, source: str | None = None) -> int:
         """Delete the observations of ``source`` (``None``: every observation, and every
         answer waiting for feedback); returns how many observations. Queries left without
-        observations go too. Readers reload on their next refresh."""
+        observations go too. Readers reload on their next refresh.
+        """
         with self._transaction(write=True) as cur:
             if source is None:
                 cur.execute("DELETE FROM smartroute_pending")
@@ -402,7 +403,8 @@ class OutcomeStore(ABC):
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per (model, source): ``n``, ``mean_score``, ``mean_cost_usd``,
-        ``mean_latency_ms`` (None when never recorded), ``first`` and ``last`` times."""
+        ``mean_latency_ms`` (None when never recorded), ``first`` and ``last`` times.
+        """
         with self._transaction(write=False) as cur:
             cur.execute(
                 "SELECT model, source, COUNT(*), AVG(score), AVG(cost_usd), AVG(latency_ms), "
@@ -443,7 +445,8 @@ class OutcomeStore(ABC):
 
     def read_since(self, cursor: StoreCursor | None = None) -> StoreDelta:
         """Queries and outcomes added since ``cursor`` (everything for ``None`` or after a
-        delete), read from one consistent snapshot."""
+        delete), read from one consistent snapshot.
+        """
         cursor = cursor or StoreCursor()
         with self._transaction(write=False) as cur:
             meta = self._meta(cur)

@@ -1,7 +1,8 @@
 """Who may call the server and which provider keys a request may spend.
 
 A request with the server token spends the server's keys; a request that brings its own key
-spends only that key, on every call it causes; an open server (no token) serves anyone."""
+spends only that key, on every call it causes; an open server (no token) serves anyone.
+"""
 
 from __future__ import annotations
 
@@ -199,6 +200,7 @@ async def _peek_body_key(request: Request) -> str | None:
 
 
 def server_holds_keys(router: SmartRouter) -> list[str]:
+    """Where the server holds provider keys (names only), for the open-server check."""
     held = [env for env in API_KEY_ENV.values() if os.environ.get(env, "").strip()]
     if router.provider.has_keys:
         held.append("api_keys given to the router")

@@ -93,7 +93,8 @@ class RouterCalls:
 
     def _thread_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` for a call in a thread: the server cannot cancel a thread, so the
-        router's own total deadline is held to the server's, and the call ends with it."""
+        router's own total deadline is held to the server's, and the call ends with it.
+        """
         out = dict(settings)
         limits = [
             value
@@ -139,7 +140,8 @@ class RouterCalls:
         self, payload: Any, *, size: int, settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         """The router's stream as ``("model", name)`` and ``("chunk", AIMessageChunk)``
-        events (no deadline here: :meth:`timed` applies them)."""
+        events (no deadline here: :meth:`timed` applies them).
+        """
         if self.offloaded(size):
             return self._thread_events(payload, self._thread_settings(settings))
         return self._async_events(payload, settings)

@@ -1,5 +1,6 @@
 """Errors as JSON bodies with the status a client can act on (provider outcomes mapped to
-429, 504, 401, 400, 503 or 502), secrets redacted, and the route class that applies it."""
+429, 504, 401, 400, 503 or 502), secrets redacted, and the route class that applies it.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ _PROVIDER_STATUS = re.compile(r"Error code: (\d{3})\b")
 
 
 class TooManyQueriesError(InputError):
+    """More queries, models or characters than the endpoint takes (HTTP 413)."""
+
     http_status = 413
 
 
@@ -149,6 +152,7 @@ def _provider_outcome(
 def error_body(
     status: int, message: str, kind: str, secrets: Sequence[str], **extra: Any
 ) -> dict[str, Any]:
+    """The JSON error body OpenAI and FastAPI clients both read, secrets redacted."""
     clean = redact_secrets(message, tuple(secrets))
     body: dict[str, Any] = {
         "error": {"message": clean, "type": kind, "code": status},
@@ -226,6 +230,7 @@ def exception_payload(
 
 
 def validation_message(errors: Sequence[Any]) -> str:
+    """One readable line from pydantic's validation errors (never the input)."""
     parts: list[str] = []
     for error in errors[:5]:
         loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
@@ -252,11 +257,14 @@ def validation_message(errors: Sequence[Any]) -> str:
 
 
 def error_route_class(server_token: str | None) -> type[APIRoute]:
+    """A route class whose handler turns every exception into a JSON error."""
+
     class GuardedRoute(APIRoute):
         """Reads the (capped) body first, parsing big JSON off the event loop; runs the
         handler so that a client's disconnect cancels it; turns every exception a handler (or
         its dependencies) raises into a JSON error with the status it maps to. Framework
-        errors (validation, 404/405) go to the app's handlers."""
+        errors (validation, 404/405) go to the app's handlers.
+        """
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()

@@ -1,4 +1,4 @@
-"""What a request must pass before the API reads it: ``Host``, the token, the body's size.
+r"""What a request must pass before the API reads it: ``Host``, the token, the body's size.
 
 :class:`RequestGuard` is the outermost middleware of
 :func:`smartroute_graph.serving.app.create_app`:
@@ -14,7 +14,7 @@
 
 :func:`preload_body` and :func:`cancel_on_disconnect` are used by the API's route class:
 the first reads the (capped) body and parses big JSON off the event loop, refusing text that
-is not valid Unicode (a lone surrogate such as ``"\\ud800"``); the second cancels a handler,
+is not valid Unicode (a lone surrogate such as ``"\ud800"``); the second cancels a handler,
 and the model calls under it, when its client hangs up.
 """
 
@@ -65,7 +65,8 @@ T = TypeVar("T")
 
 class BodyTooLargeError(StarletteHTTPException):
     """The request body passed its limit while it streamed in (HTTP 413); ``kind`` is the
-    error type the JSON body names."""
+    error type the JSON body names.
+    """
 
     def __init__(self, message: str, kind: str = "RequestTooLargeError") -> None:
         super().__init__(413, message)
@@ -86,8 +87,9 @@ class ClientDisconnectedError(Exception):
 
 
 def escape_for_log(text: str, limit: int = _LOG_PATH_LIMIT) -> str:
-    """``text`` with every non-printable character escaped (``\\n`` → ``\\x0a``), so a path
-    such as ``/x%0aFAKE LOG LINE`` stays on its own log line; cut to ``limit`` characters."""
+    r"""``text`` with every non-printable character escaped (``\n`` → ``\x0a``), so a path
+    such as ``/x%0aFAKE LOG LINE`` stays on its own log line; cut to ``limit`` characters.
+    """
     out = "".join(
         ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
         for ch in text[: limit + 1]
@@ -97,7 +99,8 @@ def escape_for_log(text: str, limit: int = _LOG_PATH_LIMIT) -> str:
 
 def host_allowed(host: str, allowed: Collection[str]) -> bool:
     """Whether the ``Host`` header's name (port dropped) matches ``allowed``: exact names,
-    ``*.example.com`` for any subdomain, or ``*`` for any host."""
+    ``*.example.com`` for any subdomain, or ``*`` for any host.
+    """
     name = host.strip().lower()
     if name.startswith("["):  # [::1]:8000
         name = name[1 : name.find("]")] if "]" in name else name
@@ -143,6 +146,7 @@ class RequestGuard:
         self.allowed_hosts = tuple(allowed_hosts) if allowed_hosts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the host, the token and the body's size before the app reads it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -263,7 +267,7 @@ class _SurrogateError(Exception):
 
 
 def _lone_surrogate(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where ``value`` holds text with a lone UTF-16 surrogate (``"\\ud800"``), or None."""
+    r"""Where ``value`` holds text with a lone UTF-16 surrogate (``"\ud800"``), or None."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
     while stack:
         item, where = stack.pop()

@@ -1,5 +1,6 @@
 """The older systems' endpoints: /route, /route/with-file, /query, /query-compare,
-/query-specific, /batch-query, /test-selection and /models, in their shapes."""
+/query-specific, /batch-query, /test-selection and /models, in their shapes.
+"""
 
 from __future__ import annotations
 
@@ -160,7 +161,8 @@ def _check_batch(count: int, limit: int) -> None:
 
 def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
     """The older systems' endpoints on ``api``: /models, /route, /route/with-file, /query,
-    /query-compare, /query-specific, /batch-query and /test-selection."""
+    /query-compare, /query-specific, /batch-query and /test-selection.
+    """
     router, access, calls, token = deps.router, deps.access, deps.calls, deps.token
     limits, max_batch, batch_concurrency = deps.limits, deps.max_batch, deps.batch_concurrency
 

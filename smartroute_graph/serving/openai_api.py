@@ -76,7 +76,8 @@ def _part_attachment(part: Mapping[str, Any], index: int) -> Attachment | None:
 
 def _chat_input(request: ChatCompletionRequest) -> dict[str, Any]:
     """Router input from OpenAI messages; files in user turns become attachments (sent with
-    the latest user turn)."""
+    the latest user turn).
+    """
     if request.n not in (None, 1):
         raise InputError(f"n={request.n} is not supported: the router returns one answer (n=1)")
     if request.tools or request.functions:

@@ -1,5 +1,6 @@
 """Request bodies of the HTTP API and the fields each accepts, and the router metadata
-every answer carries."""
+every answer carries.
+"""
 
 from __future__ import annotations
 
@@ -98,6 +99,8 @@ OPENAI_MESSAGE_FIELDS = frozenset(
 
 
 class UnknownFieldError(InputError):
+    """The body has a field the endpoint does not take (HTTP 422, naming it)."""
+
     http_status = 422
 
 
@@ -124,7 +127,8 @@ Budget = Annotated[
 
 class _Body(BaseModel):
     """A request body: unknown fields are refused (422 naming the field), except the older
-    systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored."""
+    systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored.
+    """
 
     model_config = ConfigDict(extra="forbid")
     _quiet_fields: ClassVar[frozenset[str]] = LEGACY_FIELDS
@@ -213,7 +217,8 @@ class ChatMessageIn(BaseModel):
 
 class ChatCompletionRequest(_Body):
     """``POST /v1/chat/completions``: OpenAI's request shape. OpenAI's documented fields are
-    accepted (those the router does not apply are ignored); unknown ones are refused."""
+    accepted (those the router does not apply are ignored); unknown ones are refused.
+    """
 
     _quiet_fields: ClassVar[frozenset[str]] = OPENAI_CHAT_FIELDS
 
@@ -229,8 +234,10 @@ class ChatCompletionRequest(_Body):
 
 
 def answer_meta(message: AIMessage) -> dict[str, Any]:
+    """The routing metadata of an answer (``response_metadata['smartroute']``)."""
     return dict(message.response_metadata.get("smartroute") or {})
 
 
 def answer_usage(message: AIMessage) -> dict[str, Any]:
+    """The token usage of an answer, as a plain dict."""
     return dict(message.usage_metadata or {})

@@ -127,7 +127,8 @@ class OutcomeLabels:
 
 def classification_text(prompt: str, history: Sequence[Any] | None = None) -> str:
     """What the classifier reads for a row: the prompt, then the last history turn, built by
-    :func:`smartroute_graph.core.inputs.join_turns` exactly as the router builds it live."""
+    :func:`smartroute_graph.core.inputs.join_turns` exactly as the router builds it live.
+    """
     previous = ""
     if history:
         last = history[-1]

@@ -45,7 +45,7 @@ class Observation:
             embedding, negative cost or latency).
     """
 
-    embedding: np.ndarray
+    embedding: np.ndarray = field(repr=False)  # hundreds of floats: left out of repr
     model: str
     score: float
     cost_usd: float | None = None

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
@@ -72,17 +72,7 @@ ErrorKind = Literal[
     "other",
 ]
 # A failure of these kinds says nothing about the next model: try it.
-_RETRYABLE: frozenset[str] = frozenset(
-    {
-        "timeout",
-        "rate_limit",
-        "server_error",
-        "connection",
-        "stream_broken",
-        "bad_response",
-        "other",
-    }
-)
+_RETRYABLE: frozenset[str] = frozenset(get_args(ErrorKind)) - {"auth", "bad_request"}
 # httpx transport errors that are not timeouts: the connection failed or broke.
 _CONNECTION_ERRORS = frozenset(
     {"RemoteProtocolError", "ReadError", "WriteError", "NetworkError", "ProtocolError"}

@@ -223,8 +223,14 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
             assert sum(width for _, width in bars) == pytest.approx(100, abs=1)
             assert page.evaluate("document.querySelectorAll('#complexity-bars .bar').length") == 3
 
-            # With a key typed in, the answer streams in from /v1/chat/completions.
+            # A key typed in beside the token is the only key that request may spend; the
+            # server's models run on the operator's credentials, so the page shows why not.
             page.type_into("#api-key", USER_KEY)
+            page.click("#ask-btn")
+            page.wait_for("document.getElementById('error').textContent.includes('only that key')")
+
+            # With the token alone, the answer streams in from /v1/chat/completions.
+            page.evaluate("document.getElementById('api-key').value = ''")
             page.click("#ask-btn")
             page.wait_for(
                 "document.getElementById('answer-meta').textContent.startsWith('answered by')"

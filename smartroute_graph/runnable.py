@@ -223,6 +223,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             "total_timeout_s": config.total_timeout_s,
             "budget_usd": config.budget_usd,
         }
+        if config.learning is not None:
+            settings.update(config.learning.model_dump())
         return cls(**{**settings, **kwargs})  # keyword arguments win over the file
 
     @property

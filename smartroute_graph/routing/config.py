@@ -16,7 +16,13 @@ from smartroute_graph.core.catalog import PRESETS, ModelSpec
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.routing.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
 
-__all__ = ["PolicyConfig", "RouterConfig", "add_router_options", "load_config"]
+__all__ = [
+    "LearningConfig",
+    "PolicyConfig",
+    "RouterConfig",
+    "add_router_options",
+    "load_config",
+]
 
 
 class PolicyConfig(BaseModel):
@@ -46,6 +52,19 @@ class PolicyConfig(BaseModel):
         return self
 
 
+class LearningConfig(BaseModel):
+    """Learning from outcomes (docs/learning.md): the outcome store and the operating point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome_store: str = Field(
+        description="a SQLite file path or sqlite:///PATH, or postgresql://... (postgres extra)"
+    )
+    learn: bool = True
+    quality_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
+    cost_weight: float | None = Field(default=None, ge=0.0)
+
+
 class RouterConfig(BaseModel):
     """A whole router: a preset to start from, models to add or override, the policy."""
 
@@ -59,6 +78,7 @@ class RouterConfig(BaseModel):
     first_token_timeout_s: float | None = Field(default=None, gt=0)
     total_timeout_s: float | None = Field(default=None, gt=0)
     budget_usd: float | None = Field(default=None, gt=0)
+    learning: LearningConfig | None = None
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:

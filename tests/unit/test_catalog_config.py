@@ -8,6 +8,7 @@ from smartroute_graph import Catalog, ConfigError, ModelSpec, SmartRouter, load_
 from smartroute_graph.core.catalog import preset_catalog
 from smartroute_graph.core.errors import UnknownModelError
 from smartroute_graph.testing import FakeChatModel
+from tests.support.fakes import fake_models
 
 
 def spec(name: str, tier: int, price: float = 1.0, **kw: object) -> ModelSpec:
@@ -126,3 +127,17 @@ def test_models_for_unknown_names_are_rejected() -> None:
 def test_router_needs_a_catalog_or_preset() -> None:
     with pytest.raises(ConfigError, match="give a catalog of models or a preset"):
         SmartRouter()
+
+
+def test_a_config_file_turns_learning_on(tmp_path: Path) -> None:
+    store = tmp_path / "outcomes.db"
+    (tmp_path / "r.yaml").write_text(
+        f"preset: openai\nlearning:\n  outcome_store: {store}\n  quality_tolerance: 0.1\n"
+    )
+    router = SmartRouter.from_config(tmp_path / "r.yaml", models=fake_models())
+    assert router.learner is not None
+    router.invoke("hi there")
+    router.learner.sync()
+    assert store.exists()
+    with pytest.raises(ConfigError, match=r"learning.outcome_store: Field required"):
+        load_config({"learning": {"learn": True}})

@@ -181,12 +181,12 @@ def model_node(
         assert decision is not None
         attempts = [*(state.get("attempts") or []), attempt]
         final = finalise(_as_message(result), decision, attempts, state.get("reviews") or [])
-        if (
-            current_context().review == "off"
-        ):  # with review on, `review` keeps and appends the answer
+        # With review on, the review node keeps the answer and appends it to the messages.
+        reviewed = current_context().review != "off"
+        if not reviewed:
             final = remember_answer(learner, current_context(), state, final, attempts)
         update: dict[str, Any] = {"attempts": [attempt], "response": final, "next_model": None}
-        if current_context().review == "off":
+        if not reviewed:
             update["messages"] = [final]
         return update, event
 

@@ -14,7 +14,11 @@ from typing import IO, Any
 from smartroute_graph.core.catalog import PRESETS, preset_catalog
 from smartroute_graph.core.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
 from smartroute_graph.core.providers import API_KEY_ENV
-from smartroute_graph.routing.config import add_router_options
+from smartroute_graph.routing.config import (
+    add_router_options,
+    add_settings_options,
+    settings_from_args,
+)
 
 __all__ = ["main"]
 
@@ -87,20 +91,17 @@ def _query_payload(args: argparse.Namespace) -> Any:
 def _cmd_route(args: argparse.Namespace) -> int:
     router = _router(args)
     payload = _query_payload(args)
-    settings: dict[str, Any] = {}
-    if args.budget is not None:
-        settings["budget_usd"] = args.budget
-    if args.model:
-        settings["model"] = args.model
+    settings = settings_from_args(args)
+    dry_run = bool(settings.pop("dry_run", False))
     missing = _missing_keys(router)
     err = _console(sys.stderr)
-    if args.dry_run or missing:
+    if dry_run or missing:
         decision = router.route(payload, **settings)
         if args.json:
             print(json.dumps({"dry_run": True, "decision": decision.model_dump(mode="json")}))
         else:
             _decision_table(decision, _console(sys.stdout))
-        if missing and not args.dry_run:
+        if missing and not dry_run:
             err.print(
                 f"[yellow]No answer: {' and '.join(missing)} not set.[/yellow] This is the "
                 f"routing decision only. Set the key (export {missing[0]}=...) to get the answer "
@@ -299,12 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     route = sub.add_parser("route", help="answer a query with the model the router picks")
     route.add_argument("query", nargs="+", help="the query ('-' reads standard input)")
-    route.add_argument("--dry-run", action="store_true", help="show the decision; call no model")
     route.add_argument("--json", action="store_true", help="print one JSON object")
-    route.add_argument("--budget", type=float, help="cap on the estimated cost in USD")
-    route.add_argument("--model", help="force this catalog model")
     route.add_argument("--file", action="append", help="attach a file (image, PDF or text)")
     add_router_options(route)
+    add_settings_options(route)
     route.set_defaults(func=_cmd_route)
 
     compare = sub.add_parser(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smartroute_graph.core.catalog import PRESETS, ModelSpec
 from smartroute_graph.core.errors import ConfigError
+from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
 
 __all__ = [
@@ -21,7 +23,9 @@ __all__ = [
     "PolicyConfig",
     "RouterConfig",
     "add_router_options",
+    "add_settings_options",
     "load_config",
+    "settings_from_args",
 ]
 
 
@@ -150,3 +154,47 @@ def add_router_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", help="router config file (.yaml, .toml or .json)")
     parser.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+
+
+_SETTING_DEST = "setting_"
+# Older spellings that stay accepted.
+_SETTING_ALIASES = {"budget_usd": ("--budget",)}
+
+
+def add_settings_options(
+    parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ("preset", "classifier")
+) -> None:
+    """Add one flag per per-run setting, derived from :class:`RouterContext` (its one
+    declaration): ``--budget-usd``, ``--review``, ``--timeout-s``, ``--dry-run``, … with the
+    fields' descriptions as help. :func:`settings_from_args` reads back the ones given.
+    """
+    hints = get_type_hints(RouterContext)
+    for spec in dataclasses.fields(RouterContext):
+        if spec.name in skip:
+            continue
+        names = ("--" + spec.name.replace("_", "-"), *_SETTING_ALIASES.get(spec.name, ()))
+        kwargs: dict[str, Any] = {
+            "dest": _SETTING_DEST + spec.name,
+            "default": argparse.SUPPRESS,
+            "help": spec.metadata.get("description"),
+        }
+        kinds = [t for t in get_args(hints[spec.name]) if t is not type(None)] or [hints[spec.name]]
+        kind = kinds[0]
+        if kind is bool and spec.default is False:
+            kwargs["action"] = "store_true"
+        elif kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is tuple:
+            kwargs.update(nargs=len(get_args(kind)), type=get_args(kind)[0], metavar="X")
+        else:
+            kwargs.update(type=kind, metavar=spec.name.upper())
+        parser.add_argument(*names, **kwargs)
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The per-run settings given on the command line (see :func:`add_settings_options`)."""
+    return {
+        name.removeprefix(_SETTING_DEST): value
+        for name, value in vars(args).items()
+        if name.startswith(_SETTING_DEST)
+    }

@@ -25,6 +25,21 @@ def test_route_dry_run_prints_the_decision(capsys: pytest.CaptureFixture[str]) -
     assert "o4-mini" in out
 
 
+def test_route_takes_every_per_run_setting_as_a_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The flags come from RouterContext: a setting declared there is a flag here."""
+    argv = ["route", "--json", "--dry-run", "--domain", "math", "--model", "gpt-4.1"]
+    code, out, _ = run(capsys, *argv, "--budget-usd", "0.5", "hello there")
+    decision = json.loads(out)["decision"]
+    assert code == 0 and decision["domain"] == "math" and decision["model"] == "gpt-4.1"
+    code, _, err = run(capsys, "route", "--json", "--dry-run", "--budget", "1e-9", "hello")
+    assert code == 2 and "no model fits the budget" in err  # the old spelling still works
+    with pytest.raises(SystemExit):
+        cli.main(["route", "--timeout-s", "soon", "hi"])  # typed from the declaration
+    assert "--timeout-s" in capsys.readouterr().err
+
+
 def test_route_without_key_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "route", "hello there")
     assert code == 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 # LangGraph's own node wrapper, as its prebuilt ToolNode uses it: a sync and an async body,
 # and no second traced run per node (RunnableLambda adds one, ~0.2 ms a call).
 from langgraph._internal._runnable import RunnableCallable
@@ -56,6 +58,7 @@ def build_graph(
     default_preset: str,
     default_classifier: str,
     learner: OnlineLearner | None = None,
+    keyless_dry_run: bool = False,
 ) -> StateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
     """The uncompiled router graph (compile it with a checkpointer if you need one).
 
@@ -63,6 +66,7 @@ def build_graph(
     nodes, one per model. ``classifiers`` maps backend names to classifiers. ``learner``
     (an outcome store's learned policy) makes the ``learned`` node decide and the answers
     feed the store (:mod:`smartroute_graph.graph.learning`); without it the node passes.
+    ``keyless_dry_run`` ends a run whose model has no key with its decision (Studio).
     """
     nodes = RouterNodes(
         policies=policies,
@@ -71,6 +75,7 @@ def build_graph(
         default_preset=default_preset,
         default_classifier=default_classifier,
         learner=learner,
+        keyless_dry_run=keyless_dry_run,
     )
     graph = StateGraph(
         RouterState,
@@ -82,8 +87,9 @@ def build_graph(
     graph.add_node(
         "classify_domain", node(nodes.classify_domain, nodes.aclassify_domain, "classify_domain")
     )
-    for step in (nodes.assess_complexity, nodes.learned, nodes.select_model):
+    for step in (nodes.assess_complexity, nodes.learned):
         graph.add_node(step.__name__, _light_node(step))
+    graph.add_node("select_model", _light_node_with_config(nodes.select_model))
     for name in nodes.catalog:
         graph.add_node(name, model_node(nodes.catalog[name], nodes.provider, nodes.learner))
     graph.add_node("review", node(nodes.review, nodes.areview, "review"))
@@ -117,5 +123,14 @@ def _light_node(func: Any) -> RunnableCallable:
 
     async def afunc(state: RouterState) -> Any:
         return func(state)
+
+    return node(func, afunc, func.__name__)
+
+
+def _light_node_with_config(func: Any) -> RunnableCallable:
+    """:func:`_light_node` for a node that also reads the run's config."""
+
+    async def afunc(state: RouterState, config: RunnableConfig) -> Any:
+        return func(state, config)
 
     return node(func, afunc, func.__name__)

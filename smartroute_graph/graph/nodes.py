@@ -23,6 +23,7 @@ from smartroute_graph.core.errors import (
     AllModelsFailedError,
     ConfigError,
     EmptyQueryError,
+    MissingAPIKeyError,
 )
 from smartroute_graph.core.inputs import check_text, classification_text
 from smartroute_graph.core.pricing import (
@@ -32,6 +33,7 @@ from smartroute_graph.core.pricing import (
     estimate_message_tokens,
 )
 from smartroute_graph.core.providers import (
+    API_KEY_ENV,
     ModelProvider,
     is_retryable,
     request_keys,
@@ -63,11 +65,13 @@ from smartroute_graph.quality.review import (
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.decide import condition, decide
 from smartroute_graph.routing.online import OnlineLearner
-from smartroute_graph.routing.policy import Policy
+from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 __all__ = [
+    "NO_KEY_DRY_RUN",
     "TURN_ALONE_CONFIDENCE",
     "RouterNodes",
+    "is_keyless_dry_run",
     "keyless_if_own_keys",
     "price_usage",
     "union_catalog",
@@ -87,6 +91,8 @@ class RouterNodes:
         default_preset: the preset a run without ``preset`` uses.
         default_classifier: the backend a run without ``classifier`` uses.
         learner: an outcome store's learned policy; without it the ``learned`` node passes.
+        keyless_dry_run: a run whose chosen model cannot be built for lack of a key ends
+            with the decision, as a dry run whose reason says so (LangGraph Studio).
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class RouterNodes:
         default_preset: str,
         default_classifier: str,
         learner: OnlineLearner | None = None,
+        keyless_dry_run: bool = False,
     ) -> None:
         if default_preset not in policies:
             raise ConfigError(f"default preset {default_preset!r} is not among {list(policies)}")
@@ -112,6 +119,7 @@ class RouterNodes:
         self.default_preset = default_preset
         self.default_classifier = default_classifier
         self.learner = learner
+        self.keyless_dry_run = keyless_dry_run
         self.catalog = union_catalog(policies)
 
     def policy_for(self, context: RouterContext) -> Policy:
@@ -233,7 +241,7 @@ class RouterNodes:
             self.learner, self.policy_for(current_context()), current_context(), state
         )
 
-    def select_model(self, state: RouterState) -> dict[str, Any]:
+    def select_model(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         """Node: the one routing decision (:func:`~smartroute_graph.routing.decide.decide`)."""
         context = current_context()
         classification = state["classification"]
@@ -246,8 +254,30 @@ class RouterNodes:
             attachments=state.get("attachments") or [],
             learned=state.get("learned"),
         )
-        annotate_router_run(decision, dry_run=context.dry_run)
-        return {"decision": decision, "next_model": None if context.dry_run else decision.model}
+        if self.keyless_dry_run and not context.dry_run:
+            decision = self._without_key(decision, config)
+        dry_run = context.dry_run or is_keyless_dry_run(decision)
+        annotate_router_run(decision, dry_run=dry_run)
+        return {"decision": decision, "next_model": None if dry_run else decision.model}
+
+    def _without_key(self, decision: RoutingDecision, config: RunnableConfig) -> RoutingDecision:
+        """``decision`` marked as a dry run when its model cannot be built (no key, or no chat
+        model for a custom provider): Studio shows what the router would do, not an error.
+        """
+        spec = self.catalog[decision.model]
+        keys, own_only = request_keys(config)
+        try:
+            # Builds (and caches) the chat model the next node will call anyway.
+            self.provider.get(spec, keys, own_keys_only=own_only)
+        except MissingAPIKeyError:
+            missing = (
+                f"no API key for {spec.provider}"
+                if spec.provider in API_KEY_ENV
+                else f"no chat model for {spec.name}"
+            )
+            reason = f"{decision.reason}; {missing}: {NO_KEY_DRY_RUN}"
+            return decision.model_copy(update={"reason": reason})
+        return decision
 
     def route_to_model(self, state: RouterState) -> str:
         """Edge: the model node to call next, or the end (dry run)."""
@@ -501,3 +531,12 @@ def union_catalog(policies: Mapping[str, Policy]) -> Catalog:
                 )
             specs[name] = spec
     return Catalog(list(specs.values()))
+
+
+# The end of a keyless run's reason: ``"...; no API key for openai: dry run"``.
+NO_KEY_DRY_RUN = "dry run"
+
+
+def is_keyless_dry_run(decision: RoutingDecision | None) -> bool:
+    """Whether ``decision`` ended a run because no API key (or chat model) was found."""
+    return decision is not None and decision.reason.endswith(f": {NO_KEY_DRY_RUN}")

@@ -9,7 +9,6 @@ that no key was found.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import shutil
@@ -17,26 +16,24 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.graph import Graph
 
 # The node wrapper graph/build.py uses: a sync and an async body, and no extra traced run.
-from langgraph._internal._runnable import RunnableCallable
-from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from smartroute_graph.classifiers import DEFAULT_CLASSIFIER, Classifier, ClassifierRegistry
-from smartroute_graph.core.catalog import ModelSpec
-from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError, SmartRouteError
-from smartroute_graph.core.providers import API_KEY_ENV, ModelProvider, request_keys
+from smartroute_graph.core.errors import ConfigError, SmartRouteError
+from smartroute_graph.core.providers import ModelProvider
 from smartroute_graph.graph.build import build_graph
 from smartroute_graph.graph.learning import embedder_for
+from smartroute_graph.graph.nodes import NO_KEY_DRY_RUN, is_keyless_dry_run
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.online import OnlineLearner
-from smartroute_graph.routing.policy import Policy, RoutingDecision
+from smartroute_graph.routing.policy import Policy
 
 __all__ = [
     "NO_KEY_DRY_RUN",
@@ -48,7 +45,6 @@ __all__ = [
     "draw_png",
     "is_keyless_dry_run",
     "png_renderer",
-    "with_keyless_dry_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,7 +52,6 @@ logger = logging.getLogger(__name__)
 STUDIO_PRESETS: tuple[str, ...] = ("openai", "openrouter")
 """The presets whose models the Studio graph draws (one node per model)."""
 
-NO_KEY_DRY_RUN = "dry run"
 """The words that end a decision's ``reason`` when no key was found and no model was called."""
 
 NO_PNG_RENDERER = (
@@ -127,73 +122,9 @@ def build_router_graph(
         default_preset=default_preset,
         default_classifier=default_classifier,
         learner=learner,
+        keyless_dry_run=True,
     )
-    specs = {spec.name: spec for policy in policies.values() for spec in policy.catalog.values()}
-    with_keyless_dry_run(builder, provider, specs)
     return builder.compile(name=name)
-
-
-def with_keyless_dry_run(
-    builder: StateGraph[RouterState, RouterContext, RouterInput, RouterOutput],
-    provider: ModelProvider,
-    specs: Mapping[str, ModelSpec],
-) -> StateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
-    """Make ``builder``'s ``select_model`` end the run like a dry run when the chosen model
-    cannot be built for lack of an API key (or of a chat model for a custom provider).
-
-    The decision is kept and its ``reason`` gains ``"; no API key for <provider>: dry run"``,
-    so a run without keys shows what the router would do instead of failing. Changes
-    ``builder`` in place (before it is compiled) and returns it.
-    """
-    node = builder.nodes.get("select_model")
-    if node is None:
-        raise ConfigError("the graph has no 'select_model' node: build it with build_graph()")
-    select = node.runnable
-    if not isinstance(select, RunnableCallable):
-        raise ConfigError("select_model is not a plain node; cannot add the keyless dry run")
-
-    def keyless(update: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        model = update.get("next_model")
-        decision = update.get("decision")
-        if model is None or not isinstance(decision, RoutingDecision):
-            return update
-        spec = specs[model]
-        keys, own_only = request_keys(config)
-        try:
-            # Builds (and caches) the chat model the next node will call anyway.
-            provider.get(spec, keys, own_keys_only=own_only)
-        except MissingAPIKeyError:
-            missing = (
-                f"no API key for {spec.provider}"
-                if spec.provider in API_KEY_ENV
-                else f"no chat model for {spec.name}"
-            )
-            reason = f"{decision.reason}; {missing}: {NO_KEY_DRY_RUN}"
-            return {
-                **update,
-                "decision": decision.model_copy(update={"reason": reason}),
-                "next_model": None,
-            }
-        return update
-
-    def select_model(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        return keyless(select.invoke(state, config), config)
-
-    async def aselect_model(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        return keyless(await select.ainvoke(state, config), config)
-
-    wrapped = RunnableCallable(select_model, aselect_model, name="select_model", trace=False)
-    builder.nodes["select_model"] = _replace_runnable(node, wrapped)
-    return builder
-
-
-def _replace_runnable(node: Any, runnable: RunnableCallable) -> Any:
-    return dataclasses.replace(node, runnable=runnable)
-
-
-def is_keyless_dry_run(decision: RoutingDecision | None) -> bool:
-    """Whether ``decision`` ended a run because no API key (or chat model) was found."""
-    return decision is not None and decision.reason.endswith(f": {NO_KEY_DRY_RUN}")
 
 
 # ---------------------------------------------------------------------------------------

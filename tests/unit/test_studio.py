@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr
 
@@ -23,13 +22,11 @@ from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.providers import ModelProvider
 from smartroute_graph.graph import studio
 from smartroute_graph.graph.build import API_KEYS_CONFIG_KEY, NODE_NAMES, build_graph
-from smartroute_graph.graph.state import RouterState
 from smartroute_graph.graph.studio import (
     NO_PNG_RENDERER,
     build_router_graph,
     draw_png,
     is_keyless_dry_run,
-    with_keyless_dry_run,
 )
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.policy import Policy
@@ -187,18 +184,12 @@ def test_a_custom_model_without_a_chat_model_is_a_dry_run() -> None:
         provider=provider,
         default_preset="local",
         default_classifier="rules",
+        keyless_dry_run=True,
     )
-    graph = with_keyless_dry_run(builder, provider, {"local-llm": spec}).compile()
+    graph = builder.compile()
     out = graph.invoke({"query": "hello"})
     assert out["decision"].reason.endswith("; no chat model for local-llm: dry run")
     assert is_keyless_dry_run(out["decision"])
-
-
-def test_keyless_dry_run_needs_a_router_graph() -> None:
-    builder: StateGraph[RouterState, RouterContext, Any, Any] = StateGraph(RouterState)
-    builder.add_node("prepare", lambda state: {})
-    with pytest.raises(ConfigError, match="no 'select_model' node"):
-        with_keyless_dry_run(builder, ModelProvider(), {})
 
 
 @pytest.mark.parametrize(

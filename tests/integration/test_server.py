@@ -24,7 +24,7 @@ from smartroute_graph import SmartRouter
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.serving.app import create_app
 from tests.support.pdfs import encrypted_pdf, png, text_pdf
-from tests.support.servers import (
+from tests.support.servers import (  # the fixtures apply to this module
     MODEL_NAMES,
     Tracker,
     fake_models,
@@ -41,19 +41,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 USER_KEY = "sk-proj-NEVERECHO0123456789abcdefXYZ"
 PLAIN_KEY = "plainsecret-7f3a9c1e5b2d4f6a8c0e"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANGSMITH_TRACING", "false")
-    monkeypatch.setenv("LANGCHAIN_TRACING_V2", "false")
-
-
-@pytest.fixture(scope="module")
-def tracker() -> Tracker:
-    return Tracker()
 
 
 @pytest.fixture(scope="module")

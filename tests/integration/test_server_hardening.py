@@ -44,7 +44,7 @@ from smartroute_graph.serving.command import (
 from smartroute_graph.serving.guard import escape_for_log, host_allowed
 from smartroute_graph.testing import FakeChatModel
 from tests.support.pdfs import png
-from tests.support.servers import (
+from tests.support.servers import (  # the fixtures apply to this module
     MODEL_NAMES,
     Tracker,
     fake_models,
@@ -59,18 +59,6 @@ TOKEN = "hardening-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROOT = Path(__file__).resolve().parents[2]
 LONE = "hi \ud800 there"  # json.dumps writes it as the escape "\ud800"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANGSMITH_TRACING", "false")
-
-
-@pytest.fixture(scope="module")
-def tracker() -> Tracker:
-    return Tracker()
 
 
 @pytest.fixture(scope="module")

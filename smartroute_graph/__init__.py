@@ -7,30 +7,10 @@
 """
 
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
-from smartroute_graph.core.attachments import (
-    Attachment,
-    AttachmentBusyError,
-    AttachmentEncodingError,
-    AttachmentError,
-    AttachmentLimits,
-    AttachmentTooLargeError,
-    CorruptAttachmentError,
-    EmptyAttachmentError,
-    EncryptedPDFError,
-    UnsupportedAttachmentError,
-)
+from smartroute_graph.core import errors
+from smartroute_graph.core.attachments import Attachment, AttachmentLimits
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
-from smartroute_graph.core.errors import (
-    AllModelsFailedError,
-    BudgetError,
-    ConfigError,
-    EmptyQueryError,
-    InputError,
-    InvalidTextError,
-    MissingAPIKeyError,
-    SmartRouteError,
-    UnknownModelError,
-)
+from smartroute_graph.core.errors import *  # noqa: F403  (every error, named in __all__ below)
 from smartroute_graph.core.pricing import CostTracker, estimate_tokens
 from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS, Complexity, Domain
 from smartroute_graph.graph.build import StreamInterruptedError, build_graph
@@ -44,29 +24,15 @@ from smartroute_graph.runnable import SmartRouter
 __all__ = [
     "COMPLEXITIES",
     "DOMAINS",
-    "AllModelsFailedError",
     "Attachment",
-    "AttachmentBusyError",
-    "AttachmentEncodingError",
-    "AttachmentError",
     "AttachmentLimits",
-    "AttachmentTooLargeError",
     "Attempt",
-    "BudgetError",
     "Catalog",
     "Classification",
     "Classifier",
     "Complexity",
-    "ConfigError",
-    "CorruptAttachmentError",
     "CostTracker",
     "Domain",
-    "EmptyAttachmentError",
-    "EmptyQueryError",
-    "EncryptedPDFError",
-    "InputError",
-    "InvalidTextError",
-    "MissingAPIKeyError",
     "ModelSpec",
     "Policy",
     "ResponseScore",
@@ -78,16 +44,14 @@ __all__ = [
     "RouterState",
     "RoutingDecision",
     "RulesClassifier",
-    "SmartRouteError",
     "SmartRouter",
     "StreamInterruptedError",
-    "UnknownModelError",
-    "UnsupportedAttachmentError",
     "build_graph",
     "estimate_tokens",
     "load_config",
     "preset_catalog",
     "score_response",
+    *errors.__all__,
 ]
 
 __version__ = "0.1.0"

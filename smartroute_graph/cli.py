@@ -14,11 +14,8 @@ from typing import IO, Any
 from smartroute_graph.core.catalog import PRESETS, preset_catalog
 from smartroute_graph.core.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
 from smartroute_graph.core.providers import API_KEY_ENV
-from smartroute_graph.routing.config import (
-    add_router_options,
-    add_settings_options,
-    settings_from_args,
-)
+from smartroute_graph.routing.config import add_router_options
+from smartroute_graph.routing.settings import add_settings_options, settings_from_args
 
 __all__ = ["main"]
 

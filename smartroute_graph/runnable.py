@@ -32,9 +32,9 @@ from smartroute_graph.core.providers import (
 from smartroute_graph.graph.build import STREAMING_CONFIG_KEY, build_graph
 from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY, embedder_for
 from smartroute_graph.graph.metadata import routing_metadata
+from smartroute_graph.graph.nodes import RouterNodes
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.quality.compare import ComparisonReport, Scorer, acompare
-from smartroute_graph.quality.review import DEFAULT_REVIEW_THRESHOLD, validate_review_method
 from smartroute_graph.routing.config import RouterConfig, load_config
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.observations import Observation
@@ -48,10 +48,10 @@ from smartroute_graph.routing.policy import (
     Policy,
     RoutingDecision,
 )
+from smartroute_graph.routing.settings import SETTING_NAMES, validate_settings
 
 __all__ = ["SmartRouter"]
 
-_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(RouterContext))
 # "updates" says when a model node returned: later tokens from it are a given-up call's.
 _STREAM_MODES: list[Any] = ["messages", "updates", "values"]
 
@@ -80,22 +80,17 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         classifier: a backend name or any object with ``classify(texts)``.
         api_keys: ``{provider: key}``; a call's own ``api_keys`` come first, the
             environment last.
-        confidence_threshold, max_attempts, timeout_s, first_token_timeout_s,
-            total_timeout_s, budget_usd, dry_run: defaults for the per-call settings of the
-            same names (see :class:`RouterContext`).
-        review, review_threshold, judge_model: answer review (see :mod:`review`): score
-            each answer ('scorer', 'logprobs' or 'judge') and re-ask a stronger model when
-            it scores below the threshold; off by default.
         outcome_store: where outcomes are kept and learnt from (docs/learning.md): a SQLite
             file path or ``sqlite:///path.db``, ``postgresql://...``, or an open
             :class:`~smartroute_graph.routing.outcomes.OutcomeStore`. Opened and loaded in
             the background; the prior routes until it is ready or when it fails.
-        learn: learning from outcomes (default: on when ``outcome_store`` is given): the
-            ``learned`` node decides from stored outcomes, every reviewed answer is stored
-            as an observation, and answers are remembered for :meth:`record_feedback`.
-        quality_tolerance, cost_weight: the learned policy's operating point: the cheapest
-            model predicted within ``quality_tolerance`` of the best (default 0.05), or the
-            one maximising quality minus ``cost_weight`` times its cost in US dollars.
+        **settings: defaults for the per-call settings, any field of :class:`RouterContext`
+            by name, checked against its bounds (``budget_usd``, ``timeout_s`` (default
+            60), ``review``/``review_threshold``/``judge_model`` (answer review, off by
+            default), ``confidence_threshold``, ``max_attempts``, ``learn`` (default: on
+            when ``outcome_store`` is given), ``quality_tolerance``/``cost_weight`` (the
+            learned policy's operating point), …). An unknown name is a ``ConfigError``
+            listing the valid ones.
     """
 
     def __init__(
@@ -107,21 +102,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         table: Mapping[str, Mapping[str, str]] | None = None,
         classifier: Classifier | str = DEFAULT_CLASSIFIER,
         api_keys: Mapping[str, str | SecretStr] | None = None,
-        confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
-        complexity_cutoffs: tuple[float, float] | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        timeout_s: float | None = 60.0,
-        first_token_timeout_s: float | None = None,
-        total_timeout_s: float | None = None,
-        budget_usd: float | None = None,
-        dry_run: bool = False,
-        review: str = "off",
-        review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
-        judge_model: str | None = None,
         outcome_store: str | Path | OutcomeStore | None = None,
-        learn: bool | None = None,
-        quality_tolerance: float | None = None,
-        cost_weight: float | None = None,
+        **settings: Any,
     ) -> None:
         if catalog is None and preset is None:
             raise ConfigError(
@@ -154,44 +136,34 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         for domain, row in (table or {}).items():
             cells.setdefault(domain, {}).update(row)
         merged_table = cells or None
+        self.defaults = RouterContext(**validate_settings(settings, where="SmartRouter"))
+        defaults = self.defaults
         self.policy_name = preset or "custom"
         self.policy = Policy(
             resolved,
             merged_table,
             name=self.policy_name,
-            confidence_threshold=confidence_threshold,
-            max_attempts=max_attempts,
+            confidence_threshold=defaults.confidence_threshold or DEFAULT_CONFIDENCE_THRESHOLD,
+            max_attempts=defaults.max_attempts or DEFAULT_MAX_ATTEMPTS,
         )
         self.classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
-        self.provider = ModelProvider(models, api_keys, timeout_s=timeout_s)
-        validate_review_method(review)
-        if judge_model is not None and judge_model not in resolved:
-            raise ConfigError(
-                f"judge_model {judge_model!r} is not in the catalog: {', '.join(resolved)}"
-            )
-        self.learner = _learner(
-            self.classifier, outcome_store, learn, quality_tolerance, cost_weight
-        )
-        self.defaults = RouterContext(
-            complexity_cutoffs=complexity_cutoffs,
-            budget_usd=budget_usd,
-            dry_run=dry_run,
-            timeout_s=timeout_s,
-            first_token_timeout_s=first_token_timeout_s,
-            total_timeout_s=total_timeout_s,
-            review=review,
-            review_threshold=review_threshold,
-            judge_model=judge_model,
-        )
+        self.provider = ModelProvider(models, api_keys, timeout_s=defaults.timeout_s)
+        for name in ("judge_model", "model"):
+            chosen = getattr(defaults, name)
+            if chosen is not None and chosen not in resolved:
+                raise ConfigError(f"{name} {chosen!r} is not in the catalog: {', '.join(resolved)}")
+        self.learner = _learner(self.classifier, outcome_store, defaults)
         self.graph_builder = build_graph(
-            policies={self.policy_name: self.policy},
-            classifiers=ClassifierRegistry(
-                {self.classifier.name: self.classifier}, default=self.classifier.name
-            ),
-            provider=self.provider,
-            default_preset=self.policy_name,
-            default_classifier=self.classifier.name,
-            learner=self.learner,
+            RouterNodes(
+                policies={self.policy_name: self.policy},
+                classifiers=ClassifierRegistry(
+                    {self.classifier.name: self.classifier}, default=self.classifier.name
+                ),
+                provider=self.provider,
+                default_preset=self.policy_name,
+                default_classifier=self.classifier.name,
+                learner=self.learner,
+            )
         )
         self.graph: CompiledStateGraph[RouterState, RouterContext, RouterInput, RouterOutput] = (
             self.graph_builder.compile(name="smartroute")
@@ -210,22 +182,15 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> SmartRouter:
         """A router from a YAML/TOML/JSON file or dict (see :class:`RouterConfig`)."""
         config = source if isinstance(source, RouterConfig) else load_config(source)
-        settings: dict[str, Any] = {
+        built: dict[str, Any] = {
             "preset": config.preset,
             "catalog": config.models or None,
             "table": config.policy.table,
             "classifier": config.classifier,
-            "confidence_threshold": config.policy.confidence_threshold,
-            "complexity_cutoffs": config.policy.complexity_cutoffs,
-            "max_attempts": config.policy.max_attempts,
-            "timeout_s": config.timeout_s,
-            "first_token_timeout_s": config.first_token_timeout_s,
-            "total_timeout_s": config.total_timeout_s,
-            "budget_usd": config.budget_usd,
+            "outcome_store": config.learning.outcome_store if config.learning else None,
+            **config.settings,
         }
-        if config.learning is not None:
-            settings.update(config.learning.model_dump())
-        return cls(**{**settings, **kwargs})  # keyword arguments win over the file
+        return cls(**{**built, **kwargs})  # keyword arguments win over the file
 
     @property
     def catalog(self) -> Catalog:
@@ -239,13 +204,14 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> tuple[RouterState, RunnableConfig, RouterContext]:
         api_keys = kwargs.pop("api_keys", None)
         own_keys_only = bool(kwargs.pop("own_keys_only", False))
-        unknown = set(kwargs) - _CONTEXT_FIELDS
+        unknown = set(kwargs) - SETTING_NAMES
         if unknown:
             raise TypeError(
                 f"unknown router setting(s) {sorted(unknown)}; valid: "
-                f"{', '.join(sorted(_CONTEXT_FIELDS | {'api_keys', 'own_keys_only'}))}"
+                f"{', '.join(sorted(SETTING_NAMES | {'api_keys', 'own_keys_only'}))}"
             )
-        context = dataclasses.replace(self.defaults, **kwargs)
+        given = validate_settings(kwargs, where="per-call setting") if kwargs else {}
+        context = dataclasses.replace(self.defaults, **given) if given else self.defaults
         config = ensure_config(config)
         if api_keys or own_keys_only:
             secrets = {
@@ -498,25 +464,21 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
 
 
 def _learner(
-    classifier: Classifier,
-    store: str | Path | OutcomeStore | None,
-    learn: bool | None,
-    quality_tolerance: float | None,
-    cost_weight: float | None,
+    classifier: Classifier, store: str | Path | OutcomeStore | None, settings: RouterContext
 ) -> OnlineLearner | None:
     """The router's learner: None unless it learns (``outcome_store`` and ``learn``)."""
-    if learn and store is None:
+    if settings.learn and store is None:
         raise ConfigError(
             "learn=True needs an outcome store: SmartRouter(..., outcome_store="
             "'sqlite:///outcomes.db') (a file path, sqlite:///... or postgresql://...)"
         )
-    if store is None or learn is False:
+    if store is None or settings.learn is False:
         return None
     point = (
-        OperatingPoint(cost_weight=cost_weight)
-        if cost_weight is not None
-        else OperatingPoint(tolerance=quality_tolerance)
-        if quality_tolerance is not None
+        OperatingPoint(cost_weight=settings.cost_weight)
+        if settings.cost_weight is not None
+        else OperatingPoint(tolerance=settings.quality_tolerance)
+        if settings.quality_tolerance is not None
         else OperatingPoint()
     )
     return OnlineLearner(store, embedder=embedder_for(classifier), operating_point=point)

@@ -72,36 +72,28 @@ class Classification(BaseModel):
         *,
         backend: str,
         note: str | None = None,
+        domain: Domain | None = None,
     ) -> Classification:
-        """Build a classification from raw per-level scores (normalised here)."""
+        """Build a classification from raw per-level scores (normalised here).
+
+        The domain is the most likely one unless ``domain`` is given; complexity is read
+        from that domain's head.
+        """
         dprobs = normalise_probs(domain_probs, DOMAINS)
         by_domain: dict[str, dict[str, float]] = {
             d: normalise_probs(complexity_by_domain.get(d, {}), COMPLEXITIES) for d in DOMAINS
         }
-        domain: Domain = max(DOMAINS, key=lambda d: dprobs[d])
-        return cls.conditioned(dprobs, by_domain, domain, backend=backend, note=note)
-
-    @classmethod
-    def conditioned(
-        cls,
-        domain_probs: dict[str, float],
-        complexity_by_domain: dict[str, dict[str, float]],
-        domain: Domain,
-        *,
-        backend: str,
-        note: str | None = None,
-    ) -> Classification:
-        """The classification with complexity taken from ``domain``'s head."""
-        cprobs = complexity_by_domain[domain]
+        chosen: Domain = max(DOMAINS, key=lambda d: dprobs[d]) if domain is None else domain
+        cprobs = by_domain[chosen]
         complexity: Complexity = max(COMPLEXITIES, key=lambda c: cprobs[c])
         return cls(
-            domain=domain,
-            domain_probs=domain_probs,
+            domain=chosen,
+            domain_probs=dprobs,
             complexity=complexity,
             complexity_probs=cprobs,
             complexity_score=complexity_score(cprobs),
-            confidence=domain_probs[domain] * cprobs[complexity],
-            complexity_by_domain=complexity_by_domain,
+            confidence=dprobs[chosen] * cprobs[complexity],
+            complexity_by_domain=by_domain,
             backend=backend,
             note=note,
         )

@@ -42,7 +42,6 @@ from smartroute_graph.core.taxonomy import (
 )
 from smartroute_graph.evaluation.datasets import EvalDataError, EvalDataset
 from smartroute_graph.evaluation.runner import RouteSettings, decide
-from smartroute_graph.routing.config import PolicyConfig
 from smartroute_graph.runnable import SmartRouter
 
 __all__ = [
@@ -398,13 +397,11 @@ def write_config(
     base: str | Path | None = None,
     preset: str | None = None,
     classifier: str | None = None,
-) -> tuple[Path, bool]:
+) -> Path:
     """Write the thresholds into a router config (YAML, the ``RouterConfig`` shape).
 
     ``base`` is an existing config to start from (YAML, JSON or TOML); otherwise ``preset`` and
-    ``classifier`` start a new one. Returns the path and whether the cut-offs went in as a
-    field (``policy.complexity_cutoffs``) — when this version's config has no such field they
-    are written as a comment, and only the confidence threshold takes effect.
+    ``classifier`` start a new one. Returns the path written.
     """
     data: dict[str, Any] = {}
     if base is not None:
@@ -424,12 +421,9 @@ def write_config(
             data["classifier"] = classifier
     policy = dict(data.get("policy") or {})
     policy["confidence_threshold"] = round(result.confidence_threshold, 4)
-    supported = "complexity_cutoffs" in PolicyConfig.model_fields
-    cutoffs = list(result.complexity_cutoffs) if result.complexity_cutoffs else None
-    if supported:
-        policy["complexity_cutoffs"] = cutoffs
-    else:
-        policy.pop("complexity_cutoffs", None)
+    policy["complexity_cutoffs"] = (
+        list(result.complexity_cutoffs) if result.complexity_cutoffs else None
+    )
     data["policy"] = policy
     header = (
         f"# written by `smartroute calibrate` for target {result.target}: held out "
@@ -437,12 +431,7 @@ def write_config(
         f"{result.held_out[result.target.metric]:.3f}"
         f" ({'met' if result.met_on_held_out else 'NOT met'})\n"
     )
-    if not supported:
-        header += (
-            f"# complexity_cutoffs: {cutoffs}  (this version's config has no field for them: "
-            "pass complexity_cutoffs=... per call, or RouterContext in LangGraph)\n"
-        )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return out, supported
+    return out

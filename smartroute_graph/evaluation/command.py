@@ -303,7 +303,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     result = calibrate(
         router, dataset, target, fit_fraction=args.fit_fraction, seed=args.seed, margin=args.margin
     )
-    path, in_config = write_config(
+    path = write_config(
         result,
         args.out,
         base=args.config,
@@ -332,11 +332,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")  # noqa: T201
     print(f"wrote {path}")  # noqa: T201
-    if not in_config and cut:
-        print(  # noqa: T201
-            "note: this version's RouterConfig has no complexity_cutoffs field; the cut-offs are "
-            "in a comment of the file: pass complexity_cutoffs=... per call until it does"
-        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result.to_dict(), fh, indent=2)

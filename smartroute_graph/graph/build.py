@@ -4,7 +4,7 @@ one node per model → review → (escalate → next model | END).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -14,10 +14,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 
-from smartroute_graph.classifiers.base import Classifier
 from smartroute_graph.core.providers import (
     API_KEYS_CONFIG_KEY,
-    ModelProvider,
 )
 from smartroute_graph.graph.model_node import (
     STREAMING_CONFIG_KEY,
@@ -28,8 +26,6 @@ from smartroute_graph.graph.model_node import (
 from smartroute_graph.graph.nodes import RouterNodes
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.routing.context import RouterContext
-from smartroute_graph.routing.online import OnlineLearner
-from smartroute_graph.routing.policy import Policy
 
 __all__ = [
     "API_KEYS_CONFIG_KEY",
@@ -51,32 +47,15 @@ NODE_NAMES = (
 
 
 def build_graph(
-    *,
-    policies: Mapping[str, Policy],
-    classifiers: Mapping[str, Classifier],
-    provider: ModelProvider,
-    default_preset: str,
-    default_classifier: str,
-    learner: OnlineLearner | None = None,
-    keyless_dry_run: bool = False,
+    nodes: RouterNodes,
 ) -> StateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
-    """The uncompiled router graph (compile it with a checkpointer if you need one).
+    """The uncompiled router graph over ``nodes`` (compile it with a checkpointer if needed).
 
-    ``policies`` maps preset names to policies; their catalogs together give the model
-    nodes, one per model. ``classifiers`` maps backend names to classifiers. ``learner``
+    The policies' catalogs together give the model nodes, one per model; ``nodes.learner``
     (an outcome store's learned policy) makes the ``learned`` node decide and the answers
     feed the store (:mod:`smartroute_graph.graph.learning`); without it the node passes.
-    ``keyless_dry_run`` ends a run whose model has no key with its decision (Studio).
+    ``nodes.keyless_dry_run`` ends a run whose model has no key with its decision (Studio).
     """
-    nodes = RouterNodes(
-        policies=policies,
-        classifiers=classifiers,
-        provider=provider,
-        default_preset=default_preset,
-        default_classifier=default_classifier,
-        learner=learner,
-        keyless_dry_run=keyless_dry_run,
-    )
     graph = StateGraph(
         RouterState,
         context_schema=RouterContext,

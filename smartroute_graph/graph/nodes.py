@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -66,6 +67,9 @@ from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.decide import condition, decide
 from smartroute_graph.routing.online import OnlineLearner
 from smartroute_graph.routing.policy import Policy, RoutingDecision
+from smartroute_graph.routing.settings import check_bounds
+
+_T = TypeVar("_T")
 
 __all__ = [
     "NO_KEY_DRY_RUN",
@@ -78,6 +82,7 @@ __all__ = [
 ]
 
 
+@dataclass(kw_only=True)
 class RouterNodes:
     """The router graph's nodes and edge functions, built once per router.
 
@@ -95,53 +100,29 @@ class RouterNodes:
             with the decision, as a dry run whose reason says so (LangGraph Studio).
     """
 
-    def __init__(
-        self,
-        *,
-        policies: Mapping[str, Policy],
-        classifiers: Mapping[str, Classifier],
-        provider: ModelProvider,
-        default_preset: str,
-        default_classifier: str,
-        learner: OnlineLearner | None = None,
-        keyless_dry_run: bool = False,
-    ) -> None:
-        if default_preset not in policies:
-            raise ConfigError(f"default preset {default_preset!r} is not among {list(policies)}")
-        if default_classifier not in classifiers:
-            raise ConfigError(
-                f"default classifier {default_classifier!r} is not among {list(classifiers)}"
-            )
+    policies: Mapping[str, Policy]
+    classifiers: Mapping[str, Classifier]
+    provider: ModelProvider
+    default_preset: str
+    default_classifier: str
+    learner: OnlineLearner | None = None
+    keyless_dry_run: bool = False
+    catalog: Catalog = field(init=False)
+    """Every model of every policy: one graph node each."""
 
-        self.policies = policies
-        self.classifiers = classifiers
-        self.provider = provider
-        self.default_preset = default_preset
-        self.default_classifier = default_classifier
-        self.learner = learner
-        self.keyless_dry_run = keyless_dry_run
-        self.catalog = union_catalog(policies)
+    def __post_init__(self) -> None:
+        _named(self.policies, self.default_preset, "default preset")
+        _named(self.classifiers, self.default_classifier, "default classifier")
+        self.catalog = union_catalog(self.policies)
 
     def policy_for(self, context: RouterContext) -> Policy:
         """The policy of the run's preset."""
-        name = context.preset or self.default_preset
-        try:
-            return self.policies[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown preset {name!r}; this router has: {', '.join(self.policies)}"
-            ) from None
+        return _named(self.policies, context.preset or self.default_preset, "preset")
 
     def prepare(self, state: RouterState) -> dict[str, Any]:
         """Node: check the run's settings, add the query, measure the input and find the task."""
         context = current_context()
-        temperature = context.temperature
-        if temperature is not None and not 0.0 <= temperature <= 2.0:
-            raise ConfigError(f"temperature must be between 0 and 2, got {temperature}")
-        for name in ("timeout_s", "first_token_timeout_s", "total_timeout_s"):
-            value = getattr(context, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be above 0 (or None for no limit), got {value}")
+        check_bounds(context)  # a context that bypassed SmartRouter (Studio, graph.invoke)
         messages: list[BaseMessage] = list(state.get("messages") or [])
         new_messages: list[BaseMessage] = []
         query = (state.get("query") or "").strip()
@@ -174,13 +155,7 @@ class RouterNodes:
 
     def classifier_for(self, context: RouterContext) -> Classifier:
         """The classifier the run names, else the router's own."""
-        name = context.classifier or self.default_classifier
-        try:
-            return self.classifiers[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown classifier {name!r}; this router has: {', '.join(self.classifiers)}"
-            ) from None
+        return _named(self.classifiers, context.classifier or self.default_classifier, "classifier")
 
     def priced(
         self, results: Sequence[Classification]
@@ -535,6 +510,16 @@ def union_catalog(policies: Mapping[str, Policy]) -> Catalog:
 
 # The end of a keyless run's reason: ``"...; no API key for openai: dry run"``.
 NO_KEY_DRY_RUN = "dry run"
+
+
+def _named(choices: Mapping[str, _T], name: str, what: str) -> _T:
+    """``choices[name]``, or a :class:`ConfigError` naming what this router has."""
+    try:
+        return choices[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {what} {name!r}; this router has: {', '.join(choices)}"
+        ) from None
 
 
 def is_keyless_dry_run(decision: RoutingDecision | None) -> bool:

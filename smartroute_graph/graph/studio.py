@@ -29,7 +29,7 @@ from smartroute_graph.core.errors import ConfigError, SmartRouteError
 from smartroute_graph.core.providers import ModelProvider
 from smartroute_graph.graph.build import build_graph
 from smartroute_graph.graph.learning import embedder_for
-from smartroute_graph.graph.nodes import NO_KEY_DRY_RUN, is_keyless_dry_run
+from smartroute_graph.graph.nodes import NO_KEY_DRY_RUN, RouterNodes, is_keyless_dry_run
 from smartroute_graph.graph.state import RouterInput, RouterOutput, RouterState
 from smartroute_graph.routing.context import RouterContext
 from smartroute_graph.routing.online import OnlineLearner
@@ -116,13 +116,15 @@ def build_router_graph(
         else None
     )
     builder = build_graph(
-        policies=policies,
-        classifiers=registry,
-        provider=provider,
-        default_preset=default_preset,
-        default_classifier=default_classifier,
-        learner=learner,
-        keyless_dry_run=True,
+        RouterNodes(
+            policies=policies,
+            classifiers=registry,
+            provider=provider,
+            default_preset=default_preset,
+            default_classifier=default_classifier,
+            learner=learner,
+            keyless_dry_run=True,
+        )
     )
     return builder.compile(name=name)
 

@@ -3,74 +3,77 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from smartroute_graph.core.catalog import PRESETS, ModelSpec
 from smartroute_graph.core.errors import ConfigError
-from smartroute_graph.routing.context import RouterContext
-from smartroute_graph.routing.policy import DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_ATTEMPTS
+from smartroute_graph.routing.settings import SETTING_NAMES, RouterSettings
 
 __all__ = [
     "LearningConfig",
     "PolicyConfig",
     "RouterConfig",
     "add_router_options",
-    "add_settings_options",
     "load_config",
-    "settings_from_args",
 ]
 
 
+# Settings a config may also give inside its ``policy:`` / ``learning:`` sections, where
+# earlier versions kept them.
+_SECTION_SETTINGS = {
+    "policy": ("confidence_threshold", "max_attempts", "complexity_cutoffs"),
+    "learning": ("learn", "quality_tolerance", "cost_weight"),
+}
+# Settings that are also how the router is built: their own keys, not defaults per call.
+_BUILD_KEYS = ("preset", "classifier")
+
+
+def _checked_settings(values: Any) -> dict[str, Any]:
+    """Validate the settings a config gives; only the ones given come back."""
+    model = RouterSettings.model_validate(values)
+    return {name: getattr(model, name) for name in values}
+
+
 class PolicyConfig(BaseModel):
-    """The policy part of a config: the table and the rule thresholds."""
+    """The policy table of a config (the rule thresholds are settings)."""
 
     model_config = ConfigDict(extra="forbid")
 
     table: dict[str, dict[str, str]] | None = Field(
         default=None, description="domain → complexity → model; missing cells use the preset"
     )
-    confidence_threshold: float = Field(default=DEFAULT_CONFIDENCE_THRESHOLD, ge=0.0, le=1.0)
-    max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=10)
-    complexity_cutoffs: tuple[float, float] | None = Field(
-        default=None,
-        description="(low, high) on complexity_score: below low is simple, at or above high "
-        "is complex; null takes the classifier's most likely level",
-    )
-
-    @model_validator(mode="after")
-    def _cutoffs_in_order(self) -> PolicyConfig:
-        if self.complexity_cutoffs is not None:
-            low, high = self.complexity_cutoffs
-            if not 0.0 <= low <= high <= 1.0:
-                raise ValueError(
-                    "complexity_cutoffs must be [low, high] with 0 <= low <= high <= 1"
-                )
-        return self
 
 
 class LearningConfig(BaseModel):
-    """Learning from outcomes (docs/learning.md): the outcome store and the operating point."""
+    """Learning from outcomes (docs/learning.md): where outcomes are kept."""
 
     model_config = ConfigDict(extra="forbid")
 
     outcome_store: str = Field(
         description="a SQLite file path or sqlite:///PATH, or postgresql://... (postgres extra)"
     )
-    learn: bool = True
-    quality_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
-    cost_weight: float | None = Field(default=None, ge=0.0)
 
 
 class RouterConfig(BaseModel):
-    """A whole router: a preset to start from, models to add or override, the policy."""
+    """A whole router: a preset to start from, models to add or override, the policy table,
+    and defaults for any routing setting (every field of :class:`RouterContext`, at the top
+    level; the rule thresholds may also sit under ``policy:``, the operating point under
+    ``learning:``).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -78,11 +81,32 @@ class RouterConfig(BaseModel):
     models: list[ModelSpec] = Field(default_factory=list)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     classifier: str = "default"
-    timeout_s: float | None = Field(default=60.0, gt=0)
-    first_token_timeout_s: float | None = Field(default=None, gt=0)
-    total_timeout_s: float | None = Field(default=None, gt=0)
-    budget_usd: float | None = Field(default=None, gt=0)
     learning: LearningConfig | None = None
+    settings: Annotated[dict[str, Any], BeforeValidator(_checked_settings)] = Field(
+        default_factory=dict, description="routing settings given (RouterContext fields)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_settings(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        settings = dict(data.pop("settings", None) or {})
+        for name in SETTING_NAMES - set(_BUILD_KEYS):
+            if name in data:
+                settings[name] = data.pop(name)
+        for section, names in _SECTION_SETTINGS.items():
+            if not isinstance(data.get(section), Mapping):
+                continue
+            data[section] = dict(data[section])
+            for name in names:
+                if name in data[section]:
+                    if name in settings:
+                        raise ValueError(f"{name} is given twice (top level and {section}:)")
+                    settings[name] = data[section].pop(name)
+        data["settings"] = settings
+        return data
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
@@ -129,10 +153,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
     try:
         config = RouterConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{where} is invalid: {problems}") from None
     if config.preset is not None and config.preset not in PRESETS:
         raise ConfigError(
@@ -142,6 +163,14 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RouterConfig:
     if config.preset is None and not config.models:
         raise ConfigError(f"{where} is invalid: models: with no preset, list at least one model")
     return config
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A config error's place as the file spells it (settings sit at the top level)."""
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["settings"]:
+        parts = parts[1:] or ["complexity_cutoffs"]
+    return ".".join(parts) or "(top level)"
 
 
 def add_router_options(parser: argparse.ArgumentParser) -> None:
@@ -154,47 +183,3 @@ def add_router_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", help="router config file (.yaml, .toml or .json)")
     parser.add_argument("--classifier", help="classifier backend (default: the shipped default)")
-
-
-_SETTING_DEST = "setting_"
-# Older spellings that stay accepted.
-_SETTING_ALIASES = {"budget_usd": ("--budget",)}
-
-
-def add_settings_options(
-    parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ("preset", "classifier")
-) -> None:
-    """Add one flag per per-run setting, derived from :class:`RouterContext` (its one
-    declaration): ``--budget-usd``, ``--review``, ``--timeout-s``, ``--dry-run``, … with the
-    fields' descriptions as help. :func:`settings_from_args` reads back the ones given.
-    """
-    hints = get_type_hints(RouterContext)
-    for spec in dataclasses.fields(RouterContext):
-        if spec.name in skip:
-            continue
-        names = ("--" + spec.name.replace("_", "-"), *_SETTING_ALIASES.get(spec.name, ()))
-        kwargs: dict[str, Any] = {
-            "dest": _SETTING_DEST + spec.name,
-            "default": argparse.SUPPRESS,
-            "help": spec.metadata.get("description"),
-        }
-        kinds = [t for t in get_args(hints[spec.name]) if t is not type(None)] or [hints[spec.name]]
-        kind = kinds[0]
-        if kind is bool and spec.default is False:
-            kwargs["action"] = "store_true"
-        elif kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif get_origin(kind) is tuple:
-            kwargs.update(nargs=len(get_args(kind)), type=get_args(kind)[0], metavar="X")
-        else:
-            kwargs.update(type=kind, metavar=spec.name.upper())
-        parser.add_argument(*names, **kwargs)
-
-
-def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The per-run settings given on the command line (see :func:`add_settings_options`)."""
-    return {
-        name.removeprefix(_SETTING_DEST): value
-        for name, value in vars(args).items()
-        if name.startswith(_SETTING_DEST)
-    }

@@ -42,8 +42,8 @@ def condition(classification: Classification, context: RouterContext) -> Classif
         return c
     domain = validate_domain(context.domain) if context.domain else c.domain
     if c.complexity_by_domain and domain in c.complexity_by_domain:
-        c = Classification.conditioned(
-            c.domain_probs, c.complexity_by_domain, domain, backend=c.backend, note=c.note
+        c = Classification.from_probs(
+            c.domain_probs, c.complexity_by_domain, domain=domain, backend=c.backend, note=c.note
         ).model_copy(update={"usage": c.usage})
     elif domain != c.domain:
         c = c.model_copy(update={"domain": domain})

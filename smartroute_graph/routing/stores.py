@@ -20,9 +20,24 @@ from smartroute_graph.routing.outcomes import OutcomeStore, redact_url
 
 __all__ = ["PostgresOutcomeStore", "SQLiteOutcomeStore", "open_outcome_store"]
 
-_PENDING_INDEX = (
-    "CREATE INDEX IF NOT EXISTS smartroute_pending_created ON smartroute_pending (created)"
-)
+
+def _ddl(*, id_column: str, ref: str, blob: str, real: str) -> list[str]:
+    """The outcome store's tables and indexes in a database's column types."""
+    return [
+        "CREATE TABLE IF NOT EXISTS smartroute_meta (key TEXT PRIMARY KEY, value TEXT)",
+        f"CREATE TABLE IF NOT EXISTS smartroute_queries (id {id_column}, key TEXT NOT NULL "
+        f"UNIQUE, embedding {blob} NOT NULL, domain TEXT, complexity TEXT, created {real} NOT "
+        "NULL)",
+        f"CREATE TABLE IF NOT EXISTS smartroute_outcomes (id {id_column}, query_id {ref} NOT "
+        f"NULL, model TEXT NOT NULL, score {real} NOT NULL, cost_usd {real}, latency_ms {real}, "
+        f"source TEXT NOT NULL, created {real} NOT NULL, run_id TEXT)",
+        "CREATE INDEX IF NOT EXISTS smartroute_outcomes_query ON smartroute_outcomes (query_id)",
+        "CREATE INDEX IF NOT EXISTS smartroute_outcomes_source ON smartroute_outcomes (source)",
+        f"CREATE TABLE IF NOT EXISTS smartroute_pending (outcome_id TEXT PRIMARY KEY, embedding "
+        f"{blob} NOT NULL, model TEXT NOT NULL, cost_usd {real}, latency_ms {real}, domain TEXT, "
+        f"complexity TEXT, created {real} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS smartroute_pending_created ON smartroute_pending (created)",
+    ]
 
 
 class SQLiteOutcomeStore(OutcomeStore):
@@ -74,23 +89,9 @@ class SQLiteOutcomeStore(OutcomeStore):
         cur.execute("BEGIN")
 
     def _schema(self) -> list[str]:
-        return [
-            "CREATE TABLE IF NOT EXISTS smartroute_meta (key TEXT PRIMARY KEY, value TEXT)",
-            "CREATE TABLE IF NOT EXISTS smartroute_queries (id INTEGER PRIMARY KEY "
-            "AUTOINCREMENT, key TEXT NOT NULL UNIQUE, embedding BLOB NOT NULL, domain TEXT, "
-            "complexity TEXT, created REAL NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS smartroute_outcomes (id INTEGER PRIMARY KEY "
-            "AUTOINCREMENT, query_id INTEGER NOT NULL, model TEXT NOT NULL, score REAL NOT "
-            "NULL, cost_usd REAL, latency_ms REAL, source TEXT NOT NULL, created REAL NOT "
-            "NULL, run_id TEXT)",
-            "CREATE INDEX IF NOT EXISTS smartroute_outcomes_query ON smartroute_outcomes "
-            "(query_id)",
-            "CREATE INDEX IF NOT EXISTS smartroute_outcomes_source ON smartroute_outcomes (source)",
-            "CREATE TABLE IF NOT EXISTS smartroute_pending (outcome_id TEXT PRIMARY KEY, "
-            "embedding BLOB NOT NULL, model TEXT NOT NULL, cost_usd REAL, latency_ms REAL, "
-            "domain TEXT, complexity TEXT, created REAL NOT NULL)",
-            _PENDING_INDEX,
-        ]
+        return _ddl(
+            id_column="INTEGER PRIMARY KEY AUTOINCREMENT", ref="INTEGER", blob="BLOB", real="REAL"
+        )
 
     def _is_db_error(self, exc: BaseException) -> bool:
         import sqlite3
@@ -166,24 +167,9 @@ class PostgresOutcomeStore(OutcomeStore):
         return "CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
 
     def _schema(self) -> list[str]:
-        return [
-            "CREATE TABLE IF NOT EXISTS smartroute_meta (key TEXT PRIMARY KEY, value TEXT)",
-            "CREATE TABLE IF NOT EXISTS smartroute_queries (id BIGSERIAL PRIMARY KEY, key TEXT "
-            "NOT NULL UNIQUE, embedding BYTEA NOT NULL, domain TEXT, complexity TEXT, created "
-            "DOUBLE PRECISION NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS smartroute_outcomes (id BIGSERIAL PRIMARY KEY, query_id "
-            "BIGINT NOT NULL, model TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, cost_usd "
-            "DOUBLE PRECISION, latency_ms DOUBLE PRECISION, source TEXT NOT NULL, created "
-            "DOUBLE PRECISION NOT NULL, run_id TEXT)",
-            "CREATE INDEX IF NOT EXISTS smartroute_outcomes_query ON smartroute_outcomes "
-            "(query_id)",
-            "CREATE INDEX IF NOT EXISTS smartroute_outcomes_source ON smartroute_outcomes (source)",
-            "CREATE TABLE IF NOT EXISTS smartroute_pending (outcome_id TEXT PRIMARY KEY, "
-            "embedding BYTEA NOT NULL, model TEXT NOT NULL, cost_usd DOUBLE PRECISION, "
-            "latency_ms DOUBLE PRECISION, domain TEXT, complexity TEXT, created DOUBLE "
-            "PRECISION NOT NULL)",
-            _PENDING_INDEX,
-        ]
+        return _ddl(
+            id_column="BIGSERIAL PRIMARY KEY", ref="BIGINT", blob="BYTEA", real="DOUBLE PRECISION"
+        )
 
     def _is_db_error(self, exc: BaseException) -> bool:
         import psycopg

@@ -29,6 +29,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -121,29 +122,21 @@ ErrorBody = Callable[[int, str, str], dict[str, Any]]
 TooLarge = Callable[[str, int | None], BodyTooLargeError]
 
 
+@dataclass(kw_only=True)
 class RequestGuard:
     """The outermost middleware (see the module docstring)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        admit: Admit,
-        protected: Collection[str],
-        body_limit: Callable[[str], int],
-        too_large: TooLarge,
-        error_body: ErrorBody,
-        auth_errors: tuple[type[Exception], ...],
-        allowed_hosts: Sequence[str] | None = None,
-    ) -> None:
-        self.app = app
-        self.admit = admit
-        self.auth_errors = auth_errors
-        self.protected = protected
-        self.body_limit = body_limit
-        self.too_large = too_large
-        self.error_body = error_body
-        self.allowed_hosts = tuple(allowed_hosts) if allowed_hosts else None
+    app: ASGIApp = field(kw_only=False)
+    admit: Admit
+    protected: Collection[str]
+    body_limit: Callable[[str], int]
+    too_large: TooLarge
+    error_body: ErrorBody
+    auth_errors: tuple[type[Exception], ...]
+    allowed_hosts: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.allowed_hosts = tuple(self.allowed_hosts) if self.allowed_hosts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the host, the token and the body's size before the app reads it."""

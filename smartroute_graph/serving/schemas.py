@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from langchain_core.messages import (
-    AIMessage,
-)
+from langchain_core.messages import AIMessage
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from smartroute_graph.core.errors import (
-    InputError,
-)
+from smartroute_graph.core.errors import InputError
+from smartroute_graph.routing.settings import setting_field
 
 __all__ = [
     "LEGACY_FIELDS",
@@ -22,7 +19,6 @@ __all__ = [
     "ROUTER_MODEL_NAME",
     "ApiKey",
     "BatchRequest",
-    "Budget",
     "ChatCompletionRequest",
     "ChatMessageIn",
     "CompareRequest",
@@ -119,12 +115,6 @@ ApiKey = Annotated[
 ]
 
 
-Budget = Annotated[
-    float | None,
-    Field(gt=0, description="cap on the estimated cost of the answer, in US dollars"),
-]
-
-
 class _Body(BaseModel):
     """A request body: unknown fields are refused (422 naming the field), except the older
     systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored.
@@ -147,15 +137,10 @@ class RouteRequest(_Body):
     """``POST /route``."""
 
     prompt: NonEmptyText
-    temperature: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=2.0,
-        description="sampling temperature of the answering model (reasoning models take none)",
-    )
+    temperature: float | None = setting_field("temperature")
     api_key: ApiKey = None
-    dry_run: bool = Field(default=False, description="decide only; call no model")
-    budget_usd: Budget = None
+    dry_run: bool = setting_field("dry_run")
+    budget_usd: float | None = setting_field("budget_usd")
 
 
 class QueryRequest(_Body):
@@ -163,7 +148,7 @@ class QueryRequest(_Body):
 
     query: NonEmptyText
     api_key: ApiKey = None
-    budget_usd: Budget = None
+    budget_usd: float | None = setting_field("budget_usd")
 
 
 class CompareRequest(_Body):
@@ -190,7 +175,7 @@ class BatchRequest(_Body):
 
     queries: list[NonEmptyText] = Field(min_length=1)
     api_key: ApiKey = None
-    budget_usd: Budget = None
+    budget_usd: float | None = setting_field("budget_usd")
 
 
 class SelectionRequest(_Body):
@@ -226,7 +211,7 @@ class ChatCompletionRequest(_Body):
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: float | None = setting_field("temperature")
     n: int | None = None
     tools: list[Any] | None = None
     functions: list[Any] | None = None

@@ -75,44 +75,34 @@ class Call:
     """The client closed the connection before the answer was complete."""
 
 
+@dataclass(kw_only=True)
 class FakeUpstream:
     """The fake provider; ``with FakeUpstream(...) as up:`` serves it on a free port."""
 
-    def __init__(
-        self,
-        *,
-        default: str = "ok",
-        modes: Mapping[str, str] | None = None,
-        chooser: Callable[[dict[str, Any]], str] | None = None,
-        accepted_keys: set[str] | None = None,
-        retry_after: str | None = "7",
-        slow_s: float = 5.0,
-        drip_interval_s: float = 1.0,
-        drip_tokens: int = 60,
-        break_after: int = 3,
-        answer: str = "the fake provider answers this in a few words",
-        port: int = 0,
-    ) -> None:
-        for mode in (default, *(modes or {}).values()):
+    default: str = "ok"
+    modes: Mapping[str, str] = field(default_factory=dict)
+    chooser: Callable[[dict[str, Any]], str] | None = None
+    accepted_keys: set[str] | None = None
+    retry_after: str | None = "7"
+    slow_s: float = 5.0
+    drip_interval_s: float = 1.0
+    drip_tokens: int = 60
+    break_after: int = 3
+    answer: str = "the fake provider answers this in a few words"
+    port: int = 0
+    """0: a free port, chosen when it starts."""
+    calls: list[Call] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        for mode in (self.default, *self.modes.values()):
             if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
-        self.default = default
-        self.modes = dict(modes or {})
-        self.chooser = chooser
-        self.accepted_keys = accepted_keys
-        self.retry_after = retry_after
-        self.slow_s = slow_s
-        self.drip_interval_s = drip_interval_s
-        self.drip_tokens = drip_tokens
-        self.break_after = break_after
-        self.answer = answer
-        self.calls: list[Call] = []
+        self.modes = dict(self.modes)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self.port = port  # 0: a free port, chosen when it starts
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -64,11 +64,11 @@ def test_config_from_yaml_toml_json_and_dict(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(YAML)
     config = load_config(tmp_path / "r.yaml")
     assert [m.name for m in config.models] == ["small", "large"]
-    assert config.policy.confidence_threshold == 0.2
+    assert config.settings["confidence_threshold"] == 0.2
     (tmp_path / "r.toml").write_text('preset = "openrouter"\n[policy]\nmax_attempts = 2\n')
-    assert load_config(tmp_path / "r.toml").policy.max_attempts == 2
+    assert load_config(tmp_path / "r.toml").settings["max_attempts"] == 2
     (tmp_path / "r.json").write_text('{"preset": "openai", "budget_usd": 0.01}')
-    assert load_config(tmp_path / "r.json").budget_usd == 0.01
+    assert load_config(tmp_path / "r.json").settings["budget_usd"] == 0.01
     assert load_config({"preset": "openai"}).preset == "openai"
 
 
@@ -87,7 +87,7 @@ def test_router_from_config_uses_its_models(tmp_path: Path) -> None:
     ("data", "message"),
     [
         ({"preset": "openai", "polcy": {}}, r"polcy: Extra inputs are not permitted"),
-        ({"policy": {"confidence_threshold": 2}}, r"policy.confidence_threshold: Input should be"),
+        ({"policy": {"confidence_threshold": 2}}, r"confidence_threshold: Input should be"),
         ({"models": [{"name": "x", "tier": 1}]}, r"models.0.input_price_per_m: Field required"),
         ({"preset": "azure"}, r"unknown preset 'azure'"),
         ({"preset": None}, r"list at least one model"),

@@ -160,7 +160,7 @@ def test_review_is_a_per_request_setting(fakes: dict[str, FakeChatModel]) -> Non
 
 
 def test_bad_review_settings() -> None:
-    with pytest.raises(ConfigError, match="unknown review method 'vibes'"):
+    with pytest.raises(ConfigError, match="review='vibes': Input should be 'off', 'scorer'"):
         SmartRouter.from_preset("openai", review="vibes")
     with pytest.raises(ConfigError, match="judge_model 'gpt-9' is not in the catalog"):
         SmartRouter.from_preset("openai", review="judge", judge_model="gpt-9")

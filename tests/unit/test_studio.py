@@ -22,6 +22,7 @@ from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.providers import ModelProvider
 from smartroute_graph.graph import studio
 from smartroute_graph.graph.build import API_KEYS_CONFIG_KEY, NODE_NAMES, build_graph
+from smartroute_graph.graph.nodes import RouterNodes
 from smartroute_graph.graph.studio import (
     NO_PNG_RENDERER,
     build_router_graph,
@@ -179,12 +180,14 @@ def test_a_custom_model_without_a_chat_model_is_a_dry_run() -> None:
     policy = Policy(Catalog([spec]), None, name="local")
     provider = ModelProvider()
     builder = build_graph(
-        policies={"local": policy},
-        classifiers=ClassifierRegistry(),
-        provider=provider,
-        default_preset="local",
-        default_classifier="rules",
-        keyless_dry_run=True,
+        RouterNodes(
+            policies={"local": policy},
+            classifiers=ClassifierRegistry(),
+            provider=provider,
+            default_preset="local",
+            default_classifier="rules",
+            keyless_dry_run=True,
+        )
     )
     graph = builder.compile()
     out = graph.invoke({"query": "hello"})

@@ -79,10 +79,7 @@ _GLOBAL_STRENGTH = 1.0
 
 @dataclass(frozen=True)
 class LearnedSettings:
-    """The estimator's knobs (see the module doc).
-
-    :meth:`LearnedPolicy.fit` sets the first four from the store.
-    """
+    """The estimator's knobs (see the module doc); :meth:`LearnedPolicy.fit` sets the first four."""
 
     k: int = 32
     bandwidth: float = 0.1
@@ -528,10 +525,7 @@ class LearnedPolicy:
         *,
         rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Levels 1-3 for each query [b, models].
-
-        ``rows`` removes those stored queries' own outcomes (leave-one-out).
-        """
+        """Levels 1-3 for each query [b, models]; stored ``rows`` leave out their own outcomes."""
         g_n, g_s, cell_n, cell_s = self._levels()[:4]
         cell_strength = max(cell_strength, 1e-9)
         b, m = dom.size, g_n.size

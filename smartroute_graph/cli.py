@@ -1,5 +1,6 @@
-"""The ``smartroute`` command line: route, compare, classify, models, draw, train, eval,
-calibrate, serve.
+"""The ``smartroute`` command line.
+
+Sub-commands: route, compare, classify, models, draw, train, eval, calibrate, serve.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def _router(args: argparse.Namespace) -> Any:
 
 
 def _missing_keys(router: Any, names: Sequence[str] | None = None) -> list[str]:
-    """Environment variables still needed to call ``names`` (default: every catalog model);
-    models given as ready chat objects need none.
+    """Environment variables still needed to call ``names`` (default: every catalog model).
+
+    Models given as ready chat objects need none.
     """
     specs = [router.catalog[n] for n in (names or router.catalog)]
     providers = {spec.provider for spec in specs if not router.provider.has_model(spec.name)}
@@ -76,8 +78,9 @@ def _decision_table(decision: Any, console: Any) -> None:
 
 
 def _query_payload(args: argparse.Namespace) -> Any:
-    """The router input of `route` and `compare`: the query words (or standard input for
-    '-'), with the ``--file`` attachments.
+    """The router input of `route` and `compare`.
+
+    The query words (or standard input for '-'), with the ``--file`` attachments.
     """
     query = " ".join(args.query).strip()
     if query == "-":

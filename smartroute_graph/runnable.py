@@ -234,8 +234,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     async def _aprepare(
         self, input: RouterInputLike, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> tuple[RouterState, RunnableConfig, RouterContext]:
-        """:meth:`_prepare`, in a worker thread when files are to be read (a PDF can take up
-        to ``max_pdf_seconds``), so the event loop keeps serving meanwhile.
+        """:meth:`_prepare`, in a worker thread when files are to be read.
+
+        A PDF can take up to ``max_pdf_seconds``; the event loop keeps serving meanwhile.
         """
         files = input.get("attachments") if isinstance(input, Mapping) else None
         if files and not all(isinstance(f, Attachment) for f in files):
@@ -271,8 +272,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     def stream(
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
-        """Yield the chosen model's tokens as they arrive, then one chunk with the routing
-        metadata (cost and model name travel on that chunk only, so chunks merge cleanly).
+        """Yield the chosen model's tokens as they arrive, then one chunk with the routing metadata.
+
+        Cost and model name travel on that chunk only, so chunks merge cleanly.
         """
         state, config, context = self._prepare(input, config, kwargs)
         if context.review != "off":
@@ -377,8 +379,10 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         api_keys: Mapping[str, str | SecretStr] | None = None,
         own_keys_only: bool = False,
     ) -> ComparisonReport:
-        """Run ``input`` on every catalog model (or ``models``) concurrently; score, cost and
-        time each answer, and mark the model the router would pick (see :mod:`compare`).
+        """Run ``input`` on every catalog model (or ``models``) concurrently.
+
+        Score, cost and time each answer, and mark the model the router would pick (see
+        :mod:`compare`).
         """
         return await acompare(
             self,

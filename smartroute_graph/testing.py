@@ -128,8 +128,10 @@ class FakeChatModel(BaseChatModel):
     def with_structured_output(  # type: ignore[override]
         self, schema: type[BaseModel], **kwargs: Any
     ) -> Runnable[Any, Any]:
-        """This model with each reply parsed as JSON into ``schema`` (pydantic); with
-        ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models give.
+        """This model with each reply parsed as JSON into ``schema`` (pydantic).
+
+        With ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models
+        give.
         """
         if not kwargs.get("include_raw"):
             return self | RunnableLambda(lambda message: schema.model_validate_json(message.text))

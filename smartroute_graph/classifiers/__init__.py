@@ -29,8 +29,9 @@ def _known(name: str) -> bool:
 
 
 def canonical_name(name: str) -> str:
-    """The name a backend reports as ``Classification.backend``: ``"default"`` and
-    ``"encoder"`` both mean the packaged default model, ``"encoder:accurate"``.
+    """The name a backend reports as ``Classification.backend``.
+
+    ``"default"`` and ``"encoder"`` both mean the packaged default model, ``"encoder:accurate"``.
     """
     if name == "default":
         name = DEFAULT_CLASSIFIER
@@ -75,8 +76,10 @@ def load_classifier(name: str = DEFAULT_CLASSIFIER) -> Classifier:
 
 
 class ClassifierRegistry(Mapping[str, Classifier]):
-    """Classifiers by name, each built on first use, so a request can pick any backend
-    (``classifier=...`` in the run's context) without every router loading every model.
+    """Classifiers by name, each built on first use.
+
+    Building on first use lets a request pick any backend (``classifier=...`` in the run's context)
+    without every router loading every model.
 
     ``default`` names the router's own classifier (``default=``), and ``"encoder"`` the
     packaged ``"encoder:accurate"``, so asking for either never loads a second copy.

@@ -1,5 +1,6 @@
-"""A confidence-gated cascade: a quick classifier decides, and a stronger one is asked only
-about the queries the quick one is unsure of.
+"""A confidence-gated cascade: a quick classifier decides, a stronger one where it is unsure.
+
+The stronger one is asked only about the queries the quick one is unsure of.
 
 The default pairing is the packaged encoder, then the LLM classifier (gpt-4.1-nano), as
 ``classifier="cascade"``: most queries cost ~2 ms and nothing, and the LLM's tokens are

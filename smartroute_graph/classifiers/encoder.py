@@ -242,8 +242,10 @@ class EncoderClassifier:
 
     @property
     def embedding_dim(self) -> int | None:
-        """Length of :meth:`embed`'s vectors; None when ``model.onnx`` exports no embedding
-        (a folder written before the outputs existed: ``tools/add_embedding_outputs.py``).
+        """Length of :meth:`embed`'s vectors; None when ``model.onnx`` exports no embedding.
+
+        That is a model folder written before the outputs existed;
+        ``tools/add_embedding_outputs.py`` adds them.
         """
         return self._embedding_dim
 

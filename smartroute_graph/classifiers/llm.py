@@ -410,8 +410,9 @@ class LLMClassifier:
     def _accept(
         self, texts: list[str], outcomes: list[_Outcome]
     ) -> tuple[dict[str, Classification], list[str], list[_Failure]]:
-        """Decisions from valid labels (cached without their usage: a hit spends nothing),
-        and the texts that failed with why and what their calls spent.
+        """Decisions from valid labels, and the failed texts with why and what their calls spent.
+
+        Decisions are cached without their usage: a cache hit spends nothing.
         """
         decided: dict[str, Classification] = {}
         failed: list[str] = []
@@ -470,9 +471,9 @@ class LLMClassifier:
         return [known[key] for key in keys]
 
     async def aclassify(self, texts: Sequence[str]) -> list[Classification]:
-        """Async :meth:`classify`: per-query deadlines, the event loop never blocked on
-        the model (a sync-only fallback classifier runs inline: rules and encoder are
-        CPU-light).
+        """Async :meth:`classify`: per-query deadlines, the event loop never blocked on the model.
+
+        A sync-only fallback classifier runs inline: rules and encoder are CPU-light.
         """
         texts = list(texts)
         keys, known, todo = self._start(texts)

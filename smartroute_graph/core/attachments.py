@@ -253,10 +253,11 @@ class Attachment(BaseModel):
         name: str = "attachment",
         limits: AttachmentLimits | None = None,
     ) -> Attachment:
-        """Decode base64 (standard or URL-safe, padded or not, line breaks allowed) or a
-        ``data:`` URL (``data:image/png;base64,...``, as HTTP and OpenAI-style clients send
-        files), then :meth:`from_bytes`. The type is sniffed from the bytes; a declared MIME
-        type is not trusted.
+        """Decode base64 or a ``data:`` URL, then :meth:`from_bytes`.
+
+        Base64 may be standard or URL-safe, padded or not, with line breaks; a ``data:`` URL
+        (``data:image/png;base64,...``) is how HTTP and OpenAI-style clients send files. The type is
+        sniffed from the bytes; a declared MIME type is not trusted.
 
         Raises:
             AttachmentEncodingError: not base64, a malformed data URL, or a web URL (the
@@ -572,7 +573,9 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _clean_text(text: str) -> str:
-    """Text with lone surrogates (pypdf makes them from broken font maps) replaced by U+FFFD:
-    they cannot be encoded, so a provider call or a JSON body with them would fail.
+    """Text with lone surrogates replaced by U+FFFD.
+
+    pypdf makes lone surrogates from broken font maps; they cannot be encoded, so a provider call or
+    a JSON body with them would fail.
     """
     return _LONE_SURROGATE.sub("\ufffd", text)

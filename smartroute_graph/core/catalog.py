@@ -97,8 +97,9 @@ class Catalog(Mapping[str, ModelSpec]):
         return [n for n in self._ladder if self._specs[n].tier > tier]
 
     def fallback_order(self, name: str) -> list[str]:
-        """Where to go when ``name`` fails: stronger models first, then the rest, strongest
-        first, so a failure at the top still gets an answer from the next best model.
+        """Where to go when ``name`` fails: stronger models first, then the rest, strongest first.
+
+        A failure at the top thus still gets an answer from the next best model.
         """
         stronger = self.stronger_than(name)
         rest = [n for n in reversed(self._ladder) if n != name and n not in stronger]

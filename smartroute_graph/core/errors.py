@@ -47,8 +47,10 @@ class EmptyQueryError(InputError):
 
 
 class InvalidTextError(InputError):
-    r"""The input holds text that is not valid Unicode (a lone surrogate such as ``"\ud800"``,
-    from a split surrogate pair or a mis-decoded file): no model can be sent it.
+    r"""The input holds text that is not valid Unicode: no model can be sent it.
+
+    For example a lone surrogate such as ``"\ud800"``, from a split surrogate pair or a mis-decoded
+    file.
     """
 
 
@@ -80,14 +82,17 @@ class AllModelsFailedError(SmartRouteError):
 
 
 class DeadlineExceededError(SmartRouteError):
-    """A request ran past its deadline: no first token in time, or no complete answer within
-    the total deadline (the server answers 504).
+    """A request ran past its deadline (the server answers 504).
+
+    No first token came in time, or no complete answer within the total deadline.
     """
 
 
 class OutcomeStoreError(SmartRouteError):
-    """The outcome store cannot be opened, read or written (corrupt, unreachable, or made for
-    another embedding); routing can catch it and fall back to the prior.
+    """The outcome store cannot be opened, read or written.
+
+    It is corrupt, unreachable, or made for another embedding; routing can catch it and fall back to
+    the prior.
     """
 
 

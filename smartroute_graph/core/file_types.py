@@ -1,5 +1,7 @@
-"""What kind of file a byte string is: image types and their sizes from the header alone,
-and the common unsupported types named so the error can say what to do.
+"""What kind of file a byte string is.
+
+Image types and their sizes come from the header alone, and the common unsupported types are named
+so the error can say what to do.
 """
 
 from __future__ import annotations

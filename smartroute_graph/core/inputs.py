@@ -67,8 +67,10 @@ def normalise_input(value: Any) -> tuple[list[AnyMessage], list[Attachment]]:
 
 
 def check_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment] = ()) -> None:
-    """Raise :class:`InvalidTextError` if any text in ``messages`` (content, content blocks,
-    tool-call arguments) or ``attachments`` is not valid Unicode (holds a lone surrogate).
+    """Raise :class:`InvalidTextError` if any text in ``messages`` or ``attachments`` is invalid.
+
+    Message content, content blocks and tool-call arguments are checked; invalid text is not valid
+    Unicode (it holds a lone surrogate).
     """
     for number, message in enumerate(messages, 1):
         found = _surrogate_in(message.content) or _surrogate_in(
@@ -86,8 +88,9 @@ def check_text(messages: Sequence[BaseMessage], attachments: Sequence[Attachment
 
 
 def _surrogate_in(value: Any) -> tuple[str, int] | None:
-    """The first lone surrogate in ``value`` (a string, or strings nested in lists and
-    dicts) and its position in its string.
+    """The first lone surrogate in ``value`` and its position in its string.
+
+    ``value`` is a string, or strings nested in lists and dicts.
     """
     if isinstance(value, str):
         match = _SURROGATE.search(value)
@@ -174,8 +177,10 @@ def join_turns(current: str, previous: str | None = None) -> str:
 def classification_text(
     messages: Sequence[BaseMessage], attachments: Sequence[Attachment], *, with_context: bool = True
 ) -> str:
-    """The text the classifier reads: the last user turn (with the one before it when
-    ``with_context``, see :func:`join_turns`), after one marker line per attachment.
+    """The text the classifier reads, after one marker line per attachment.
+
+    That is the last user turn, with the one before it when ``with_context`` (see
+    :func:`join_turns`).
     """
     user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
     if not user_turns:

@@ -44,8 +44,9 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 class _Stop(BaseException):
-    """Raised from pypdf's visitor callbacks to leave a page early. A BaseException, so the
-    ``except Exception`` blocks inside pypdf let it through.
+    """Raised from pypdf's visitor callbacks to leave a page early.
+
+    A BaseException, so the ``except Exception`` blocks inside pypdf let it through.
     """
 
     def __init__(self, why: str) -> None:
@@ -128,8 +129,10 @@ def extract(
 
 
 def _page_text(page: Any, deadline: float, budget: int) -> tuple[str, bool, bool] | str:
-    """``(text, failed, cut)`` of one page, or why reading stopped in it (``deadline`` or
-    ``memory``). ``cut``: the text passed ``budget`` characters and the page was left there.
+    """``(text, failed, cut)`` of one page, or why reading stopped in it.
+
+    The reason is ``deadline`` or ``memory``. ``cut``: the text passed ``budget`` characters and the
+    page was left there.
     """
     fragments: list[str] = []
     seen = 0
@@ -214,10 +217,11 @@ def read_pages(
     concurrency: int,
     in_process: bool = False,
 ) -> list[dict[str, Any]]:
-    """Read ``data``'s pages within ``seconds`` (the whole extraction) and return the messages
-    (see the module docstring). The last one is an ``error``, a ``stop`` or ``done``: a worker
-    killed at the deadline or dead on its own ends with a ``stop`` (``deadline`` or
-    ``crash``) at the first page it did not finish.
+    """Read ``data``'s pages within ``seconds`` and return the messages (see the module docstring).
+
+    ``seconds`` bounds the whole extraction. The last message is an ``error``, a ``stop`` or
+    ``done``: a worker killed at the deadline or dead on its own ends with a ``stop`` (``deadline``
+    or ``crash``) at the first page it did not finish.
 
     At most ``concurrency`` extractions run at once (per limit value, process-wide); one that
     waits ``seconds`` for a slot raises :class:`SlotsBusyError`.
@@ -239,8 +243,9 @@ def read_pages(
 
 
 def _check_interpreter() -> None:
-    """Raise OSError unless ``sys.executable`` is a Python interpreter to run the worker with:
-    a frozen app's or an embedding server's (uWSGI) executable would start itself again.
+    """Raise OSError unless ``sys.executable`` is a Python interpreter to run the worker with.
+
+    A frozen app's or an embedding server's (uWSGI) executable would start itself again.
     """
     name = os.path.basename(sys.executable or "").lower()
     if not sys.executable or getattr(sys, "frozen", False):

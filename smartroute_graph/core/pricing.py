@@ -78,8 +78,10 @@ def estimate_message_tokens(messages: list[BaseMessage]) -> int:
 
 
 def call_tokens(prompt: Sequence[BaseMessage], reply: BaseMessage | None) -> tuple[int, int, bool]:
-    """(input tokens, output tokens, estimated) of one call: the provider's
-    ``usage_metadata`` on ``reply``, else estimates from the prompt and the reply's text.
+    """(input tokens, output tokens, estimated) of one call.
+
+    From the provider's ``usage_metadata`` on ``reply``, else estimates from the prompt and the
+    reply's text.
     """
     usage = getattr(reply, "usage_metadata", None)
     if usage:
@@ -91,8 +93,9 @@ def call_tokens(prompt: Sequence[BaseMessage], reply: BaseMessage | None) -> tup
 def cost_event(
     model: str, cost_usd: float, input_tokens: int, output_tokens: int, **extra: Any
 ) -> dict[str, Any]:
-    """The payload of one :data:`COST_EVENT` (what :class:`CostTracker` totals); ``extra``
-    adds e.g. ``purpose`` ("classifier", "judge") for calls that are not an answer.
+    """The payload of one :data:`COST_EVENT` (what :class:`CostTracker` totals).
+
+    ``extra`` adds e.g. ``purpose`` ("classifier", "judge") for calls that are not an answer.
     """
     return {
         "model": model,
@@ -124,8 +127,9 @@ def estimate_cost(spec: ModelSpec, input_tokens: int, complexity: Complexity) ->
 
 
 class CostTracker(BaseCallbackHandler):
-    """Callback handler that totals the router's cost events: one per model call (each
-    answering attempt, the LLM classifier's call, each review judge's call).
+    """Callback handler that totals the router's cost events: one per model call.
+
+    A model call is an answering attempt, the LLM classifier's call, or a review judge's call.
 
     Pass it in ``config={"callbacks": [tracker]}``; it works through chains, batches and
     streams, and is thread-safe::

@@ -165,8 +165,9 @@ def error_kind(exc: BaseException) -> ErrorKind:
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds a provider asked to wait (``retry-after-ms``, or ``Retry-After`` in seconds or
-    as an HTTP date); None when it said nothing usable.
+    """Seconds a provider asked to wait; None when it said nothing usable.
+
+    Read from ``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date.
     """
     if not headers:
         return None
@@ -190,8 +191,10 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 @dataclass
 class ProviderFailures:
-    """What providers answered to the failed calls of one request: HTTP statuses and the
-    waits they asked for (``Retry-After``). The server maps them to its own status.
+    """What providers answered to the failed calls of one request.
+
+    HTTP statuses and the waits they asked for (``Retry-After``). The server maps them to its own
+    status.
     """
 
     statuses: list[int] = field(default_factory=list)
@@ -219,8 +222,9 @@ _FAILURES: contextvars.ContextVar[ProviderFailures | None] = contextvars.Context
 
 @contextmanager
 def recording_provider_failures() -> Iterator[ProviderFailures]:
-    """Collect the provider failures of the calls made inside the block (tasks and threads
-    started inside it included, as they copy the context).
+    """Collect the provider failures of the calls made inside the block.
+
+    Tasks and threads started inside it are included, as they copy the context.
     """
     failures = ProviderFailures()
     token = _FAILURES.set(failures)
@@ -377,9 +381,10 @@ class ModelProvider:
 
 @cache
 def _recording_chat_openai() -> type[BaseChatModel]:
-    """``ChatOpenAI`` that notes each failed call's HTTP status and ``Retry-After`` for
-    :func:`recording_provider_failures` (imported on first use: building a router needs no
-    provider package).
+    """``ChatOpenAI`` that notes each failed call's HTTP status and ``Retry-After``.
+
+    The notes are for :func:`recording_provider_failures`. Imported on first use: building a router
+    needs no provider package.
     """
     from langchain_openai import ChatOpenAI
 

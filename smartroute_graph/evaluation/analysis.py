@@ -316,9 +316,10 @@ def score_strong_weak(
 
 
 def analyse(run: RunResult, **options: Any) -> dict[str, Any]:
-    """Every figure for a run, by the dataset's kind (``options`` go to the scorer:
-    ``score`` for strong-weak tables; ``output_tokens``, ``ladder``, ``fit_fraction``,
-    ``seed`` for multi-model tables).
+    """Every figure for a run, by the dataset's kind.
+
+    ``options`` go to the scorer: ``score`` for strong-weak tables; ``output_tokens``, ``ladder``,
+    ``fit_fraction``, ``seed`` for multi-model tables.
     """
     dataset = run.dataset
     report: dict[str, Any] = {

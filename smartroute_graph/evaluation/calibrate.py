@@ -267,8 +267,9 @@ def calibrate(
     margin: float = 0.0,
     classifications: list[Classification] | None = None,
 ) -> CalibrationResult:
-    """Choose complexity cut-offs and a confidence threshold meeting ``target`` (see the
-    module doc); ``classifications`` skips classifying when already done (in row order).
+    """Choose complexity cut-offs and a confidence threshold meeting ``target``.
+
+    See the module doc. ``classifications`` skips classifying when already done (in row order).
 
     The fit rows must meet the target tightened by ``margin`` (e.g. ``quality>=0.95`` with a
     margin of 0.02 is fitted as ``quality>=0.97``): thresholds fitted right at the target's

@@ -1,5 +1,6 @@
-"""``smartroute eval`` and ``smartroute calibrate``: argparse sub-commands (wired into the CLI by
-``add_parser``).
+"""``smartroute eval`` and ``smartroute calibrate``: argparse sub-commands.
+
+They are wired into the CLI by ``add_parser``.
 
     smartroute eval FILE [--kind auto|labels|strong-weak|multi-model] [--classifier NAME]
                          [--preset P | --config FILE] [--limit N] [--json PATH] [--plot PATH]
@@ -339,8 +340,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def _calibrate_store(args: argparse.Namespace) -> int:
-    """``smartroute calibrate --store URL``: the learned policy's operating point for a target
-    on the stored outcomes; exit status 1 when no knob value meets it.
+    """``smartroute calibrate --store URL``: the learned policy's operating point for a target.
+
+    It is chosen on the stored outcomes; exit status 1 when no knob value meets it.
     """
     from smartroute_graph.routing.learned import LearnedPolicy
     from smartroute_graph.routing.stores import open_outcome_store

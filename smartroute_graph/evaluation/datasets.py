@@ -45,8 +45,9 @@ KINDS: tuple[str, ...] = ("auto", "labels", "strong-weak", "multi-model")
 
 
 class EvalDataError(SmartRouteError, ValueError):
-    """An evaluation file cannot be read as the kind asked for; the message names the file,
-    the line and what to fix.
+    """An evaluation file cannot be read as the kind asked for.
+
+    The message names the file, the line and what to fix.
     """
 
 
@@ -114,8 +115,9 @@ class EvalDataset:
 
 
 def read_rows(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
-    """``(file, line, row)`` for every row of a JSON Lines file, a JSON list, or a folder of
-    ``.jsonl`` files (read in name order).
+    """``(file, line, row)`` for every row of a JSON Lines file, a JSON list, or a folder.
+
+    A folder's ``.jsonl`` files are read in name order.
     """
     source = Path(path)
     if source.is_dir():
@@ -159,8 +161,9 @@ def _check_object(row: Any, file: Path, number: int) -> dict[str, Any]:
 
 
 def load_prices(path: str | Path) -> dict[str, ModelPrice]:
-    """Read ``{model: {"input_per_1m", "output_per_1m"}}`` (the catalog's
-    ``input_price_per_m``/``output_price_per_m`` names are accepted too).
+    """Read prices as ``{model: {"input_per_1m", "output_per_1m"}}``.
+
+    The catalog's ``input_price_per_m``/``output_price_per_m`` names are accepted too.
     """
     file = Path(path)
     if not file.is_file():
@@ -210,8 +213,9 @@ def _detect(rows: Sequence[tuple[str, int, dict[str, Any]]], name: str) -> Datas
 
 
 def subsample(items: Sequence[Any], limit: int | None) -> list[Any]:
-    """At most ``limit`` items, evenly spread over the input and in its order (so a sample of
-    a folder read file by file still covers every file); deterministic.
+    """At most ``limit`` items, evenly spread over the input and in its order; deterministic.
+
+    Spreading them means a sample of a folder read file by file still covers every file.
     """
     if limit is None or limit >= len(items):
         return list(items)

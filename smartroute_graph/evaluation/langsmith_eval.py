@@ -140,9 +140,10 @@ def dataset_from_file(
     limit: int | None = None,
     description: str | None = None,
 ) -> Dataset:
-    """Create a LangSmith dataset ``name`` from a local evaluation file (see
-    :mod:`datasets` for the shapes): one example per row, with stable ids, the prompt (and
-    history) as inputs and the labels or outcome scores as reference outputs.
+    """Create a LangSmith dataset ``name`` from a local evaluation file.
+
+    The file's shapes are in :mod:`datasets`. Each row becomes one example, with a stable id, the
+    prompt (and history) as inputs and the labels or outcome scores as reference outputs.
     """
     dataset = load_dataset(path, kind, limit=limit)
     return upload_dataset(dataset, client, name, description=description)
@@ -151,8 +152,9 @@ def dataset_from_file(
 def upload_dataset(
     dataset: EvalDataset, client: Client, name: str, *, description: str | None = None
 ) -> Dataset:
-    """Create a LangSmith dataset ``name`` holding ``dataset``'s rows (see
-    :func:`dataset_from_file`).
+    """Create a LangSmith dataset ``name`` holding ``dataset``'s rows.
+
+    See :func:`dataset_from_file`.
     """
     source = dataset.path.name if dataset.path else dataset.name
     created = client.create_dataset(
@@ -249,8 +251,10 @@ def _evaluators(dataset: EvalDataset) -> list[Callable[..., dict[str, Any]]]:
 def _summary_evaluators(
     dataset: EvalDataset, record: dict[str, float]
 ) -> list[Callable[..., dict[str, Any]]]:
-    """Summary evaluators; each also writes its score into ``record`` (read back after the
-    run, so the figures do not depend on langsmith's result internals).
+    """Summary evaluators; each also writes its score into ``record``.
+
+    ``record`` is read back after the run, so the figures do not depend on langsmith's result
+    internals.
     """
 
     def result(key: str, score: float) -> dict[str, Any]:

@@ -1,5 +1,4 @@
-"""``smartroute learn --langsmith-project NAME``: the router's runs and their feedback, as
-observations.
+"""``smartroute learn --langsmith-project NAME``: the router's runs and feedback as observations.
 
 The router's runs are the root runs of a LangSmith project tagged ``smartroute`` (the graph
 tags its run, :mod:`smartroute_graph.graph.tracing`). For each run with feedback (of
@@ -26,8 +25,10 @@ _FEEDBACK_BATCH = 100
 
 
 def run_text(inputs: Mapping[str, Any] | None) -> str | None:
-    """The text the router classified for a run's inputs (``query``, or the conversation in
-    ``messages``: LangChain-serialised or ``{"role"/"type", "content"}`` dicts), or None.
+    """The text the router classified for a run's inputs, or None.
+
+    Read from ``query``, or the conversation in ``messages``: LangChain-serialised or
+    ``{"role"/"type", "content"}`` dicts.
     """
     if not inputs:
         return None

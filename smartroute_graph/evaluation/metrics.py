@@ -322,8 +322,9 @@ def quality_at_cost(costs: Numbers, qualities: Numbers, cost: float) -> float:
 
 
 def cost_at_quality(costs: Numbers, qualities: Numbers, quality: float) -> float:
-    """The least cost at which a curve reaches ``quality``, interpolating linearly between its
-    points in order of cost; NaN if the curve never reaches it.
+    """The least cost at which a curve reaches ``quality``; NaN if the curve never reaches it.
+
+    Cost is interpolated linearly between the curve's points in order of cost.
     """
     x = np.asarray(costs, dtype=float)
     y = np.asarray(qualities, dtype=float)
@@ -343,8 +344,9 @@ def cost_at_quality(costs: Numbers, qualities: Numbers, quality: float) -> float
 
 
 def percentile(values: Numbers, q: float) -> float:
-    """The ``q``-th percentile (0–100) by nearest rank, as latency reports use it; NaN when
-    empty.
+    """The ``q``-th percentile (0–100) by nearest rank, as latency reports use it.
+
+    NaN when empty.
     """
     data = np.sort(np.asarray(values, dtype=float))
     if data.size == 0:

@@ -1,6 +1,7 @@
-"""Quality against cost on a table of several priced models (:func:`score_multi_model`):
-every single model, the extremes, the best single model, the oracle, random mixing, and the
-policies driven by the router's classification, a per-cell table fitted on part of the rows
+"""Quality against cost on a table of several priced models (:func:`score_multi_model`).
+
+It covers every single model, the extremes, the best single model, the oracle, random mixing, and
+the policies driven by the router's classification, a per-cell table fitted on part of the rows
 among them.
 """
 
@@ -28,8 +29,10 @@ DEFAULT_OUTPUT_TOKENS = 300
 
 
 def row_costs(dataset: EvalDataset, output_tokens: int = DEFAULT_OUTPUT_TOKENS) -> np.ndarray:
-    """Dollar cost of each (row, model): the row's own ``costs`` when given, else the prompt's
-    estimated input tokens and ``output_tokens`` at the table's prices.
+    """Dollar cost of each (row, model).
+
+    The row's own ``costs`` when given, else the prompt's estimated input tokens and
+    ``output_tokens`` at the table's prices.
     """
     models = dataset.models
     costs = np.zeros((len(dataset.rows), len(models)))

@@ -72,8 +72,9 @@ def progress_bar(total: int, label: str, *, enabled: bool = True) -> Iterator[An
 
 
 def to_jsonable(value: Any) -> Any:
-    """``value`` with numpy numbers as Python numbers, tuples as lists and NaN/inf as None
-    (so the output is strict JSON).
+    """``value`` with numpy numbers as Python numbers, tuples as lists and NaN/inf as None.
+
+    The output is thus strict JSON.
     """
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -351,8 +352,10 @@ def _pyplot() -> Any:
 
 
 def write_plot(report: Mapping[str, Any], path: str | Path) -> Path:
-    """Write a PNG: quality vs strong share (strong/weak), quality vs cost (multi-model), or
-    the reliability diagrams and confusion matrix (labels).
+    """Write a PNG of the run's figures.
+
+    Quality vs strong share (strong/weak), quality vs cost (multi-model), or the reliability
+    diagrams and confusion matrix (labels).
     """
     plt = _pyplot()
     out = Path(path)

@@ -93,9 +93,10 @@ class RunResult:
 
 
 def resolve_classifier(name: str | Classifier | None) -> Classifier:
-    """A classifier by backend name (see :func:`load_classifier`: ``encoder``, ``rules``,
-    ``encoder:NAME``...) or an encoder model folder; an object with ``classify`` is returned
-    as it is.
+    """A classifier by backend name or an encoder model folder.
+
+    Backend names are those of :func:`load_classifier` (``encoder``, ``rules``,
+    ``encoder:NAME``...); an object with ``classify`` is returned as it is.
     """
     if name is not None and not isinstance(name, str):
         return name
@@ -193,8 +194,9 @@ def decide(
     classification: Classification,
     settings: RouteSettings | None = None,
 ) -> tuple[RoutingDecision, Classification]:
-    """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row the
-    classifier already classified (the conditioned classification comes back too).
+    """What the graph's ``assess_complexity`` and ``select_model`` nodes decide for a row.
+
+    The row is one the classifier already classified; the conditioned classification comes back too.
     """
     context = _context(router, settings or RouteSettings())
     c = routing.condition(classification, context)

@@ -1,5 +1,7 @@
-"""The routing graph: prepare → classify_domain → assess_complexity → learned → select_model →
-one node per model → review → (escalate → next model | END).
+"""The routing graph, from ``prepare`` through one node per model to review and escalation.
+
+prepare → classify_domain → assess_complexity → learned → select_model → one node per model →
+review → (escalate → next model | END).
 """
 
 from __future__ import annotations

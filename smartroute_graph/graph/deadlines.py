@@ -43,9 +43,10 @@ Phase = Literal["call", "first_token", "idle", "total"]
 
 
 class DeadlineError(TimeoutError):
-    """A call or stream passed one of the router's limits (not the model's own timeout);
-    ``phase`` says which: ``call`` (a whole call), ``first_token``, ``idle`` (between
-    chunks) or ``total`` (the run's deadline).
+    """A call or stream passed one of the router's limits (not the model's own timeout).
+
+    ``phase`` says which: ``call`` (a whole call), ``first_token``, ``idle`` (between chunks) or
+    ``total`` (the run's deadline).
     """
 
     def __init__(self, message: str, phase: Phase) -> None:
@@ -119,8 +120,10 @@ def call_timeout(context: RouterContext, deadline_at: float | None) -> tuple[flo
 
 
 def stream_limits(context: RouterContext, deadline_at: float | None) -> StreamLimits:
-    """A streamed call's limits: its first token within ``first_token_timeout_s`` (default
-    ``timeout_s``), no gap between chunks over ``timeout_s``, and the run's deadline.
+    """A streamed call's limits.
+
+    Its first token within ``first_token_timeout_s`` (default ``timeout_s``), no gap between chunks
+    over ``timeout_s``, and the run's deadline.
     """
     left = time_left(deadline_at)
     first = context.first_token_timeout_s
@@ -140,9 +143,10 @@ def has_token(chunk: Any) -> bool:
 def call_with_timeout(
     func: Callable[..., T], *args: Any, timeout: float, message: str, phase: Phase = "call"
 ) -> T:
-    """``func(*args)`` in a daemon thread of its own (context variables copied), waited for
-    ``timeout`` seconds; past it, :class:`DeadlineError` (``message``), and the call is left
-    to finish on its own.
+    """``func(*args)`` in a daemon thread of its own, waited for ``timeout`` seconds.
+
+    Context variables are copied. Past the timeout, :class:`DeadlineError` (``message``), and the
+    call is left to finish on its own.
     """
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
     context = contextvars.copy_context()
@@ -168,8 +172,9 @@ def call_with_timeout(
 async def acall_with_timeout(
     awaitable: Any, *, timeout: float | None, message: str, phase: Phase = "call"
 ) -> Any:
-    """Await ``awaitable``, cancelled after ``timeout`` seconds (None: no limit) with
-    :class:`DeadlineError` (``message``).
+    """Await ``awaitable``, cancelled after ``timeout`` seconds (None: no limit).
+
+    The cancellation raises :class:`DeadlineError` (``message``).
     """
     limit = asyncio.timeout(timeout)
     try:
@@ -187,9 +192,10 @@ def stream_within(
     *,
     is_token: Callable[[T], bool] = has_token,
 ) -> Iterator[T]:
-    """The chunks of ``make_stream()`` within ``limits``; past one,
-    :class:`DeadlineError`. The stream is read in a daemon thread of its own, which
-    stops reading (and closes the stream) at its next chunk once this generator is left.
+    """The chunks of ``make_stream()`` within ``limits``; past one, :class:`DeadlineError`.
+
+    The stream is read in a daemon thread of its own, which stops reading (and closes the stream) at
+    its next chunk once this generator is left.
     """
     if not limits.active:
         yield from make_stream()
@@ -245,8 +251,9 @@ async def astream_within(
     *,
     is_token: Callable[[T], bool] = has_token,
 ) -> AsyncIterator[T]:
-    """Async :func:`stream_within`: the wait for each chunk is cancelled at the limit, which
-    closes the model's stream (and its connection).
+    """Async :func:`stream_within`: the wait for each chunk is cancelled at the limit.
+
+    The cancellation closes the model's stream (and its connection).
     """
     stream = make_stream()
     started = last = time.monotonic()

@@ -19,8 +19,9 @@ __all__ = ["judge_event", "judge_failed", "judged"]
 def judged(
     spec: ModelSpec, messages: Sequence[BaseMessage], output: Any
 ) -> tuple[float | None, dict[str, Any], float]:
-    """Score, details and cost of the judge's answer (``{"raw", "parsed", ...}``); a reply
-    that does not parse still cost its tokens.
+    """Score, details and cost of the judge's answer (``{"raw", "parsed", ...}``).
+
+    A reply that does not parse still cost its tokens.
     """
     raw = output.get("raw") if isinstance(output, Mapping) else None
     verdict = output.get("parsed") if isinstance(output, Mapping) else output
@@ -50,8 +51,9 @@ def judge_event(
 def judge_failed(
     judge: str, exc: Exception, config: RunnableConfig
 ) -> tuple[float | None, dict[str, Any], float]:
-    """The review result of a judge call that failed: no score, the answer kept, and the
-    error (secrets redacted) in the note.
+    """The review result of a judge call that failed.
+
+    No score, the answer kept, and the error (secrets redacted) in the note.
     """
     own = secret_values(request_keys(config)[0])
     message = redact_secrets(f"{type(exc).__name__}: {exc}", own)[:300]

@@ -99,8 +99,9 @@ async def aclassify_and_embed(
     context: RouterContext,
     alone_confidence: float,
 ) -> tuple[list[Classification], dict[str, Any]]:
-    """:func:`classify_and_embed` with the classifier's async twin when it has one (the LLM
-    backend waits on the network); the encoder's embedding is computed inline.
+    """:func:`classify_and_embed` with the classifier's async twin when it has one.
+
+    The LLM backend waits on the network; the encoder's embedding is computed inline.
     """
     aclassify = getattr(classifier, "aclassify", None)
     if aclassify is None:
@@ -121,8 +122,7 @@ def _embedding_update(
 
 
 def operating_point(learner: OnlineLearner, context: RouterContext) -> OperatingPoint:
-    """The run's operating point: its ``cost_weight`` or ``quality_tolerance``, else the
-    learner's.
+    """The run's operating point: its ``cost_weight`` or ``quality_tolerance``, else the learner's.
 
     Raises:
         ConfigError: a knob is out of range.
@@ -141,9 +141,10 @@ def learned_update(
     context: RouterContext,
     state: RouterState,
 ) -> dict[str, Any]:
-    """The ``learned`` node: the learned decision and the run's outcome id (nothing when the
-    run does not learn; no decision when a model is forced). Runs inside the graph (it reads
-    the run's config for the outcome id the caller gave).
+    """The ``learned`` node: the learned decision and the run's outcome id.
+
+    Nothing when the run does not learn; no decision when a model is forced. Runs inside the graph
+    (it reads the run's config for the outcome id the caller gave).
     """
     if not learning_on(learner, context):
         return {}
@@ -204,8 +205,9 @@ def remember_answer(
     final: AIMessage,
     attempts: Sequence[Attempt],
 ) -> AIMessage:
-    """``final`` with its ``outcome_id`` in ``response_metadata["smartroute"]``, remembered
-    by the learner so that feedback on it becomes an observation.
+    """``final`` with its ``outcome_id`` in ``response_metadata["smartroute"]``.
+
+    The outcome is remembered by the learner, so that feedback on it becomes an observation.
     """
     outcome_id = state.get("outcome_id")
     embedding = state.get("embedding")
@@ -234,9 +236,10 @@ def remember_answer(
 
 
 def embedder_for(classifier: Classifier) -> Embedder:
-    """What embeds queries: the router's classifier when it can (one forward pass), else the
-    encoder inside it (a cascade's first stage, an LLM classifier's fallback), else the
-    packaged encoder.
+    """What embeds queries: the router's classifier when it can (one forward pass).
+
+    Otherwise the encoder inside it (a cascade's first stage, an LLM classifier's fallback), else
+    the packaged encoder.
     """
     for candidate in (
         classifier,

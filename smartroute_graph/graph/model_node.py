@@ -1,5 +1,7 @@
-"""The node that calls one catalog model: settings applied, time limits held, the attempt recorded
-(cost, latency, error kind), streaming passed through.
+"""The node that calls one catalog model.
+
+It applies the settings, holds the time limits, records the attempt (cost, latency, error kind) and
+passes streaming through.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ STREAMING_CONFIG_KEY = "smartroute_streaming"
 
 
 class StreamInterruptedError(SmartRouteError):
-    """A model's stream broke, or passed a time limit, after tokens reached the caller; no
-    fallback is possible. ``error_kind``: ``"timeout"`` (a limit of the router's, such as
+    """A model's stream broke, or passed a time limit, after tokens reached the caller.
+
+    No fallback is possible. ``error_kind``: ``"timeout"`` (a limit of the router's, such as
     ``total_timeout_s``) or ``"stream_broken"`` (the provider's stream failed).
     """
 
@@ -84,8 +87,10 @@ class StreamInterruptedError(SmartRouteError):
 
 
 def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
-    """The model asked to return token log-probabilities, where it has the switch
-    (``ChatOpenAI.logprobs``); ``review="logprobs"`` reads them. Reasoning models refuse it.
+    """The model asked to return token log-probabilities, where it has the switch.
+
+    The switch is ``ChatOpenAI.logprobs``; ``review="logprobs"`` reads them. Reasoning models refuse
+    it.
     """
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
@@ -97,8 +102,10 @@ def _with_logprobs(model: BaseChatModel) -> BaseChatModel:
 def _with_temperature(
     model: BaseChatModel, temperature: float
 ) -> tuple[BaseChatModel, float | None]:
-    """A copy of ``model`` sampling at ``temperature`` and that temperature, where the model
-    has the setting (ChatOpenAI and most provider models); else the model as it is and None.
+    """A copy of ``model`` sampling at ``temperature``, and that temperature.
+
+    Only where the model has the setting (ChatOpenAI and most provider models); else the model as it
+    is and None.
     """
     if "temperature" in type(model).model_fields:
         return model.model_copy(update={"temperature": temperature}), temperature
@@ -113,8 +120,9 @@ def model_node(
     def prepare_call(
         state: RouterState, config: RunnableConfig
     ) -> tuple[BaseChatModel, list[Any], float | None]:
-        """The model to call (with the run's settings), the messages, and the temperature
-        the router set on it (None: the model keeps its own).
+        """The model to call (with the run's settings), the messages, and the router's temperature.
+
+        The temperature is the one the router set on the model; None when the model keeps its own.
         """
         keys, own_only = request_keys(config)
         model = provider.get(spec, keys, own_keys_only=own_only)

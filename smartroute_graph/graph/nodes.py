@@ -1,5 +1,6 @@
-"""The router graph's nodes and edges, at module level: each reads its run's settings from
-``runtime.context`` and returns a partial state update.
+"""The router graph's nodes and edges, at module level.
+
+Each reads its run's settings from ``runtime.context`` and returns a partial state update.
 """
 
 from __future__ import annotations
@@ -236,8 +237,10 @@ class RouterNodes:
         return {"decision": decision, "next_model": None if dry_run else decision.model}
 
     def _without_key(self, decision: RoutingDecision, config: RunnableConfig) -> RoutingDecision:
-        """``decision`` marked as a dry run when its model cannot be built (no key, or no chat
-        model for a custom provider): Studio shows what the router would do, not an error.
+        """``decision`` marked as a dry run when its model cannot be built.
+
+        That is when there is no key, or no chat model for a custom provider: Studio shows what the
+        router would do, not an error.
         """
         spec = self.catalog[decision.model]
         keys, own_only = request_keys(config)
@@ -476,8 +479,10 @@ def _with_context(results: Sequence[Classification]) -> Classification:
 
 
 def _spec_named(model: str, catalog: Catalog) -> ModelSpec | None:
-    """The catalog entry a chat model's reported name means: a catalog name, or the
-    provider's model id (OpenRouter's ``mistralai/...``, as ChatOpenAI reports it).
+    """The catalog entry a chat model's reported name means.
+
+    The name is a catalog name, or the provider's model id (OpenRouter's ``mistralai/...``, as
+    ChatOpenAI reports it).
     """
     if model in catalog:
         return catalog[model]
@@ -485,8 +490,10 @@ def _spec_named(model: str, catalog: Catalog) -> ModelSpec | None:
 
 
 def price_usage(usage: ClassifierUsage, catalog: Catalog) -> ClassifierUsage:
-    """``usage`` with its cost from the router's catalog, else the ``openai`` preset's prices
-    (the default LLM classifier is gpt-4.1-nano); an unknown model stays unpriced (None).
+    """``usage`` with its cost from the router's catalog, else the ``openai`` preset's prices.
+
+    The default LLM classifier is gpt-4.1-nano, hence the ``openai`` preset; an unknown model stays
+    unpriced (None).
     """
     spec = _spec_named(usage.model, catalog) or _spec_named(usage.model, preset_catalog("openai"))
     if spec is None:

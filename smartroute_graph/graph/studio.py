@@ -1,5 +1,7 @@
-"""What LangGraph Studio and ``langgraph dev`` load: the router graph with every preset's
-models, a dry run when no API key is set, and a local PNG renderer for ``smartroute draw``.
+"""What LangGraph Studio and ``langgraph dev`` load.
+
+The router graph with every preset's models, a dry run when no API key is set, and a local PNG
+renderer for ``smartroute draw``.
 
 ``graphs/langgraph.json`` points at ``graphs/router.py`` and ``graphs/support_app.py``,
 which call :func:`build_router_graph`. A visitor without API keys can still step through
@@ -74,9 +76,10 @@ def build_router_graph(
     name: str = "smartroute",
     outcome_store: str | Path | None = None,
 ) -> RouterGraph:
-    """The compiled router graph for Studio: one node per model of every preset in
-    ``presets``, :class:`RouterContext` as its context schema, and a dry run (decision only)
-    whenever the chosen model's provider has no API key.
+    """The compiled router graph for Studio.
+
+    One node per model of every preset in ``presets``, :class:`RouterContext` as its context schema,
+    and a dry run (decision only) whenever the chosen model's provider has no API key.
 
     It is compiled without a checkpointer: ``langgraph dev`` refuses one and brings its own.
 
@@ -321,8 +324,9 @@ def _render_matplotlib(drawable: Graph, path: Path) -> None:
 
 
 def _back_edges(drawable: Graph) -> set[tuple[str, str]]:
-    """Edges that go back up the graph (fallback loops), by breadth-first depth from the
-    first node: laying them out upside down keeps each step of the run one row lower.
+    """Edges that go back up the graph (fallback loops), by breadth-first depth from the first node.
+
+    Laying them out upside down keeps each step of the run one row lower.
     """
     first = drawable.first_node()
     start = first.id if first else next(iter(drawable.nodes))

@@ -121,8 +121,10 @@ def annotate_run(
     *,
     dry_run: bool | None = None,
 ) -> None:
-    """Add the decision's metadata and tags to one run object (a tracer's ``Run`` or a
-    ``langsmith.RunTree``, e.g. ``get_current_run_tree()`` inside a traced function).
+    """Add the decision's metadata and tags to one run object.
+
+    The run is a tracer's ``Run`` or a ``langsmith.RunTree``, e.g. ``get_current_run_tree()`` inside
+    a traced function.
 
     A later call overrides the earlier values of the same keys; model tags of an earlier
     call are replaced, so an escalated answer is tagged with the model that answered.

@@ -1,5 +1,6 @@
-"""Run one query on several catalog models at once, score each answer, and show which one
-the router would have picked — so users can check the router on their own prompts.
+"""Run one query on several catalog models at once and show which one the router would pick.
+
+Each answer is scored, so users can check the router on their own prompts.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ Scorer = Callable[[str, str, str], Any]
 
 
 class ComparedRouter(Protocol):
-    """What comparing needs of a router (``SmartRouter`` is one): its catalog, the model
-    factory, its default settings, and its routing decision.
+    """What comparing needs of a router (``SmartRouter`` is one).
+
+    Its catalog, the model factory, its default settings, and its routing decision.
     """
 
     @property

@@ -112,8 +112,10 @@ def judge_messages(query: str, answer: str) -> list[SystemMessage | HumanMessage
 
 
 def structured_judge(model: BaseChatModel) -> Any:
-    """The judge model bound to return ``{"raw", "parsed", "parsing_error"}``: the parsed
-    :class:`JudgeVerdict` and the raw message, whose token usage the judge's cost comes from.
+    """The judge model bound to return ``{"raw", "parsed", "parsing_error"}``.
+
+    That is the parsed :class:`JudgeVerdict` and the raw message, whose token usage the judge's cost
+    comes from.
     """
     try:
         return model.with_structured_output(JudgeVerdict, include_raw=True)

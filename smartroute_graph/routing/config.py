@@ -69,9 +69,10 @@ class LearningConfig(BaseModel):
 
 
 class RouterConfig(BaseModel):
-    """A whole router: a preset to start from, models to add or override, the policy table,
-    and defaults for any routing setting (every field of :class:`RouterContext`, at the top
-    level; the rule thresholds may also sit under ``policy:``, the operating point under
+    """A whole router: a preset to start from, models to add or override, the policy table.
+
+    It also holds defaults for any routing setting: every field of :class:`RouterContext`, at the
+    top level (the rule thresholds may also sit under ``policy:``, the operating point under
     ``learning:``).
     """
 

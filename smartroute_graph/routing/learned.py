@@ -79,9 +79,7 @@ _GLOBAL_STRENGTH = 1.0
 
 @dataclass(frozen=True)
 class LearnedSettings:
-    """The estimator's knobs (see the module doc); :meth:`LearnedPolicy.fit` sets the first
-    four from the store.
-    """
+    """The estimator's knobs (see the module doc); :meth:`LearnedPolicy.fit` sets the first four."""
 
     k: int = 32
     bandwidth: float = 0.1
@@ -183,8 +181,9 @@ class LearnedPolicy:
 
     # -- fitting ----------------------------------------------------------------------------
     def maybe_refresh(self) -> None:
-        """Read new outcomes from the store when ``refresh_s`` has passed, and refit the
-        settings when the memory has grown by half since the last fit.
+        """Read new outcomes from the store when ``refresh_s`` has passed.
+
+        The settings are refit when the memory has grown by half since the last fit.
 
         Raises:
             OutcomeStoreError: the store cannot be read.
@@ -480,9 +479,10 @@ class LearnedPolicy:
 
     # -- internals --------------------------------------------------------------------------
     def _cell_outcomes(self, prior: Classification | None, models: Sequence[str]) -> float:
-        """Outcomes of ``models`` in the prior's (domain, complexity) cell: a familiar cell
-        (at least ``cell_strength`` of them, its record outweighing its shrinkage) decides
-        where similar queries are thin.
+        """Outcomes of ``models`` in the prior's (domain, complexity) cell.
+
+        A familiar cell (at least ``cell_strength`` of them, its record outweighing its shrinkage)
+        decides where similar queries are thin.
         """
         if prior is None or prior.domain not in DOMAINS or prior.complexity not in COMPLEXITIES:
             return 0.0
@@ -525,9 +525,7 @@ class LearnedPolicy:
         *,
         rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Levels 1-3 for each query [b, models]; ``rows`` removes those stored queries' own
-        outcomes (leave-one-out).
-        """
+        """Levels 1-3 for each query [b, models]; stored ``rows`` leave out their own outcomes."""
         g_n, g_s, cell_n, cell_s = self._levels()[:4]
         cell_strength = max(cell_strength, 1e-9)
         b, m = dom.size, g_n.size

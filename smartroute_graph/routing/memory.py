@@ -78,8 +78,10 @@ class OutcomeMemory:
         return self._store
 
     def refresh(self) -> int:
-        """Read what the attached store gained since the last refresh; returns how many
-        observations came in (all of them after a delete, which empties the memory first).
+        """Read what the attached store gained since the last refresh.
+
+        Returns how many observations came in (all of them after a delete, which empties the memory
+        first).
 
         Raises:
             OutcomeStoreError: the store cannot be read (the memory keeps what it had).
@@ -194,8 +196,9 @@ class OutcomeMemory:
         return self._stats[: self._n, : len(self.models), 4]
 
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per query: the index of its domain in ``DOMAINS`` and of its complexity in
-        ``COMPLEXITIES`` (-1 when unknown).
+        """Each query's domain index in ``DOMAINS`` and complexity index in ``COMPLEXITIES``.
+
+        An index is -1 when unknown.
         """
         return self._domain[: self._n], self._complexity[: self._n]
 
@@ -207,9 +210,10 @@ class OutcomeMemory:
     def search(
         self, queries: np.ndarray, k: int, *, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` stored queries most similar to each of ``queries`` (unit vectors [b, dim]):
-        row numbers [b, k] (-1 pads) and cosine similarities, most similar first. ``exclude``
-        (a row per query, or -1) leaves that row out (leave-one-out).
+        """The ``k`` stored queries most similar to each of ``queries``, most similar first.
+
+        ``queries`` are unit vectors [b, dim]; the result is row numbers [b, k] (-1 pads) and cosine
+        similarities. ``exclude`` (a row per query, or -1) leaves that row out (leave-one-out).
         """
         with self._lock:
             return self._index.search(queries, k, exclude=exclude)

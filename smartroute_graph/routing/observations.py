@@ -1,5 +1,7 @@
-"""What the outcome store keeps: an :class:`Observation` (how well a model answered a query) and
-a :class:`PendingOutcome` (an answer still waiting for its feedback score).
+"""What the outcome store keeps: an :class:`Observation` and a :class:`PendingOutcome`.
+
+An observation is how well a model answered a query; a pending outcome is an answer still waiting
+for its feedback score.
 
 Both are re-exported by :mod:`smartroute_graph.routing.outcomes`, the store's module.
 """
@@ -110,8 +112,10 @@ class PendingOutcome:
     def observation(
         self, score: float, *, model: str | None = None, source: str = "feedback", run_id: str
     ) -> Observation:
-        """The observation this answer's feedback makes (``model`` overrides the answering
-        model, e.g. feedback on another model's answer to the same query).
+        """The observation this answer's feedback makes.
+
+        ``model`` overrides the answering model, e.g. feedback on another model's answer to the same
+        query.
 
         Raises:
             ValueError: ``score`` is outside [0, 1] (see :class:`Observation`).

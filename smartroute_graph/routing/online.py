@@ -58,9 +58,10 @@ _LOOP_LOCK_WAIT_S = 0.005  # ... and this long inside an event loop
 
 
 class Embedder(Protocol):
-    """What embeds queries for learning: the packaged encoder
-    (:class:`~smartroute_graph.classifiers.encoder.EncoderClassifier`) or any classifier that
-    also returns sentence embeddings.
+    """What embeds queries for learning.
+
+    The packaged encoder (:class:`~smartroute_graph.classifiers.encoder.EncoderClassifier`) or any
+    classifier that also returns sentence embeddings.
     """
 
     name: str
@@ -73,8 +74,10 @@ class Embedder(Protocol):
 
 
 class UnknownOutcomeError(InputError, KeyError):
-    """Feedback names an outcome id this router does not remember (never answered here,
-    learning was off, or the answer is older than the pending time-to-live); HTTP 404.
+    """Feedback names an outcome id this router does not remember; HTTP 404.
+
+    Either it was never answered here, learning was off, or the answer is older than the pending
+    time-to-live.
     """
 
     http_status = 404
@@ -183,10 +186,11 @@ class OnlineLearner:
         costs: Mapping[str, float] | None = None,
         operating_point: OperatingPoint | None = None,
     ) -> LearnedDecision:
-        """The learned decision for one query (see :meth:`.LearnedPolicy.decide`); never
-        raises: while the policy loads, or when the store fails, its ``model`` is None and its
-        reason says why the prior decides. Inside an event loop it reads nothing from the
-        store (the learner's thread does) and waits for the thread's work at most 5 ms.
+        """The learned decision for one query (see :meth:`.LearnedPolicy.decide`); never raises.
+
+        While the policy loads, or when the store fails, its ``model`` is None and its reason says
+        why the prior decides. Inside an event loop it reads nothing from the store (the learner's
+        thread does) and waits for the thread's work at most 5 ms.
         """
         point = operating_point or self.operating_point
         in_loop = _in_event_loop()
@@ -224,9 +228,10 @@ class OnlineLearner:
 
     # -- recording ---------------------------------------------------------------------------
     def observe(self, observations: Sequence[Observation]) -> int:
-        """Write observations to the store; returns how many were written, or queued for the
-        learner's thread when called from a running event loop (0 when the store is
-        unavailable: they are counted in :attr:`dropped` and logged, never raised).
+        """Write observations to the store; returns how many were written or queued.
+
+        They are queued for the learner's thread when called from a running event loop. Returns 0
+        when the store is unavailable: they are counted in :attr:`dropped` and logged, never raised.
         """
         if not observations:
             return 0
@@ -324,9 +329,10 @@ class OnlineLearner:
 
     # -- background ----------------------------------------------------------------------------
     def sync(self, timeout_s: float | None = 60.0) -> bool:
-        """Have the background read the store and refit the settings now, and wait for it;
-        returns whether it finished within ``timeout_s`` (scripts and tests use it to make
-        what they measure not depend on timing).
+        """Have the background read the store and refit the settings now, and wait for it.
+
+        Returns whether it finished within ``timeout_s`` (scripts and tests use it to make what they
+        measure not depend on timing).
         """
         with self._cond:
             self._requested += 1
@@ -337,8 +343,9 @@ class OnlineLearner:
             return self._cond.wait_for(lambda: self._served >= wanted, timeout=timeout_s)
 
     def close(self) -> None:
-        """Stop the background thread (after the writes it was handed) and close a store this
-        learner opened.
+        """Stop the background thread (after the writes it was handed).
+
+        A store this learner opened is closed too.
         """
         self._stop.set()
         self._wake.set()

@@ -88,8 +88,9 @@ _TARGET = re.compile(r"^\s*(strong-share|cost|quality)\s*(<=|>=)\s*([0-9.eE+-]+)
 
 
 def parse_target(text: str) -> tuple[str, str, float]:
-    """``"strong-share<=0.3"`` → ``("strong-share", "<=", 0.3)`` (also ``cost<=USD`` per
-    query and ``quality>=X``).
+    """Parse a target: ``"strong-share<=0.3"`` → ``("strong-share", "<=", 0.3)``.
+
+    Also ``cost<=USD`` per query and ``quality>=X``.
 
     Raises:
         ConfigError: the target is not one of those forms.
@@ -124,8 +125,10 @@ def choose(
 
 
 def choose_rows(pred: np.ndarray, cost: np.ndarray, knob: str, value: float) -> np.ndarray:
-    """:func:`choose` for many queries: ``pred`` [n, models], ``cost`` [models]; ``knob`` is
-    ``tolerance`` or ``cost_weight`` at ``value``. Returns the chosen column per query.
+    """:func:`choose` for many queries; returns the chosen column per query.
+
+    ``pred`` [n, models], ``cost`` [models]; ``knob`` is ``tolerance`` or ``cost_weight`` at
+    ``value``.
     """
     if knob == "tolerance":
         good = pred >= pred.max(axis=1, keepdims=True) - value - 1e-12
@@ -145,10 +148,10 @@ def reason(
     cell: str | None = None,
     cell_outcomes: int = 0,
 ) -> str:
-    """The learned decision's reason: how much evidence, the cheapest candidate against the
-    best one, and the choice, e.g. ``learned: 37 similar outcomes; gpt-4.1-nano 0.42 vs
-    gpt-4.1 0.81 → gpt-4.1`` (with ``cell``: ``learned: 2 similar outcomes, 96 in
-    coding/simple; ...``).
+    """The learned decision's reason: evidence, the cheapest candidate against the best, the choice.
+
+    For example ``learned: 37 similar outcomes; gpt-4.1-nano 0.42 vs gpt-4.1 0.81 → gpt-4.1`` (with
+    ``cell``: ``learned: 2 similar outcomes, 96 in coding/simple; ...``).
     """
     q = quality
     known = list(quality)
@@ -172,9 +175,10 @@ def prices(
     predicted: Mapping[str, float | None],
     costs: Mapping[str, float] | None,
 ) -> dict[str, float]:
-    """Each known model's cost for a decision: the caller's ``costs`` when given (a model it
-    leaves out ranks by its place in ``pool``), else the ``predicted`` cost, else the place in
-    ``pool`` (cheapest first).
+    """Each known model's cost for a decision.
+
+    The caller's ``costs`` when given (a model it leaves out ranks by its place in ``pool``), else
+    the ``predicted`` cost, else the place in ``pool`` (cheapest first).
     """
     price: dict[str, float] = {}
     for m in known:
@@ -192,11 +196,13 @@ def prices(
 def sweep(
     pred: np.ndarray, actual: np.ndarray, unit_cost: np.ndarray, target: str, knob: str
 ) -> Calibration:
-    """Sweep ``knob`` over its range on queries whose qualities are predicted (``pred``
-    [n, models]) and known or predicted (``actual``, used to score the choices), and return the
-    value that meets ``target`` with the best quality (or, for ``quality>=X``, the fewest
-    strong calls); the closest value if none meets it. ``unit_cost`` is each model's cost per
-    query (NaN: unknown; then models rank by column order and cost figures are NaN).
+    """Sweep ``knob`` over its range and return the value that best meets ``target``.
+
+    The queries' qualities are predicted (``pred`` [n, models]) and known or predicted (``actual``,
+    used to score the choices). The value returned meets ``target`` with the best quality (or, for
+    ``quality>=X``, the fewest strong calls); the closest value if none meets it. ``unit_cost`` is
+    each model's cost per query (NaN: unknown; then models rank by column order and cost figures are
+    NaN).
     """
     metric, _, bound = parse_target(target)
     known = not np.isnan(unit_cost).any()

@@ -305,9 +305,10 @@ class OutcomeStore(ABC):
         return {str(k): int(i) for k, i in cur.fetchall()}
 
     def add_pending(self, outcome_id: str, pending: PendingOutcome, *, ttl_s: float) -> None:
-        """Remember an answer under ``outcome_id`` for later feedback (replacing an earlier
-        one of the same id); rows older than ``ttl_s`` seconds are pruned in the same
-        transaction.
+        """Remember an answer under ``outcome_id`` for later feedback.
+
+        It replaces an earlier one of the same id; rows older than ``ttl_s`` seconds are pruned in
+        the same transaction.
 
         Raises:
             OutcomeStoreError: the store cannot be written.
@@ -363,9 +364,10 @@ class OutcomeStore(ABC):
         )
 
     def delete(self, source: str | None = None) -> int:
-        """Delete the observations of ``source`` (``None``: every observation, and every
-        answer waiting for feedback); returns how many observations. Queries left without
-        observations go too. Readers reload on their next refresh.
+        """Delete the observations of ``source``; returns how many observations.
+
+        ``None`` deletes every observation, and every answer waiting for feedback. Queries left
+        without observations go too. Readers reload on their next refresh.
         """
         with self._transaction(write=True) as cur:
             if source is None:
@@ -402,8 +404,10 @@ class OutcomeStore(ABC):
             return int(cur.fetchone()[0])
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per (model, source): ``n``, ``mean_score``, ``mean_cost_usd``,
-        ``mean_latency_ms`` (None when never recorded), ``first`` and ``last`` times.
+        """One row per (model, source) with counts, means and first/last times.
+
+        Columns: ``n``, ``mean_score``, ``mean_cost_usd``, ``mean_latency_ms`` (None when never
+        recorded), ``first`` and ``last`` times.
         """
         with self._transaction(write=False) as cur:
             cur.execute(
@@ -444,8 +448,9 @@ class OutcomeStore(ABC):
         }
 
     def read_since(self, cursor: StoreCursor | None = None) -> StoreDelta:
-        """Queries and outcomes added since ``cursor`` (everything for ``None`` or after a
-        delete), read from one consistent snapshot.
+        """Queries and outcomes added since ``cursor``, read from one consistent snapshot.
+
+        Everything for ``None`` or after a delete.
         """
         cursor = cursor or StoreCursor()
         with self._transaction(write=False) as cur:

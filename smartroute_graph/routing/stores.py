@@ -41,8 +41,9 @@ def _ddl(*, id_column: str, ref: str, blob: str, real: str) -> list[str]:
 
 
 class SQLiteOutcomeStore(OutcomeStore):
-    """The outcome store in one SQLite file (WAL journal, busy timeout, one connection per
-    thread and process).
+    """The outcome store in one SQLite file.
+
+    It uses a WAL journal, a busy timeout, and one connection per thread and process.
 
     Args:
         path: the database file (created with its folder when missing).

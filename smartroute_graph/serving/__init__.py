@@ -1,3 +1,4 @@
-"""The HTTP API (``smartroute serve``): the app factory, the OpenAI-compatible endpoint, the
-older systems' endpoints and the playground.
+"""The HTTP API (``smartroute serve``).
+
+The app factory, the OpenAI-compatible endpoint, the older systems' endpoints and the playground.
 """

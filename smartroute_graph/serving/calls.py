@@ -92,8 +92,10 @@ class RouterCalls:
             raise
 
     def _thread_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """``settings`` for a call in a thread: the server cannot cancel a thread, so the
-        router's own total deadline is held to the server's, and the call ends with it.
+        """``settings`` for a call in a thread.
+
+        The server cannot cancel a thread, so the router's own total deadline is held to the
+        server's, and the call ends with it.
         """
         out = dict(settings)
         limits = [
@@ -139,8 +141,9 @@ class RouterCalls:
     def events(
         self, payload: Any, *, size: int, settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamEvent]:
-        """The router's stream as ``("model", name)`` and ``("chunk", AIMessageChunk)``
-        events (no deadline here: :meth:`timed` applies them).
+        """The router's stream as ``("model", name)`` and ``("chunk", AIMessageChunk)`` events.
+
+        No deadline here: :meth:`timed` applies them.
         """
         if self.offloaded(size):
             return self._thread_events(payload, self._thread_settings(settings))
@@ -212,8 +215,10 @@ class RouterCalls:
     async def timed(
         self, events: AsyncIterator[StreamEvent], *, first_token: bool
     ) -> AsyncGenerator[StreamEvent, None]:
-        """``events`` under the deadlines: until the first chunk with text the first-token
-        timeout (when ``first_token``) and the total deadline, then the total deadline.
+        """``events`` under the deadlines.
+
+        Until the first chunk with text, the first-token timeout (when ``first_token``) and the
+        total deadline apply; then the total deadline.
 
         Raises:
             DeadlineExceededError: a deadline passed (the events are closed).

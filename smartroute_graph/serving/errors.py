@@ -1,5 +1,6 @@
-"""Errors as JSON bodies with the status a client can act on (provider outcomes mapped to
-429, 504, 401, 400, 503 or 502), secrets redacted, and the route class that applies it.
+"""Errors as JSON bodies with the status a client can act on, and the route class that applies it.
+
+Provider outcomes are mapped to 429, 504, 401, 400, 503 or 502, and secrets are redacted.
 """
 
 from __future__ import annotations
@@ -260,9 +261,10 @@ def error_route_class(server_token: str | None) -> type[APIRoute]:
     """A route class whose handler turns every exception into a JSON error."""
 
     class GuardedRoute(APIRoute):
-        """Reads the (capped) body first, parsing big JSON off the event loop; runs the
-        handler so that a client's disconnect cancels it; turns every exception a handler (or
-        its dependencies) raises into a JSON error with the status it maps to. Framework
+        """A route that reads the (capped) body first, parsing big JSON off the event loop.
+
+        It runs the handler so that a client's disconnect cancels it, and turns every exception a
+        handler (or its dependencies) raises into a JSON error with the status it maps to. Framework
         errors (validation, 404/405) go to the app's handlers.
         """
 

@@ -65,8 +65,9 @@ T = TypeVar("T")
 
 
 class BodyTooLargeError(StarletteHTTPException):
-    """The request body passed its limit while it streamed in (HTTP 413); ``kind`` is the
-    error type the JSON body names.
+    """The request body passed its limit while it streamed in (HTTP 413).
+
+    ``kind`` is the error type the JSON body names.
     """
 
     def __init__(self, message: str, kind: str = "RequestTooLargeError") -> None:
@@ -88,8 +89,10 @@ class ClientDisconnectedError(Exception):
 
 
 def escape_for_log(text: str, limit: int = _LOG_PATH_LIMIT) -> str:
-    r"""``text`` with every non-printable character escaped (``\n`` → ``\x0a``), so a path
-    such as ``/x%0aFAKE LOG LINE`` stays on its own log line; cut to ``limit`` characters.
+    r"""``text`` with every non-printable character escaped, cut to ``limit`` characters.
+
+    For example ``\n`` → ``\x0a``, so a path such as ``/x%0aFAKE LOG LINE`` stays on its own log
+    line.
     """
     out = "".join(
         ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
@@ -99,8 +102,9 @@ def escape_for_log(text: str, limit: int = _LOG_PATH_LIMIT) -> str:
 
 
 def host_allowed(host: str, allowed: Collection[str]) -> bool:
-    """Whether the ``Host`` header's name (port dropped) matches ``allowed``: exact names,
-    ``*.example.com`` for any subdomain, or ``*`` for any host.
+    """Whether the ``Host`` header's name (port dropped) matches ``allowed``.
+
+    ``allowed`` holds exact names, ``*.example.com`` for any subdomain, or ``*`` for any host.
     """
     name = host.strip().lower()
     if name.startswith("["):  # [::1]:8000
@@ -278,8 +282,10 @@ def _lone_surrogate(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | 
 
 
 async def preload_body(request: Request) -> Any:
-    """Read the request body (capped by :class:`RequestGuard`) and, for JSON, parse it, off the
-    event loop when it is large; the parsed value is what FastAPI then validates.
+    """Read the request body (capped by :class:`RequestGuard`) and, for JSON, parse it.
+
+    Parsing runs off the event loop when the body is large; the parsed value is what FastAPI then
+    validates.
 
     Returns the parsed JSON (None for other bodies).
 

@@ -1,5 +1,7 @@
-"""The older systems' endpoints: /route, /route/with-file, /query, /query-compare,
-/query-specific, /batch-query, /test-selection and /models, in their shapes.
+"""The older systems' endpoints, in their shapes.
+
+/route, /route/with-file, /query, /query-compare, /query-specific, /batch-query, /test-selection and
+/models.
 """
 
 from __future__ import annotations
@@ -160,8 +162,10 @@ def _check_batch(count: int, limit: int) -> None:
 
 
 def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
-    """The older systems' endpoints on ``api``: /models, /route, /route/with-file, /query,
-    /query-compare, /query-specific, /batch-query and /test-selection.
+    """Add the older systems' endpoints to ``api``.
+
+    /models, /route, /route/with-file, /query, /query-compare, /query-specific, /batch-query and
+    /test-selection.
     """
     router, access, calls, token = deps.router, deps.access, deps.calls, deps.token
     limits, max_batch, batch_concurrency = deps.limits, deps.max_batch, deps.batch_concurrency

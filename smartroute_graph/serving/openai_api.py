@@ -75,8 +75,9 @@ def _part_attachment(part: Mapping[str, Any], index: int) -> Attachment | None:
 
 
 def _chat_input(request: ChatCompletionRequest) -> dict[str, Any]:
-    """Router input from OpenAI messages; files in user turns become attachments (sent with
-    the latest user turn).
+    """Router input from OpenAI messages.
+
+    Files in user turns become attachments (sent with the latest user turn).
     """
     if request.n not in (None, 1):
         raise InputError(f"n={request.n} is not supported: the router returns one answer (n=1)")

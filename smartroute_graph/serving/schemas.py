@@ -1,5 +1,6 @@
-"""Request bodies of the HTTP API and the fields each accepts, and the router metadata
-every answer carries.
+"""Request bodies of the HTTP API and the fields each accepts.
+
+Also the router metadata every answer carries.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ ApiKey = Annotated[
 
 
 class _Body(BaseModel):
-    """A request body: unknown fields are refused (422 naming the field), except the older
-    systems' (:data:`LEGACY_FIELDS`), which are accepted and ignored.
+    """A request body: unknown fields are refused (422 naming the field).
+
+    The older systems' fields (:data:`LEGACY_FIELDS`) are the exception: accepted and ignored.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -201,8 +203,10 @@ class ChatMessageIn(BaseModel):
 
 
 class ChatCompletionRequest(_Body):
-    """``POST /v1/chat/completions``: OpenAI's request shape. OpenAI's documented fields are
-    accepted (those the router does not apply are ignored); unknown ones are refused.
+    """``POST /v1/chat/completions``: OpenAI's request shape.
+
+    OpenAI's documented fields are accepted (those the router does not apply are ignored); unknown
+    ones are refused.
     """
 
     _quiet_fields: ClassVar[frozenset[str]] = OPENAI_CHAT_FIELDS

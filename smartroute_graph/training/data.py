@@ -126,8 +126,9 @@ class OutcomeLabels:
 
 
 def classification_text(prompt: str, history: Sequence[Any] | None = None) -> str:
-    """What the classifier reads for a row: the prompt, then the last history turn, built by
-    :func:`smartroute_graph.core.inputs.join_turns` exactly as the router builds it live.
+    """What the classifier reads for a row: the prompt, then the last history turn.
+
+    Built by :func:`smartroute_graph.core.inputs.join_turns` exactly as the router builds it live.
     """
     previous = ""
     if history:
@@ -141,8 +142,9 @@ def classification_text(prompt: str, history: Sequence[Any] | None = None) -> st
 def load_examples(
     paths: str | Path | Sequence[str | Path], outcomes: OutcomeLabels | None = None
 ) -> list[Example]:
-    """Read every example from the given files or folders (see the module docstring);
-    with ``outcomes``, rows with ``scores`` and no complexity get one from their outcomes.
+    """Read every example from the given files or folders (see the module docstring).
+
+    With ``outcomes``, rows with ``scores`` and no complexity get one from their outcomes.
 
     Raises:
         TrainingDataError: a path is missing, a file is malformed, has no text column, or a

@@ -93,8 +93,9 @@ class TrainResult:
 
 
 def make_labeller(kind: str) -> Classifier:
-    """The auto-labeller for raw prompts: ``"rules"``, ``"encoder"`` (the packaged default
-    model) or ``"llm"`` (needs an API key).
+    """The auto-labeller for raw prompts.
+
+    ``"rules"``, ``"encoder"`` (the packaged default model) or ``"llm"`` (needs an API key).
     """
     if kind == "rules" or kind == "encoder" or kind.startswith("encoder:"):
         from smartroute_graph.classifiers import load_classifier

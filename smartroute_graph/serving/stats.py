@@ -1,7 +1,9 @@
 """``GET /metrics`` (Prometheus), ``GET /stats/data`` (usage analytics as JSON), ``GET /stats``.
 
 - ``/metrics``: every metric of :mod:`~smartroute_graph.serving.metrics` in Prometheus's text
-  format (every worker's, summed, in multiprocess mode).
+  format (every worker's, summed, in multiprocess mode). Also at ``/smartroute/metrics``: a
+  LangGraph server that mounts this app (``graphs/langgraph.json``) keeps ``/metrics`` for its
+  own.
 - ``/stats/data?days=30``: :meth:`~smartroute_graph.serving.usage.UsageLog.summary`: the
   traffic mix (domain, complexity, model), cost per model and per day, latency percentiles per
   day, feedback scores per day, from the usage log (which outlives restarts). ``days`` is 1 to
@@ -28,7 +30,10 @@ from fastapi.responses import HTMLResponse, Response
 from smartroute_graph.serving.metrics import CONTENT_TYPE
 from smartroute_graph.serving.telemetry import Telemetry
 
-__all__ = ["add_stats_page", "add_stats_routes", "page_headers"]
+__all__ = ["METRICS_ALIAS", "add_stats_page", "add_stats_routes", "page_headers"]
+
+# /metrics again, for a LangGraph server that mounts the app (its own /metrics comes first).
+METRICS_ALIAS = "/smartroute/metrics"
 
 
 def page_headers() -> dict[str, str]:
@@ -54,6 +59,7 @@ def add_stats_routes(api: APIRouter, telemetry: Telemetry) -> None:
     """Add ``GET /metrics`` and ``GET /stats/data`` to ``api`` (a protected router)."""
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @api.get(METRICS_ALIAS, include_in_schema=False, response_class=Response)
     async def metrics(request: Request) -> Response:
         _operator_only(request, "the metrics")
         body = await asyncio.to_thread(telemetry.metrics.render)

@@ -41,10 +41,11 @@ Gateway counters, for the response cache, rate limits, cooldowns and budgets:
   (``caller``: the token's name, never the token): ``metrics.budget_refusals.labels(name).inc()``.
 
 Several workers: when ``PROMETHEUS_MULTIPROC_DIR`` names a folder (set before the workers
-start, emptied at each start), prometheus_client's multiprocess mode is on: each process writes
-its values to files there, and ``/metrics`` in any worker sums every process's
-(:class:`~prometheus_client.multiprocess.MultiProcessCollector`). Without it, the values live in
-the process, in a registry of the app's own. Counters only grow; Prometheus's ``rate()`` and
+start, emptied at each start: :func:`prepare_multiprocess_dir`), prometheus_client's
+multiprocess mode is on: each process writes its values to files there, and ``/metrics`` in
+any worker sums every process's
+(:class:`~prometheus_client.multiprocess.MultiProcessCollector`). Without it, the values live
+in the process, in a registry of the app's own. Counters only grow; Prometheus's ``rate()`` and
 ``histogram_quantile()`` make them into rates and percentiles.
 """
 
@@ -66,6 +67,7 @@ __all__ = [
     "MULTIPROC_ENV",
     "ServerMetrics",
     "multiprocess_dir",
+    "prepare_multiprocess_dir",
     "server_metrics",
 ]
 
@@ -84,6 +86,27 @@ def multiprocess_dir() -> str | None:
     """The folder of prometheus_client's multiprocess mode, or ``None`` (one process)."""
     folder = os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower())
     return folder or None
+
+
+def prepare_multiprocess_dir(workers: int) -> str | None:
+    """Before starting ``workers`` worker processes: the multiprocess folder, emptied of a
+    previous run's files (prometheus_client requires it), or ``None`` for one worker without
+    ``PROMETHEUS_MULTIPROC_DIR``. With several workers and no folder set, a new temporary
+    folder is made and exported for the workers to inherit.
+    """
+    folder = multiprocess_dir()
+    if folder is None:
+        if workers <= 1:
+            return None
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="smartroute-prometheus-")
+        os.environ[MULTIPROC_ENV] = folder
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+    return folder
 
 
 class ServerMetrics:
@@ -221,5 +244,6 @@ def server_metrics() -> ServerMetrics:
         return ServerMetrics()
     with _shared_lock:
         if _shared is None:
+            os.makedirs(str(multiprocess_dir()), exist_ok=True)
             _shared = ServerMetrics()
         return _shared

@@ -117,9 +117,7 @@ class UsageLog:
             raise ConfigError(
                 f"cannot open the usage log {redact_url(url)}: {str(exc).splitlines()[0][:200]}"
             ) from None
-        self._thread = threading.Thread(target=self._write_loop, name="smartroute-usage")
-        self._thread.daemon = True
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first write
 
     # -- connection ---------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -176,12 +174,24 @@ class UsageLog:
         ]
 
     # -- writing ------------------------------------------------------------------------------
+    def _writer(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._write_loop, name="smartroute-usage", daemon=True
+                    )
+                    self._thread.start()
+
     def record(self, row: UsageRow | FeedbackRow) -> None:
         """Queue ``row`` for writing (returns at once)."""
+        self._writer()
         self._queue.put(row)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every row queued before this call is written; whether it was in time."""
+        if self._thread is None:
+            return True
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout_s)
@@ -212,7 +222,11 @@ class UsageLog:
                 waiter.set()
 
     def _write(self, batch: Sequence[UsageRow | FeedbackRow]) -> None:
-        usage = [(*astuple(r), _day(r.ts)) for r in batch if isinstance(r, UsageRow)]
+        usage = [
+            (*(int(v) if isinstance(v, bool) else v for v in astuple(r)), _day(r.ts))
+            for r in batch
+            if isinstance(r, UsageRow)
+        ]
         feedback = [(*astuple(r), _day(r.ts)) for r in batch if isinstance(r, FeedbackRow)]
         if not (usage or feedback):
             return
@@ -325,10 +339,27 @@ class UsageLog:
             "feedback": feedback,
         }
 
+    def clear(self) -> int:
+        """Delete every row (usage and feedback); how many there were."""
+        self.flush()
+        with self._cursor() as cur:
+            deleted = 0
+            for table in ("smartroute_usage", "smartroute_feedback"):
+                cur.execute(f"DELETE FROM {table}")
+                deleted += max(0, cur.rowcount)
+        return deleted
+
+    def __enter__(self) -> UsageLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Write what is queued and close the connection."""
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
         with contextlib.suppress(Exception):
             self._conn.close()
 

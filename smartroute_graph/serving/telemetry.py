@@ -131,18 +131,9 @@ class RequestObserver(CostTracker):
         self._decision_runs.pop(run_id, None)
         self._decided.pop(run_id, None)
 
-    def on_custom_event(
-        self,
-        name: str,
-        data: Any,
-        *,
-        run_id: UUID,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
         """Total a cost event (see :class:`CostTracker`) and count it per model and purpose."""
-        super().on_custom_event(name, data, run_id=run_id, tags=tags, metadata=metadata)
+        super().on_custom_event(name, data, **kwargs)
         if name != COST_EVENT or not isinstance(data, dict):
             return
         model = str(data.get("model", "unknown"))

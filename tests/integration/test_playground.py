@@ -9,19 +9,15 @@ routing decision and the streamed answer, and saves a screenshot to
 
 from __future__ import annotations
 
-import base64
-from pathlib import Path
-
 import httpx
 import pytest
 
 from smartroute_graph.serving.app import create_app
-from tests.support.browser import open_page, png_size
+from tests.support.browser import open_page, screenshot
 from tests.support.servers import fake_router, live_server
 
 pytestmark = pytest.mark.integration
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 TOKEN = "playground-token-0123456789abcdef"
 USER_KEY = "sk-proj-PLAYGROUNDKEY0123456789abc"
 QUERY = "Write a Python function that merges two sorted lists"
@@ -100,12 +96,6 @@ def test_playground_routes_and_streams_in_a_browser(browser: str) -> None:
             html = page.evaluate("document.documentElement.outerHTML")
             assert USER_KEY not in html and TOKEN not in html
 
-            shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+            screenshot(page, "playground.png")
         finally:
             page.close()
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / "playground.png"
-    target.write_bytes(shot)
-    assert target.stat().st_size > 20_000  # a rendered page, not a blank canvas
-    width, height = png_size(target.read_bytes())
-    assert width >= 800 and height >= 600

@@ -5,7 +5,6 @@ chart from /stats/data, and a screenshot is saved to ``artifacts/stats.png``.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import httpx
@@ -13,12 +12,11 @@ import pytest
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.serving.app import create_app
-from tests.support.browser import open_page, png_size
+from tests.support.browser import open_page, screenshot
 from tests.support.servers import fake_models, live_server
 
 pytestmark = pytest.mark.integration
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 TOKEN = "stats-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 QUERIES = (
@@ -82,15 +80,9 @@ def test_stats_page_draws_usage_in_a_browser(browser: str, tmp_path: Path) -> No
                 score = page.evaluate("document.querySelectorAll('#feedback .point').length")
                 assert score == 1 and expected["feedback"][0]["mean_score"] == pytest.approx(0.8)
                 assert TOKEN not in page.evaluate("document.documentElement.outerHTML")
-                shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+                screenshot(page, "stats.png")
             finally:
                 page.close()
     finally:
         router.close()
     assert sum(expected["mix"]["domain"].values()) == len(QUERIES)
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / "stats.png"
-    target.write_bytes(shot)
-    assert target.stat().st_size > 20_000  # a drawn page, not a blank one
-    width, height = png_size(target.read_bytes())
-    assert width >= 800 and height >= 600

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-__all__ = ["CHROMIUM", "DevTools", "browser", "open_page", "png_size"]
+__all__ = ["ARTIFACTS", "CHROMIUM", "DevTools", "browser", "open_page", "png_size", "screenshot"]
 
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 class DevTools:
@@ -160,3 +161,17 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def screenshot(page: DevTools, name: str) -> Path:
+    """Save the page as ``artifacts/<name>`` and check it is a drawn page of a real size."""
+    import base64
+
+    shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    target.write_bytes(shot)
+    assert target.stat().st_size > 20_000  # a rendered page, not a blank canvas
+    width, height = png_size(shot)
+    assert width >= 800 and height >= 600
+    return target

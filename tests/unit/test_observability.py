@@ -326,3 +326,20 @@ def test_metrics_add_up_across_worker_processes(tmp_path: Path) -> None:
     assert value(
         got, "smartroute_cost_usd_total", model="gpt-4.1", purpose="answer"
     ) == pytest.approx(0.75)
+
+
+def test_the_multiprocess_folder_is_made_and_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smartroute_graph.serving.metrics import prepare_multiprocess_dir
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    assert prepare_multiprocess_dir(1) is None and MULTIPROC_ENV not in os.environ
+    made = prepare_multiprocess_dir(2)
+    assert made is not None and os.environ[MULTIPROC_ENV] == made and Path(made).is_dir()
+    os.rmdir(made)
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    (tmp_path / "counter_123.db").write_bytes(b"stale")
+    (tmp_path / "keep.txt").write_text("not ours")
+    assert prepare_multiprocess_dir(4) == str(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]

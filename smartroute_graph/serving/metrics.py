@@ -15,8 +15,8 @@ Counters (Prometheus adds ``_total``) and histograms, with their labels:
   selected one; dry runs included).
 - ``smartroute_decision_seconds`` {}: input to decision (prepare, classify, learned, select).
 - ``smartroute_answers_total`` {model}: answers given, by the model that answered.
-- ``smartroute_model_calls_total`` {model, outcome}: model calls; ``outcome`` is ``ok`` or the
-  error kind (``rate_limit``, ``timeout``, ...).
+- ``smartroute_model_calls_total`` {model, outcome}: model calls; ``outcome`` is ``ok``, the
+  error kind (``rate_limit``, ``timeout``, ...) or ``cache_hit`` (no provider call).
 - ``smartroute_model_call_seconds`` {model}: one model call's latency.
 - ``smartroute_fallbacks_total`` {model, error_kind}: failed attempts whose query went on to
   another model.

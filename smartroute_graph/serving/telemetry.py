@@ -215,6 +215,9 @@ class Telemetry:
             m.answers.labels(model).inc()
         for i, attempt in enumerate(attempts):
             name = str(attempt.get("model"))
+            if attempt.get("cache_hit"):  # answered from the response cache: no provider call
+                m.model_calls.labels(name, "cache_hit").inc()
+                continue
             outcome = "ok" if attempt.get("ok") else str(attempt.get("error_kind") or "error")
             m.model_calls.labels(name, outcome).inc()
             m.model_call_seconds.labels(name).observe(float(attempt.get("latency_ms", 0)) / 1e3)

@@ -162,7 +162,7 @@ def test_cache_hits_come_from_the_routing_metadata() -> None:
         "complexity": "simple",
         "model": "gpt-4.1-nano",
         "selected_model": "gpt-4.1-nano",
-        "attempts": [],
+        "attempts": [{"model": "gpt-4.1-nano", "ok": True, "latency_ms": 0.2, "cache_hit": True}],
         "cache_hit": True,
         "cost_usd": 0.0,
     }
@@ -171,6 +171,10 @@ def test_cache_hits_come_from_the_routing_metadata() -> None:
     got = samples(telemetry.metrics.render().decode())
     assert value(got, "smartroute_cache_hits_total", model="gpt-4.1-nano") == 1
     assert value(got, "smartroute_answers_total", model="gpt-4.1-nano") == 1
+    calls = "smartroute_model_calls_total"
+    assert value(got, calls, model="gpt-4.1-nano", outcome="cache_hit") == 1
+    assert value(got, calls, model="gpt-4.1-nano", outcome="ok") == 0  # no provider call
+    assert value(got, "smartroute_model_call_seconds_count", model="gpt-4.1-nano") == 0
     # A path that is not one of the app's routes is not a label of its own.
     assert (
         value(

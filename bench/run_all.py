@@ -38,6 +38,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_server_load": ["--requests", "300", "--warmup", "30"],
     "bench_server_faults": ["--requests", "200", "--concurrency", "16"],
     "bench_llm_classifier": ["--calls", "200"],
+    "bench_telemetry": ["--requests", "200"],
 }
 EVAL_FILES = (
     "domain_probes.jsonl",

@@ -157,6 +157,13 @@ class OnlineLearner:
         return self._store
 
     @property
+    def url(self) -> str | None:
+        """The store's URL (``None`` for a store given as an object not yet known)."""
+        if self._store is not None:
+            return self._store.url
+        return None if self._url is None else str(self._url)
+
+    @property
     def ready(self) -> bool:
         """Whether the learned policy is loaded (decisions can use it)."""
         return self._policy is not None

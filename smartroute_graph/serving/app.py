@@ -9,6 +9,7 @@ big to measure and classify on the event loop goes through the sync methods in a
 Endpoints
 ---------
 Open (no token): ``GET /`` (service info and links), ``GET /health``, ``GET /playground``,
+``GET /stats`` (the usage analytics page; :mod:`~smartroute_graph.serving.stats`),
 ``GET /docs``, ``GET /redoc``, ``GET /openapi.json``.
 
 Protected (the server token, when one is configured; see *Access* below):
@@ -34,6 +35,9 @@ Protected (the server token, when one is configured; see *Access* below):
   ``model`` is the model that answered; its extra ``smartroute`` field carries the routing
   metadata (on the last chunk when streaming). ``GET /v1/models`` lists ``smartroute`` and
   the catalog models.
+- ``GET /metrics`` (Prometheus) and ``GET /stats/data`` (usage analytics as JSON): see
+  :mod:`~smartroute_graph.serving.stats`; ``POST /feedback``: see
+  :mod:`~smartroute_graph.serving.feedback`.
 
 Provider keys
 -------------
@@ -172,6 +176,8 @@ from smartroute_graph.serving.guard import (
 from smartroute_graph.serving.legacy import MAX_BATCH, add_legacy_routes
 from smartroute_graph.serving.openai_api import add_openai_routes
 from smartroute_graph.serving.schemas import LEGACY_FIELDS, ROUTER_MODEL_NAME
+from smartroute_graph.serving.stats import add_stats_page, add_stats_routes, page_headers
+from smartroute_graph.serving.telemetry import open_telemetry
 
 __all__ = [
     "DEFAULT_BATCH_CONCURRENCY",
@@ -220,6 +226,7 @@ def create_app(
     first_token_timeout_s: float | None = DEFAULT_FIRST_TOKEN_TIMEOUT_S,
     total_timeout_s: float | None = DEFAULT_TOTAL_TIMEOUT_S,
     allowed_hosts: Sequence[str] | None = None,
+    usage_store: str | None = None,
 ) -> FastAPI:
     """The HTTP API over ``router`` (default: ``SmartRouter.from_preset(preset)``).
 
@@ -242,6 +249,9 @@ def create_app(
             ``error`` event; ``None``: no limit.
         allowed_hosts: the ``Host`` names this server answers for (``*.example.com`` for
             subdomains); ``None``: any.
+        usage_store: where ``/stats``'s usage analytics are kept (``sqlite:///…``,
+            ``postgresql://…``); default: ``$SMARTROUTE_USAGE_STORE``, else the outcome
+            store's database, else memory (:func:`~.telemetry.open_telemetry`).
 
     Raises:
         ConfigError: provider keys are present and neither ``server_token`` nor
@@ -284,6 +294,8 @@ def create_app(
         router, first_token_timeout_s=first_token_timeout_s, total_timeout_s=total_timeout_s
     )
     playground = _playground_html()
+    learner = router.learner
+    telemetry = open_telemetry(learner.url if learner is not None else None, usage_store)
     route_class = error_route_class(token)
     protected: set[str] = set()  # filled below, once the protected routes exist
 
@@ -299,6 +311,8 @@ def create_app(
     app.router.route_class = route_class
     app.state.router = router
     app.state.calls = calls
+    app.state.telemetry = telemetry
+    app.state.metrics = telemetry.metrics  # the gateway counters (serving/metrics.py)
     upload_limit = max_upload_bytes + _FORM_OVERHEAD
 
     def body_limit(path: str) -> int:
@@ -324,6 +338,7 @@ def create_app(
         auth_errors=(ServerAuthError,),
         allowed_hosts=allowed_hosts,
     )
+    app.add_middleware(telemetry.middleware)  # outermost: counts refused requests too
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -365,6 +380,8 @@ def create_app(
                 "docs": "/docs",
                 "openapi": "/openapi.json",
                 "playground": "/playground",
+                "stats": "/stats",
+                "metrics": "/metrics",
                 "health": "/health",
                 "models": "/models",
                 "openai_base_url": "/v1",
@@ -380,6 +397,8 @@ def create_app(
                 "POST /v1/chat/completions",
                 "GET /v1/models",
                 "GET /models",
+                "GET /metrics",
+                "GET /stats/data",
             ],
         }
 
@@ -410,20 +429,9 @@ def create_app(
 
     @app.get("/playground", response_class=HTMLResponse, summary="Try the router in a browser")
     async def playground_page() -> HTMLResponse:
-        return HTMLResponse(
-            playground,
-            headers={
-                # The page talks to this server only, so a key typed into it goes nowhere else.
-                "Content-Security-Policy": (
-                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                    "form-action 'none'; frame-ancestors 'none'"
-                ),
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store",
-            },
-        )
+        return HTMLResponse(playground, headers=page_headers())
+
+    add_stats_page(app)  # GET /stats (the page; its data is protected)
 
     # -- protected endpoints -----------------------------------------------------------
 
@@ -437,10 +445,13 @@ def create_app(
         limits=limits,
         max_batch=max_batch,
         batch_concurrency=batch_concurrency,
+        telemetry=telemetry,
     )
     add_legacy_routes(api, deps)
     add_openai_routes(api, deps)
     add_feedback_routes(api, deps)  # POST /feedback (learning from outcomes)
+    add_stats_routes(api, telemetry)  # GET /metrics, GET /stats/data
     app.include_router(api)
     protected.update(route.path for route in api.routes if isinstance(route, APIRoute))
+    telemetry.paths.update(protected, (getattr(r, "path", "") for r in app.router.routes))
     return app

@@ -8,6 +8,7 @@ from smartroute_graph.core.attachments import AttachmentLimits
 from smartroute_graph.runnable import SmartRouter
 from smartroute_graph.serving.auth import Access
 from smartroute_graph.serving.calls import RouterCalls
+from smartroute_graph.serving.telemetry import Telemetry
 
 __all__ = ["ServerDeps"]
 
@@ -23,3 +24,5 @@ class ServerDeps:
     limits: AttachmentLimits
     max_batch: int
     batch_concurrency: int
+    telemetry: Telemetry | None = None
+    """The metrics and usage log (:mod:`~smartroute_graph.serving.telemetry`)."""

@@ -79,6 +79,8 @@ def add_feedback_routes(api: APIRouter, deps: ServerDeps) -> None:
             raise HTTPException(422, str(exc)) from None
         except OutcomeStoreError as exc:
             raise HTTPException(503, str(exc)) from None
+        if deps.telemetry is not None:
+            deps.telemetry.feedback(observation.model, observation.score)
         return {
             "stored": True,
             "id": body.outcome_id,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.browser import browser
 from tests.support.servers import Tracker
+
+__all__ = ["browser", "clean_provider_env", "tracker"]
 
 
 @pytest.fixture(autouse=True)

@@ -290,3 +290,26 @@ def test_support_app_keeps_a_conversation_in_a_thread(server: Server) -> None:
     state = server.client.get(f"/threads/{thread}/state").json()
     assert len(state["values"]["messages"]) == 6
     assert state["values"]["decision"]["model"] == "gpt-4.1-nano"
+
+
+def test_the_same_server_answers_the_openai_compatible_api(server: Server) -> None:
+    """langgraph.json mounts the HTTP app (``http.app``): the graphs and /v1 on one port."""
+    health = server.client.get("/health")
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok" and health.json()["preset"] == "openai"
+    models = server.client.get("/v1/models").json()
+    assert {"smartroute", *(spec for spec in PRESET_MODELS if spec.startswith(("gpt", "o4")))} <= {
+        m["id"] for m in models["data"]
+    }
+    decision = server.client.post("/test-selection", json={"query": SQRT2}).json()["decision"]
+    # The HTTP app and the graph decide alike.
+    graph_decision = server.wait_run({"assistant_id": "smartroute", "input": {"query": SQRT2}})
+    assert decision["model"] == graph_decision["decision"]["model"] == "o4-mini"
+    # LangGraph keeps /metrics for its own; the router's are at /smartroute/metrics.
+    assert "smartroute_decisions_total" in server.client.get("/smartroute/metrics").text
+    # No keys on this server: a chat completion needs one, and says so.
+    body = {"model": "smartroute", "messages": [{"role": "user", "content": SQRT2}]}
+    refused = server.client.post("/v1/chat/completions", json=body)
+    assert refused.status_code == 401 and "OPENAI_API_KEY" in refused.text
+    # LangGraph's own API is still there.
+    assert server.client.get("/ok").status_code == 200

@@ -64,3 +64,12 @@ def test_learned_eval_skips_without_the_data(
     module.EVAL_DIR = tmp_path  # type: ignore[attr-defined]
     assert module.main([]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_telemetry_bench_runs(tmp_path: Path) -> None:
+    out = tmp_path / "telemetry.json"
+    args = ["--requests", "8", "--block", "4", "--concurrency", "4", "--json", str(out)]
+    assert load("bench_telemetry").main(args) == 0
+    figures = json.loads(out.read_text())
+    assert figures["/route with telemetry"]["requests"] == 8
+    assert figures["/test-selection ratio"]["cpu"] > 0

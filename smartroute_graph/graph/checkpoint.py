@@ -1,5 +1,6 @@
-"""Checkpointing the router graph: the serializer that knows its state types, and a PostgreSQL
-checkpointer with it.
+"""Checkpointing the router graph: a serializer that knows its state types, PostgreSQL.
+
+The serializer, and a PostgreSQL checkpointer with it.
 
 LangGraph's checkpoint serializer deserialises a type it was not told about with a warning
 ("Deserializing unregistered type ... will be blocked in a future version"), or refuses it
@@ -59,8 +60,9 @@ ROUTER_STATE_TYPES: tuple[tuple[str, str], ...] = tuple(
 
 
 def router_serde() -> JsonPlusSerializer:
-    """A checkpoint serializer that deserialises the router's state types (and LangGraph's
-    safe set) without a warning, and refuses any other type.
+    """A checkpoint serializer that reads the router's state types without a warning.
+
+    It allows those and LangGraph's safe set, and refuses any other type.
     """
     return JsonPlusSerializer(allowed_msgpack_modules=ROUTER_STATE_TYPES)
 

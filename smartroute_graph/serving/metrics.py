@@ -89,10 +89,11 @@ def multiprocess_dir() -> str | None:
 
 
 def prepare_multiprocess_dir(workers: int) -> str | None:
-    """Before starting ``workers`` worker processes: the multiprocess folder, emptied of a
-    previous run's files (prometheus_client requires it), or ``None`` for one worker without
-    ``PROMETHEUS_MULTIPROC_DIR``. With several workers and no folder set, a new temporary
-    folder is made and exported for the workers to inherit.
+    """Prepare the multiprocess folder before starting ``workers`` worker processes.
+
+    Returns the folder, emptied of a previous run's files (prometheus_client requires it), or
+    ``None`` for one worker without ``PROMETHEUS_MULTIPROC_DIR``. With several workers and no
+    folder set, a new temporary folder is made and exported for the workers to inherit.
     """
     folder = multiprocess_dir()
     if folder is None:
@@ -218,8 +219,9 @@ class ServerMetrics:
         )
 
     def render(self) -> bytes:
-        """The metrics in Prometheus's text format: every worker's summed in multiprocess
-        mode, this process's otherwise.
+        """The metrics in Prometheus's text format.
+
+        Every worker's, summed, in multiprocess mode; this process's otherwise.
         """
         folder = multiprocess_dir()
         if folder is None:
@@ -236,8 +238,10 @@ _shared_lock = threading.Lock()
 
 
 def server_metrics() -> ServerMetrics:
-    """The metrics for a new app: its own set in one process; in multiprocess mode the
-    process's single set (declaring a metric twice in one process would split its values).
+    """The metrics for a new app.
+
+    Its own set in one process; in multiprocess mode the process's single set (declaring a
+    metric twice in one process would split its values).
     """
     global _shared
     if multiprocess_dir() is None:

@@ -53,8 +53,9 @@ USAGE_STORE_ENV = "SMARTROUTE_USAGE_STORE"
 
 
 def answer_metadata(outputs: Any) -> dict[str, Any] | None:
-    """The routing metadata of a finished router run's output (a dry run's too), or ``None``
-    when ``outputs`` is not a router graph's output.
+    """The routing metadata of a finished router run's output (a dry run's too).
+
+    ``None`` when ``outputs`` is not a router graph's output.
     """
     if not isinstance(outputs, dict) or outputs.get("decision") is None:
         return None
@@ -70,8 +71,10 @@ def answer_metadata(outputs: Any) -> dict[str, Any] | None:
 
 
 class RequestObserver(CostTracker):
-    """What one HTTP request's router runs did: each answer's routing metadata with its
-    decision and run latency, and (as a :class:`CostTracker`) the cost of every model call.
+    """What one HTTP request's router runs did.
+
+    Each answer's routing metadata with its decision and run latency, and (as a
+    :class:`CostTracker`) the cost of every model call.
     """
 
     run_inline = True  # no thread hop per event: each handler here is a few dict operations
@@ -272,10 +275,12 @@ def _usage_row(
 
 
 def open_telemetry(learner_url: str | None, usage_store: str | None = None) -> Telemetry:
-    """The telemetry of a new app; its usage log is, by precedence: ``usage_store``, the
-    ``SMARTROUTE_USAGE_STORE`` environment variable, the router's outcome store (same SQLite
-    file or PostgreSQL database, tables of their own: ``learner_url``), else in memory (this
-    process only; ``smartroute serve`` gives a file by default).
+    """The telemetry of a new app.
+
+    Its usage log is, by precedence: ``usage_store``, the ``SMARTROUTE_USAGE_STORE`` environment
+    variable, the router's outcome store (same SQLite file or PostgreSQL database, tables of
+    their own: ``learner_url``), else in memory (this process only; ``smartroute serve`` gives
+    a file by default).
 
     Raises:
         ConfigError: the usage log cannot be opened.

@@ -257,8 +257,10 @@ class UsageLog:
             return list(cur.fetchall())
 
     def summary(self, days: int = 30, *, now: float | None = None) -> dict[str, Any]:
-        """What ``/stats`` plots, over the last ``days`` days (UTC): the traffic mix, cost per
-        model and per day, latency percentiles per day, feedback scores per day.
+        """What ``/stats`` plots, over the last ``days`` days (UTC).
+
+        The traffic mix, cost per model and per day, latency percentiles per day, feedback
+        scores per day.
         """
         self.flush()
         now = time.time() if now is None else now

@@ -122,6 +122,7 @@ def _requested(
         raise UnknownModelError(
             f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
         )
+    model = policy.catalog.resolve(model)  # an alias names its model
     spec = policy.catalog[model]
     cost = estimate_cost(spec, tokens, c.complexity)
     if budget_usd is not None and cost > budget_usd:

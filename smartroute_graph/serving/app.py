@@ -366,6 +366,7 @@ def create_app(
                 "openapi": "/openapi.json",
                 "playground": "/playground",
                 "health": "/health",
+                "model_health": "/health/models",
                 "models": "/models",
                 "openai_base_url": "/v1",
             },
@@ -380,12 +381,13 @@ def create_app(
                 "POST /v1/chat/completions",
                 "GET /v1/models",
                 "GET /models",
+                "GET /health/models",
             ],
         }
 
     @app.get("/health", summary="Liveness and configuration summary")
-    async def health() -> dict[str, Any]:
-        return {
+    async def health(models: bool = False) -> dict[str, Any]:
+        summary: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "preset": router.policy_name,
@@ -407,6 +409,9 @@ def create_app(
                 "total_timeout_s": total_timeout_s,
             },
         }
+        if models:  # per model: key present, last error's kind (details: /health/models)
+            summary["model_health"] = calls.health.report(messages=False)
+        return summary
 
     @app.get("/playground", response_class=HTMLResponse, summary="Try the router in a browser")
     async def playground_page() -> HTMLResponse:

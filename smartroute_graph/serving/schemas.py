@@ -16,6 +16,7 @@ from smartroute_graph.core.errors import (
 )
 
 __all__ = [
+    "FIELD_SYNONYMS",
     "LEGACY_FIELDS",
     "OPENAI_CHAT_FIELDS",
     "OPENAI_MESSAGE_FIELDS",
@@ -34,6 +35,7 @@ __all__ = [
     "UnknownFieldError",
     "answer_meta",
     "answer_usage",
+    "read_synonyms",
 ]
 
 # Fields the older systems' clients send: accepted (and ignored where the endpoint has no
@@ -44,6 +46,15 @@ ROUTER_MODEL_NAME = "smartroute"
 
 LEGACY_FIELDS = frozenset(
     {"openai_api_key", "temperature", "prompt", "compare", "prompts", "model"}
+)
+
+# Names the older systems' clients use for a field this API names otherwise: on an endpoint
+# with one name of a group, the others are read as that field (``{"prompt": ...}`` on /query
+# is its ``query``; ``openai_api_key`` is ``api_key``, the caller's own key).
+FIELD_SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"prompt", "query"}),
+    frozenset({"api_key", "openai_api_key"}),
+    frozenset({"queries", "prompts"}),
 )
 
 
@@ -137,10 +148,34 @@ class _Body(BaseModel):
     @classmethod
     def _drop_quiet_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            data = read_synonyms(data, cls.model_fields)
             ignored = cls._quiet_fields - set(cls.model_fields)
             if ignored & data.keys():
                 return {k: v for k, v in data.items() if k not in ignored}
         return data
+
+
+def read_synonyms(data: dict[str, Any], fields: Any) -> dict[str, Any]:
+    """``data`` with the older systems' names (:data:`FIELD_SYNONYMS`) renamed to the field
+    of ``fields`` they stand for.
+
+    Raises:
+        ValueError: two names of one field were both sent (with different values).
+    """
+    out = dict(data)
+    for group in FIELD_SYNONYMS:
+        targets = [name for name in group if name in fields]
+        if len(targets) != 1:
+            continue
+        target = targets[0]
+        for other in sorted(group - {target}):
+            if other not in out:
+                continue
+            value = out.pop(other)
+            if target in out and out[target] != value:
+                raise ValueError(f"'{target}' and '{other}' are the same field: send one of them")
+            out[target] = value
+    return out
 
 
 class RouteRequest(_Body):
@@ -186,11 +221,17 @@ class SpecificRequest(_Body):
 
 
 class BatchRequest(_Body):
-    """``POST /batch-query``."""
+    """``POST /batch-query``: with ``compare``, each query is compared across ``models``."""
 
     queries: list[NonEmptyText] = Field(min_length=1)
     api_key: ApiKey = None
     budget_usd: Budget = None
+    compare: bool = Field(
+        default=False, description="ask every model (or those in 'models') for each query"
+    )
+    models: list[str] | None = Field(
+        default=None, description="with compare: the models to ask (default: the catalog)"
+    )
 
 
 class SelectionRequest(_Body):

@@ -143,6 +143,15 @@ class ModelHealth:
                 reachable = True
             check["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
             check["at"] = _now()
-            return {**entry, "reachable": reachable, "check": check}
+            with self._lock:  # the check's own outcome is now the latest
+                last_error = dict(self._last_error.get(spec.name) or {}) or None
+                last_ok = self._last_ok.get(spec.name)
+            return {
+                **entry,
+                "reachable": reachable,
+                "check": check,
+                "last_error": last_error,
+                "last_success": last_ok,
+            }
 
         return list(await asyncio.gather(*(one(entry) for entry in entries)))

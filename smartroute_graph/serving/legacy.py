@@ -272,11 +272,13 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
         )
         return query_body(message, body.query)
 
-    def check_compare(query: str, models: Sequence[str] | None) -> list[str] | None:
+    def check_compare(
+        query: str, models: Sequence[str] | None, where: str = "/query-compare"
+    ) -> list[str] | None:
         names = _compare_models(models, max_batch)
         if len(query) > COMPARE_MAX_CHARS:
             raise TooManyQueriesError(
-                f"the query is {len(query):,} characters; a comparison takes at most "
+                f"the query is {len(query):,} characters; {where} takes at most "
                 f"{COMPARE_MAX_CHARS:,} (it sends the query to every model): use /route or "
                 "/query for longer input"
             )
@@ -311,7 +313,7 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
         names = None
         if body.compare:
             for text in body.queries:
-                names = check_compare(text, body.models)
+                names = check_compare(text, body.models, "/batch-query with compare")
         secrets = request_secrets(request, token)
         own_key = bool(getattr(request.state, "brought_key", False))
         gate = asyncio.Semaphore(batch_concurrency)

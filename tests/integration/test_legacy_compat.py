@@ -229,9 +229,10 @@ def second() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
         for variable, value in ENV["second"].items():
             mp.setenv(variable, value.format(base_url=up.base_url))
         app = create_app(SmartRouter.from_preset("openrouter"), server_token=TOKEN)
-        with live_server(app) as live, httpx.Client(
-            base_url=live.url, headers=AUTH, timeout=60
-        ) as http:
+        with (
+            live_server(app) as live,
+            httpx.Client(base_url=live.url, headers=AUTH, timeout=60) as http,
+        ):
             yield up, recorder, http
 
 

@@ -101,11 +101,15 @@ class Catalog(Mapping[str, ModelSpec]):
         try:
             return self._aliases[name]
         except (KeyError, TypeError):
-            known = ", ".join(self._specs)
-            also = f" (also: {', '.join(self._aliases)})" if self._aliases else ""
             raise UnknownModelError(
-                f"unknown model {name!r}; the catalog has: {known}{also}"
+                f"unknown model {name!r}; the catalog has: {self.known_names}"
             ) from None
+
+    @property
+    def known_names(self) -> str:
+        """The model names, and their aliases, for a message: ``"a, b (also: c)"``."""
+        also = f" (also: {', '.join(self._aliases)})" if self._aliases else ""
+        return ", ".join(self._specs) + also
 
     @property
     def aliases(self) -> Mapping[str, str]:

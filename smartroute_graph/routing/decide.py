@@ -120,7 +120,7 @@ def _requested(
 ) -> RoutingDecision:
     if model not in policy.catalog:
         raise UnknownModelError(
-            f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
+            f"unknown model {model!r}; preset {policy.name!r} has: {policy.catalog.known_names}"
         )
     model = policy.catalog.resolve(model)  # an alias names its model
     spec = policy.catalog[model]

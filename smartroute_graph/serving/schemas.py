@@ -38,12 +38,12 @@ __all__ = [
     "read_synonyms",
 ]
 
-# Fields the older systems' clients send: accepted (and ignored where the endpoint has no
-# such field) instead of refused as unknown. The first router's clients sent
-# ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``, ``prompts``
-# and ``model``.
 ROUTER_MODEL_NAME = "smartroute"
 
+# Fields the older systems' clients send: never refused as unknown. The first router's
+# clients sent ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``,
+# ``prompts`` and ``model``. Those that name a field of this API (:data:`FIELD_SYNONYMS`)
+# are read as that field; the others are ignored where the endpoint has no such field.
 LEGACY_FIELDS = frozenset(
     {"openai_api_key", "temperature", "prompt", "compare", "prompts", "model"}
 )

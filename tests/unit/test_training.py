@@ -393,7 +393,7 @@ def test_model_labels_map_to_their_tier_on_the_preset_ladder(tmp_path: Path) -> 
                 "llama-3.3": "moderate", "deepseek-r1": "complex"}  # fmt: skip
     assert [ex.complexity for ex in examples] == [expected[lb] for _, lb in SECOND_SYSTEM_ROWS]
     assert all(ex.domain is None for ex in examples)  # the domain comes from --auto-label
-    with pytest.raises(TrainingDataError, match="label 'mistral-small'.*model name"):
+    with pytest.raises(TrainingDataError, match=r"label 'mistral-small'.*model name"):
         load_examples(_second_system_file(tmp_path), preset="openai")
     with pytest.raises(TrainingDataError, match="unknown preset"):
         load_examples(_second_system_file(tmp_path), preset="azure")

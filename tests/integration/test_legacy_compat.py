@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.integration
 CALLER_KEY = "sk-proj-CALLERS0WNKEY0123456789abcdef"
 SERVER_KEY = "sk-or-v1-SERVERKEY0123456789abcdef0123"
 TOKEN = "legacy-compat-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 # What the older systems' clients read from each answer.
 FIRST_ROUTE_FIELDS = ("response", "selected_model", "file_processed", "file_processing_error")
@@ -51,6 +51,9 @@ ENV = {
     "first": {"OPENAI_BASE_URL": "{base_url}", "OPENAI_API_BASE": "{base_url}"},
     "second": {"OPENROUTER_API_KEY": SERVER_KEY, "OPENROUTER_BASE_URL": "{base_url}"},
 }
+
+
+BASE_URL_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENROUTER_BASE_URL")
 
 
 class Recorder:
@@ -87,18 +90,33 @@ def _no_secrets(*texts: str) -> None:
 # -- the first system: /route and /route/with-file, the caller's own OpenAI key -------------
 
 
+@contextmanager
+def _stack(
+    name: str, preset: str, token: str | None = None
+) -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
+    """The fake provider, and a server over ``preset``'s real models with ``ENV[name]``
+    pointing them at it (no other provider variable set).
+    """
+    recorder = Recorder()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with pytest.MonkeyPatch.context() as mp, fake_upstream(chooser=recorder) as up:
+        for variable in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", *BASE_URL_VARIABLES):
+            mp.delenv(variable, raising=False)
+        for variable, value in ENV[name].items():
+            mp.setenv(variable, value.format(base_url=up.base_url))
+        app = create_app(SmartRouter.from_preset(preset), server_token=token)
+        with (
+            live_server(app) as live,
+            httpx.Client(base_url=live.url, headers=headers, timeout=60) as http,
+        ):
+            yield up, recorder, http
+
+
 @pytest.fixture(scope="module")
 def first() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
     """A keyless server (no token, no provider key) over the openai preset's real models."""
-    recorder = Recorder()
-    with pytest.MonkeyPatch.context() as mp, fake_upstream(chooser=recorder) as up:
-        for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY"):
-            mp.delenv(name, raising=False)
-        for variable, value in ENV["first"].items():
-            mp.setenv(variable, value.format(base_url=up.base_url))
-        app = create_app(SmartRouter.from_preset("openai"))
-        with live_server(app) as live, httpx.Client(base_url=live.url, timeout=60) as http:
-            yield up, recorder, http
+    with _stack("first", "openai") as stack:
+        yield stack
 
 
 def test_route_spends_the_callers_openai_api_key(
@@ -222,18 +240,8 @@ def second() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
     """A server with a token and the operator's OpenRouter key, over the openrouter preset's
     real models, with ``OPENROUTER_BASE_URL`` pointing them at the fake provider.
     """
-    recorder = Recorder()
-    with pytest.MonkeyPatch.context() as mp, fake_upstream(chooser=recorder) as up:
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
-            mp.delenv(name, raising=False)
-        for variable, value in ENV["second"].items():
-            mp.setenv(variable, value.format(base_url=up.base_url))
-        app = create_app(SmartRouter.from_preset("openrouter"), server_token=TOKEN)
-        with (
-            live_server(app) as live,
-            httpx.Client(base_url=live.url, headers=AUTH, timeout=60) as http,
-        ):
-            yield up, recorder, http
+    with _stack("second", "openrouter", TOKEN) as stack:
+        yield stack
 
 
 def test_query_takes_prompt_and_echoes_the_second_systems_fields(

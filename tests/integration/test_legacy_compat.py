@@ -50,6 +50,11 @@ SECOND_NAMES = {
 ENV = {
     "first": {"OPENAI_BASE_URL": "{base_url}", "OPENAI_API_BASE": "{base_url}"},
     "second": {"OPENROUTER_API_KEY": SERVER_KEY, "OPENROUTER_BASE_URL": "{base_url}"},
+    "held": {
+        "OPENAI_API_KEY": SERVER_KEY,
+        "OPENAI_BASE_URL": "{base_url}",
+        "OPENAI_API_BASE": "{base_url}",
+    },
 }
 
 
@@ -75,7 +80,7 @@ def _stack_env(
     """The module's servers' provider variables, set again for each test (the package's
     clean-environment fixture clears them before every test).
     """
-    for name in ("first", "second"):
+    for name in ("first", "second", "held"):
         if name in request.fixturenames:
             up = request.getfixturevalue(name)[0]
             for variable, value in ENV[name].items():
@@ -167,6 +172,44 @@ def test_route_with_file_reads_temperature_and_the_key_from_the_form(
     if answer["selected_model"] != "o4-mini":
         assert sent["temperature"] == 0.25
     assert {c.key for c in up.calls[before:]} == {CALLER_KEY}
+
+
+@pytest.fixture(scope="module")
+def held() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
+    """A server that holds the operator's OpenAI key, behind a token."""
+    with _stack("held", "openai", TOKEN) as stack:
+        yield stack
+
+
+def test_openai_api_key_spends_only_the_callers_money(
+    held: tuple[FakeUpstream, Recorder, httpx.Client],
+) -> None:
+    up, _, http = held
+    before = len(up.calls)
+    own = http.post("/route", json={"prompt": "Say hi", "openai_api_key": CALLER_KEY})
+    assert own.status_code == 200, own.text
+    mine = up.calls[before:]
+    assert mine and {c.key for c in mine} == {CALLER_KEY}  # never the server's key
+    before = len(up.calls)
+    form = http.post(
+        "/route/with-file",
+        data={"prompt": "What does it say?", "openai_api_key": CALLER_KEY},
+        files={"file": ("note.txt", b"meet at noon")},
+    )
+    assert form.status_code == 200 and form.json()["file_processed"] is True
+    assert {c.key for c in up.calls[before:]} == {CALLER_KEY}
+    before = len(up.calls)
+    served = http.post("/route", json={"prompt": "Say hi"})  # the token alone: the server pays
+    assert served.status_code == 200 and {c.key for c in up.calls[before:]} == {SERVER_KEY}
+    # Without the token, a request that brings its key is served on that key alone (the
+    # server's key cannot be spent for it); without either, it is refused.
+    before = len(up.calls)
+    bare = httpx.post(
+        f"{http.base_url}/route", json={"prompt": "Say hi", "openai_api_key": CALLER_KEY}
+    )
+    assert bare.status_code == 200 and {c.key for c in up.calls[before:]} == {CALLER_KEY}
+    assert httpx.post(f"{http.base_url}/route", json={"prompt": "Say hi"}).status_code == 401
+    _no_secrets(own.text, form.text, served.text, bare.text)
 
 
 @pytest.mark.parametrize(

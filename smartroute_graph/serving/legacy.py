@@ -114,22 +114,24 @@ def _form_fields(**given: str | None) -> dict[str, str]:
         raise UnknownFieldError(str(exc)) from None
 
 
-def _temperature_warning(
-    router: SmartRouter, message: Any, temperature: float | None
-) -> list[str] | None:
-    """Say so when a temperature was asked for and the answering model took none."""
+def _with_warnings(
+    result: dict[str, Any], router: SmartRouter, message: Any, temperature: float | None
+) -> dict[str, Any]:
+    """``result``, with a warning when a temperature was asked for and the answering model
+    took none (a reasoning model).
+    """
     meta = answer_meta(message)
     answered = meta.get("model")
     used = next((a for a in reversed(meta.get("attempts") or []) if a.get("ok")), None)
     if temperature is None or used is None or used.get("temperature") is not None:
-        return None
+        return result
     spec = router.catalog.get(answered) if isinstance(answered, str) else None
     why = (
         "is a reasoning model and takes none"
         if spec is not None and spec.reasoning
         else "has no temperature setting"
     )
-    return [f"temperature not applied: {answered} {why}"]
+    return {**result, "warnings": [f"temperature not applied: {answered} {why}"]}
 
 
 async def _read_upload(
@@ -218,11 +220,7 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
             body.budget_usd, dry_run=body.dry_run or None, temperature=body.temperature
         )
         message = await calls.invoke(body.prompt, size=len(body.prompt), **grant, **settings)
-        result = route_body(message, body.prompt)
-        warnings = _temperature_warning(router, message, body.temperature)
-        if warnings:
-            result["warnings"] = warnings
-        return result
+        return _with_warnings(route_body(message, body.prompt), router, message, body.temperature)
 
     @api.post("/route/with-file", summary="Route a prompt with an image, PDF or text file")
     async def route_with_file(
@@ -259,18 +257,14 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
         result["attachment"] = (
             attachment.model_dump(exclude={"data_base64", "text"}) if attachment else None
         )
-        warnings = _temperature_warning(router, message, temperature)
-        if warnings:
-            result["warnings"] = warnings
-        return result
+        return _with_warnings(result, router, message, temperature)
 
     @api.post("/query", summary="Answer a query (the second older system's shape)")
     async def query_endpoint(body: QueryRequest, request: Request) -> dict[str, Any]:
         grant = access.grant(request, body.api_key)
-        message = await calls.invoke(
-            body.query, size=len(body.query), **grant, **_settings(body.budget_usd)
-        )
-        return query_body(message, body.query)
+        settings = _settings(body.budget_usd, temperature=body.temperature)
+        message = await calls.invoke(body.query, size=len(body.query), **grant, **settings)
+        return _with_warnings(query_body(message, body.query), router, message, body.temperature)
 
     def check_compare(
         query: str, models: Sequence[str] | None, where: str = "/query-compare"
@@ -303,8 +297,10 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
     async def query_specific(body: SpecificRequest, request: Request) -> dict[str, Any]:
         grant = access.grant(request, body.api_key)
         _check_model(router, body.model)
-        message = await calls.invoke(body.query, size=len(body.query), **grant, model=body.model)
-        return {**query_body(message, body.query), "forced": True}
+        settings = _settings(model=body.model, temperature=body.temperature)
+        message = await calls.invoke(body.query, size=len(body.query), **grant, **settings)
+        result = {**query_body(message, body.query), "forced": True}
+        return _with_warnings(result, router, message, body.temperature)
 
     @api.post("/batch-query", summary=f"Answer up to {max_batch} queries, results in order")
     async def batch_query(body: BatchRequest, request: Request) -> dict[str, Any]:
@@ -317,12 +313,12 @@ def add_legacy_routes(api: APIRouter, deps: ServerDeps) -> None:
         secrets = request_secrets(request, token)
         own_key = bool(getattr(request.state, "brought_key", False))
         gate = asyncio.Semaphore(batch_concurrency)
-        settings = _settings(body.budget_usd)
+        settings = _settings(body.budget_usd, temperature=body.temperature)
 
         async def answer(text: str) -> dict[str, Any]:
             if not body.compare:
                 message = await calls.invoke(text, size=len(text), **grant, **settings)
-                return query_body(message, text)
+                return _with_warnings(query_body(message, text), router, message, body.temperature)
             report = compare_body(await compare(text, names, grant))
             return {
                 "prompt": text,

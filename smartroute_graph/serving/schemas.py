@@ -130,6 +130,16 @@ ApiKey = Annotated[
 ]
 
 
+Temperature = Annotated[
+    float | None,
+    Field(
+        ge=0.0,
+        le=2.0,
+        description="sampling temperature of the answering model (reasoning models take none)",
+    ),
+]
+
+
 Budget = Annotated[
     float | None,
     Field(gt=0, description="cap on the estimated cost of the answer, in US dollars"),
@@ -182,12 +192,7 @@ class RouteRequest(_Body):
     """``POST /route``."""
 
     prompt: NonEmptyText
-    temperature: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=2.0,
-        description="sampling temperature of the answering model (reasoning models take none)",
-    )
+    temperature: Temperature = None
     api_key: ApiKey = None
     dry_run: bool = Field(default=False, description="decide only; call no model")
     budget_usd: Budget = None
@@ -197,6 +202,7 @@ class QueryRequest(_Body):
     """``POST /query``."""
 
     query: NonEmptyText
+    temperature: Temperature = None
     api_key: ApiKey = None
     budget_usd: Budget = None
 
@@ -217,6 +223,7 @@ class SpecificRequest(_Body):
 
     query: NonEmptyText
     model: str = Field(min_length=1, description="a catalog model name (see GET /models)")
+    temperature: Temperature = None
     api_key: ApiKey = None
 
 
@@ -224,6 +231,7 @@ class BatchRequest(_Body):
     """``POST /batch-query``: with ``compare``, each query is compared across ``models``."""
 
     queries: list[NonEmptyText] = Field(min_length=1)
+    temperature: Temperature = None
     api_key: ApiKey = None
     budget_usd: Budget = None
     compare: bool = Field(

@@ -290,13 +290,16 @@ def second() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
 def test_query_takes_prompt_and_echoes_the_second_systems_fields(
     second: tuple[FakeUpstream, Recorder, httpx.Client],
 ) -> None:
-    up, _, http = second
+    up, recorder, http = second
     before = len(up.calls)
-    response = http.post("/query", json={"prompt": "What is the capital of Peru?"})
+    body = {"prompt": "What is the capital of Peru?", "temperature": 0.4}
+    response = http.post("/query", json=body)
     assert response.status_code == 200, response.text
     answer = response.json()
     for field in SECOND_QUERY_FIELDS:
         assert field in answer, field
+    if answer["selected_model"] != "deepseek-r1":  # a reasoning model takes no temperature
+        assert recorder.bodies[-1]["temperature"] == 0.4
     assert answer["prompt"] == "What is the capital of Peru?"
     assert answer["selected_model"] in preset_catalog("openrouter")
     assert 0.0 <= answer["selection_confidence"] <= 1.0

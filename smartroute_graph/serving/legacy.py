@@ -39,7 +39,6 @@ from smartroute_graph.serving.legacy_shapes import (
     selection_body,
 )
 from smartroute_graph.serving.schemas import (
-    FIELD_SYNONYMS,
     LEGACY_FIELDS,
     BatchRequest,
     CompareRequest,
@@ -81,8 +80,8 @@ def _check_form(form: Mapping[str, Any]) -> None:
             f"{len(files)} files were uploaded; /route/with-file accepts one file per request: "
             "send the others in separate requests"
         )
-    synonyms = frozenset().union(*FIELD_SYNONYMS)
-    unknown = sorted({key for key, _ in items} - _WITH_FILE_FIELDS - LEGACY_FIELDS - synonyms)
+    # ``query`` is the second router's name of ``prompt`` (see :func:`_form_fields`).
+    unknown = sorted({key for key, _ in items} - _WITH_FILE_FIELDS - LEGACY_FIELDS - {"query"})
     if unknown:
         raise UnknownFieldError(
             f"unknown field '{unknown[0]}': /route/with-file takes "

@@ -117,11 +117,24 @@ def _stack(
             yield up, recorder, http
 
 
-@pytest.fixture(scope="module")
-def first() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
-    """A keyless server (no token, no provider key) over the openai preset's real models."""
-    with _stack("first", "openai") as stack:
-        yield stack
+def _servers(name: str, preset: str, token: str | None = None) -> Any:
+    """A module-scoped fixture of one :func:`_stack`."""
+
+    @pytest.fixture(scope="module")
+    def fixture() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
+        with _stack(name, preset, token) as stack:
+            yield stack
+
+    return fixture
+
+
+# The first router's clients: a keyless server (no token, no provider key), OpenAI's models.
+first = _servers("first", "openai")
+# A server that holds the operator's OpenAI key, behind a token.
+held = _servers("held", "openai", TOKEN)
+# The second router's: the operator's OpenRouter key behind a token, OpenRouter's models
+# reached through OPENROUTER_BASE_URL.
+second = _servers("second", "openrouter", TOKEN)
 
 
 def test_route_spends_the_callers_openai_api_key(
@@ -172,13 +185,6 @@ def test_route_with_file_reads_temperature_and_the_key_from_the_form(
     if answer["selected_model"] != "o4-mini":
         assert sent["temperature"] == 0.25
     assert {c.key for c in up.calls[before:]} == {CALLER_KEY}
-
-
-@pytest.fixture(scope="module")
-def held() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
-    """A server that holds the operator's OpenAI key, behind a token."""
-    with _stack("held", "openai", TOKEN) as stack:
-        yield stack
 
 
 def test_openai_api_key_spends_only_the_callers_money(
@@ -276,15 +282,6 @@ def test_the_newer_endpoints_stay_strict_about_files(
 
 
 # -- the second system: the OpenRouter models, their names and endpoints ----------------------
-
-
-@pytest.fixture(scope="module")
-def second() -> Iterator[tuple[FakeUpstream, Recorder, httpx.Client]]:
-    """A server with a token and the operator's OpenRouter key, over the openrouter preset's
-    real models, with ``OPENROUTER_BASE_URL`` pointing them at the fake provider.
-    """
-    with _stack("second", "openrouter", TOKEN) as stack:
-        yield stack
 
 
 def test_query_takes_prompt_and_echoes_the_second_systems_fields(

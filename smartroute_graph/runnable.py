@@ -444,6 +444,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             raise UnknownModelError(
                 f"unknown model {model!r}; the catalog has: {', '.join(self.catalog)}"
             )
+        if model is not None:
+            model = self.catalog.resolve(model)
         if isinstance(answer, BaseMessage):
             outcome_id = (answer.response_metadata.get("smartroute") or {}).get("outcome_id")
             if not outcome_id:

@@ -34,6 +34,10 @@ class ModelSpec(BaseModel):
     supports_pdfs: bool = False
     reasoning: bool = False
     tier: int = Field(ge=1, le=10)
+    aliases: tuple[str, ...] = Field(
+        default=(),
+        description="other names the model answers to (e.g. an older system's short name)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -64,18 +68,53 @@ class Catalog(Mapping[str, ModelSpec]):
                 raise ConfigError(f"the catalog names model {spec.name!r} twice")
             by_name[spec.name] = spec
         self._specs = by_name
+        self._aliases: dict[str, str] = {}
+        for spec in specs:
+            for alias in spec.aliases:
+                owner = by_name.get(alias) or by_name.get(self._aliases.get(alias, ""))
+                if owner is not None and owner.name != spec.name:
+                    raise ConfigError(
+                        f"alias {alias!r} of model {spec.name!r} is already the name or an "
+                        f"alias of {owner.name!r}: give each name to one model"
+                    )
+                if alias != spec.name:
+                    self._aliases[alias] = spec.name
         # Weakest first; ties by price so the cheaper of two equals comes first.
         self._ladder = tuple(
             sorted(by_name, key=lambda n: (by_name[n].tier, _blended_price(by_name[n]), n))
         )
 
     def __getitem__(self, name: str) -> ModelSpec:
+        return self._specs[self.resolve(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._specs or name in self._aliases)
+
+    def resolve(self, name: str) -> str:
+        """The catalog name of ``name``: a model's own name, or one of its ``aliases``.
+
+        Raises:
+            UnknownModelError: no model has that name or alias (the message lists them).
+        """
+        if name in self._specs:
+            return name
         try:
-            return self._specs[name]
-        except KeyError:
+            return self._aliases[name]
+        except (KeyError, TypeError):
             raise UnknownModelError(
-                f"unknown model {name!r}; the catalog has: {', '.join(self._specs)}"
+                f"unknown model {name!r}; the catalog has: {self.known_names}"
             ) from None
+
+    @property
+    def known_names(self) -> str:
+        """The model names, and their aliases, for a message: ``"a, b (also: c)"``."""
+        also = f" (also: {', '.join(self._aliases)})" if self._aliases else ""
+        return ", ".join(self._specs) + also
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        """Every alias and the catalog name it stands for."""
+        return dict(self._aliases)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
@@ -148,6 +187,9 @@ _OPENROUTER_ROWS = (
     _Row("llama-3.3-70b", 0.13, 0.40, 131_072, 16_384, _TEXT, False, 2),
     _Row("deepseek-r1", 0.55, 2.19, 163_840, 32_768, _TEXT, True, 3),
 )
+# The older OpenRouter router's names for them, where they differ (accepted wherever a model
+# name is: /query-specific, /query-compare, /v1/chat/completions, --model, training labels).
+_OPENROUTER_ALIASES = {"qwen-2.5-72b": ("qwen",), "llama-3.3-70b": ("llama-3.3",)}
 # OpenRouter's ids for the short names above.
 _OPENROUTER_IDS = {
     "mistral-small": "mistralai/mistral-small-3.1-24b-instruct",
@@ -159,7 +201,10 @@ _OPENROUTER_IDS = {
 
 
 def _specs(
-    provider: Provider, rows: tuple[_Row, ...], ids: Mapping[str, str] | None = None
+    provider: Provider,
+    rows: tuple[_Row, ...],
+    ids: Mapping[str, str] | None = None,
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[ModelSpec, ...]:
     return tuple(
         ModelSpec(
@@ -174,6 +219,7 @@ def _specs(
             supports_pdfs="pdfs" in row.reads,
             reasoning=row.reasoning,
             tier=row.tier,
+            aliases=(aliases or {}).get(row.name, ()),
         )
         for row in rows
     )
@@ -181,7 +227,7 @@ def _specs(
 
 PRESETS: dict[str, tuple[ModelSpec, ...]] = {
     "openai": _specs("openai", _OPENAI_ROWS),
-    "openrouter": _specs("openrouter", _OPENROUTER_ROWS, _OPENROUTER_IDS),
+    "openrouter": _specs("openrouter", _OPENROUTER_ROWS, _OPENROUTER_IDS, _OPENROUTER_ALIASES),
 }
 
 

@@ -25,6 +25,8 @@ from smartroute_graph.core.errors import MissingAPIKeyError, OwnKeysOnlyError
 __all__ = [
     "API_KEYS_CONFIG_KEY",
     "API_KEY_ENV",
+    "OPENROUTER_BASE_URL",
+    "OPENROUTER_BASE_URL_ENV",
     "OWN_KEYS_ONLY_CONFIG_KEY",
     "SDK_MAX_RETRIES",
     "ErrorKind",
@@ -32,6 +34,7 @@ __all__ = [
     "ProviderFailures",
     "error_kind",
     "is_retryable",
+    "openrouter_base_url",
     "provider_status",
     "recording_provider_failures",
     "redact_secrets",
@@ -50,6 +53,9 @@ API_KEYS_CONFIG_KEY = "smartroute_api_keys"
 # the environment's, or a ready-made model holding the operator's credentials.
 OWN_KEYS_ONLY_CONFIG_KEY = "smartroute_own_keys_only"
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+# Where OpenRouter models are called when set (a proxy, a local test server), as the openai
+# SDK reads OPENAI_BASE_URL for OpenAI's.
+OPENROUTER_BASE_URL_ENV = "OPENROUTER_BASE_URL"
 _HEADER_HINT = {"openai": "X-OpenAI-API-Key", "openrouter": "X-OpenRouter-API-Key"}
 
 # The provider SDK's own retries per model call. The router's fallback to the next model is
@@ -245,6 +251,11 @@ def is_retryable(kind: str) -> bool:
     return kind in _RETRYABLE
 
 
+def openrouter_base_url() -> str:
+    """OpenRouter's API address: ``OPENROUTER_BASE_URL`` when set, else OpenRouter's own."""
+    return os.environ.get(OPENROUTER_BASE_URL_ENV, "").strip() or OPENROUTER_BASE_URL
+
+
 def request_keys(config: Mapping[str, Any] | None) -> tuple[Mapping[str, Any] | None, bool]:
     """The run's per-request keys and whether they are the only keys it may spend."""
     configurable = (config or {}).get("configurable") or {}
@@ -310,6 +321,31 @@ class ModelProvider:
         """Whether ``name`` was given as a ready chat model."""
         return name in self._explicit
 
+    def key_source(
+        self,
+        spec: ModelSpec,
+        per_request_keys: Mapping[str, str | SecretStr] | None = None,
+        *,
+        own_keys_only: bool = False,
+    ) -> str | None:
+        """Where :meth:`get` would find the credentials for ``spec`` (never the key itself).
+
+        Where :meth:`get` would find the credentials for ``spec`` (never the key itself):
+        ``"model"`` (a ready-made chat model), ``"request"``, ``"router"``, ``"environment"``, or
+        None when there is none (the call would fail for want of a key).
+        """
+        if spec.name in self._explicit:
+            return None if own_keys_only else "model"
+        if spec.provider not in API_KEY_ENV:
+            return None
+        if (per_request_keys or {}).get(spec.provider):
+            return "request"
+        if own_keys_only:
+            return None
+        if self._api_keys.get(spec.provider):
+            return "router"
+        return "environment" if os.environ.get(API_KEY_ENV[spec.provider]) else None
+
     def get(
         self,
         spec: ModelSpec,
@@ -374,7 +410,7 @@ class ModelProvider:
             "stream_usage": True,
         }
         if spec.provider == "openrouter":
-            kwargs["base_url"] = OPENROUTER_BASE_URL
+            kwargs["base_url"] = openrouter_base_url()
         model: BaseChatModel = _recording_chat_openai()(**kwargs)
         return model
 

@@ -109,6 +109,8 @@ async def acompare(
             raise UnknownModelError(
                 f"unknown model {name!r}; the catalog has: {', '.join(router.catalog)}"
             )
+    # Aliases name their models; a model named twice is asked once.
+    names = list(dict.fromkeys(router.catalog.resolve(name) for name in names))
     messages, attachments = normalise_input(input)
     decision = await router.aroute(input, api_keys=api_keys, own_keys_only=own_keys_only)
     query = messages[-1].text

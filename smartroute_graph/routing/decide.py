@@ -120,8 +120,9 @@ def _requested(
 ) -> RoutingDecision:
     if model not in policy.catalog:
         raise UnknownModelError(
-            f"unknown model {model!r}; preset {policy.name!r} has: {', '.join(policy.catalog)}"
+            f"unknown model {model!r}; preset {policy.name!r} has: {policy.catalog.known_names}"
         )
+    model = policy.catalog.resolve(model)  # an alias names its model
     spec = policy.catalog[model]
     cost = estimate_cost(spec, tokens, c.complexity)
     if budget_usd is not None and cost > budget_usd:

@@ -8,16 +8,22 @@ big to measure and classify on the event loop goes through the sync methods in a
 
 Endpoints
 ---------
-Open (no token): ``GET /`` (service info and links), ``GET /health``, ``GET /playground``,
-``GET /stats`` (the usage analytics page; :mod:`~smartroute_graph.serving.stats`),
-``GET /docs``, ``GET /redoc``, ``GET /openapi.json``.
+Open (no token): ``GET /`` (service info and links), ``GET /health`` (``?models=true``: each
+model's key presence and last error's kind), ``GET /playground``, ``GET /stats`` (the usage
+analytics page; :mod:`~smartroute_graph.serving.stats`), ``GET /docs``,
+``GET /redoc``, ``GET /openapi.json``.
 
 Protected (the server token, when one is configured; see *Access* below):
 
+- ``GET /health/models`` (``?check=true``): per model, key present (never the key), last
+  error and success, and with ``check`` whether it is reachable
+  (:mod:`~smartroute_graph.serving.health`);
 - ``POST /route`` ``{prompt, temperature?, api_key?, dry_run?, budget_usd?}`` → the answer
-  with ``model, domain, complexity, confidence, reason, cost_usd, attempts, usage``;
+  with ``model, selected_model, domain, complexity, confidence, reason, cost_usd, attempts,
+  usage, file_processed, file_processing_error``;
 - ``POST /route/with-file``: the same as a multipart form (``prompt``, ``file``: an image,
-  a PDF or a text file; ``api_key``, ``dry_run``, ``budget_usd`` optional);
+  a PDF or a text file; ``temperature``, ``api_key``, ``dry_run``, ``budget_usd`` optional);
+  a file that cannot be read is reported in ``file_processing_error``, the prompt answered;
 - ``GET /models``: the catalog with prices, weakest model first;
 - ``POST /query`` ``{query, api_key?}`` → ``{selected_model, response, confidence, reasoning,
   domain, complexity, cost_usd}``;
@@ -25,10 +31,11 @@ Protected (the server token, when one is configured; see *Access* below):
   latency and the router's pick (:class:`~smartroute_graph.quality.compare.ComparisonReport`);
 - ``POST /query-specific`` ``{query, model}`` → that model's answer (404 for a model that is
   not in the catalog, with the catalog listed);
-- ``POST /batch-query`` ``{queries: [...]}`` → one result per query, in order (at most
-  ``max_batch`` queries, 100 by default: more is 413; ``batch_concurrency`` at a time);
-- ``POST /test-selection`` ``{query}`` or ``{queries}`` → routing decisions only, no model
-  call and no key needed;
+- ``POST /batch-query`` ``{queries: [...], compare?, models?}`` → one result per query, in
+  order (at most ``max_batch`` queries, 100 by default: more is 413; ``batch_concurrency`` at
+  a time); with ``compare`` each result carries its comparison;
+- ``POST /test-selection`` ``{query}``, ``{queries}`` or no body (the built-in sample
+  prompts) → routing decisions only, no model call and no key needed;
 - ``POST /v1/chat/completions`` (OpenAI's request and response shapes; ``model``
   ``"smartroute"`` routes, a catalog model name forces that model; ``stream: true`` sends
   server-sent events in OpenAI's chunk format ending with ``data: [DONE]``). The response's
@@ -86,8 +93,10 @@ Limits
   ``/query-compare`` at most ``max_batch`` models (duplicates dropped) and a query of at
   most 100,000 characters (it is sent to every model).
 - Unknown request fields are refused (422, naming the field), except those the older
-  systems' clients send (``openai_api_key``, ``temperature``, ``prompt``, ``compare``,
-  ``prompts``, ``model``: accepted and ignored where the endpoint has no such field);
+  systems' clients send: their names for this API's fields are read as those fields
+  (``prompt``/``query``, ``openai_api_key``/``api_key``, ``prompts``/``queries``), and
+  ``temperature``, ``compare``, ``model`` are accepted and ignored where the endpoint has no
+  such field;
   ``/v1/chat/completions`` takes OpenAI's documented request fields.
 - ``allowed_hosts``: when given, a request for any other ``Host`` is refused (400).
 - A client that disconnects before its answer is ready cancels the work for it.
@@ -383,6 +392,7 @@ def create_app(
                 "stats": "/stats",
                 "metrics": "/metrics",
                 "health": "/health",
+                "model_health": "/health/models",
                 "models": "/models",
                 "openai_base_url": "/v1",
             },
@@ -399,12 +409,13 @@ def create_app(
                 "GET /models",
                 "GET /metrics",
                 "GET /stats/data",
+                "GET /health/models",
             ],
         }
 
     @app.get("/health", summary="Liveness and configuration summary")
-    async def health() -> dict[str, Any]:
-        return {
+    async def health(models: bool = False) -> dict[str, Any]:
+        summary: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "preset": router.policy_name,
@@ -426,6 +437,9 @@ def create_app(
                 "total_timeout_s": total_timeout_s,
             },
         }
+        if models:  # per model: key present, last error's kind (details: /health/models)
+            summary["model_health"] = calls.health.report(messages=False)
+        return summary
 
     @app.get("/playground", response_class=HTMLResponse, summary="Try the router in a browser")
     async def playground_page() -> HTMLResponse:

@@ -185,17 +185,27 @@ def _bearer(request: Request) -> str:
     return _bearer_value(request.headers.get("authorization", ""))
 
 
+# The body fields that carry the caller's own key: ours, and the first older system's name.
+_BODY_KEY_FIELDS = ("api_key", "openai_api_key")
+
+
 async def _peek_body_key(request: Request) -> str | None:
-    """The ``api_key`` of the body, already read and parsed (within the body limit)."""
+    """The body's own provider key, if it brings one.
+
+    The ``api_key`` (or ``openai_api_key``) of the body, already read and parsed (within the body
+    limit).
+    """
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            value = (await request.form()).get("api_key")
-            return value if isinstance(value, str) else None
-        body = await request.json() if await request.body() else None
+            body: Any = await request.form()
+        else:
+            body = await request.json() if await request.body() else None
     except (ValueError, UnicodeDecodeError):
         return None
-    value = body.get("api_key") if isinstance(body, dict) else None
+    if not isinstance(body, Mapping):
+        return None
+    value = next((body.get(f) for f in _BODY_KEY_FIELDS if body.get(f)), None)
     return value if isinstance(value, str) else None
 
 

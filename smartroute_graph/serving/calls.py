@@ -28,9 +28,10 @@ from typing import Any, TypeVar, cast
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk
 
-from smartroute_graph.core.errors import DeadlineExceededError
+from smartroute_graph.core.errors import AllModelsFailedError, DeadlineExceededError
 from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.serving.health import ModelHealth
 
 __all__ = [
     "DEFAULT_FIRST_TOKEN_TIMEOUT_S",
@@ -69,6 +70,8 @@ class RouterCalls:
         self.first_token_timeout_s = first_token_timeout_s
         self.total_timeout_s = total_timeout_s
         self.offload_chars = offload_chars
+        self.health = ModelHealth(router)
+        """Each model's last error and success in the answers given through these calls."""
         self._pool = ThreadPoolExecutor(offload_workers, thread_name_prefix="smartroute-big")
 
     def offloaded(self, size: int) -> bool:
@@ -125,7 +128,13 @@ class RouterCalls:
             )
         else:
             work = self.router.ainvoke(payload, **settings)
-        return await self.within_deadline(work)
+        try:
+            message = await self.within_deadline(work)
+        except AllModelsFailedError as exc:
+            self.health.note(exc.attempts)
+            raise
+        self.health.note(_attempts(message))
+        return message
 
     async def route(self, payload: Any, *, size: int, **settings: Any) -> RoutingDecision:
         """The routing decision alone, within the total deadline."""
@@ -244,12 +253,16 @@ class RouterCalls:
                         item = await iterator.__anext__()
                 except StopAsyncIteration:
                     return
+                except AllModelsFailedError as exc:
+                    self.health.note(exc.attempts)
+                    raise
                 except TimeoutError:
                     if scope.expired():
                         raise self._deadline_error(waiting_first and limit == first) from None
                     raise
-                if item[0] == "chunk" and item[1].content:
-                    waiting_first = False
+                if item[0] == "chunk":
+                    waiting_first = waiting_first and not item[1].content
+                    self.health.note(_attempts(item[1]))
                 yield item
         finally:
             closer = getattr(iterator, "aclose", None)
@@ -271,3 +284,9 @@ class RouterCalls:
     def close(self) -> None:
         """Stop the thread pool (calls in progress finish in the background)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _attempts(message: AIMessage) -> list[dict[str, Any]]:
+    meta = message.response_metadata.get("smartroute") or {}
+    attempts = meta.get("attempts") if isinstance(meta, dict) else None
+    return list(attempts) if isinstance(attempts, list) else []

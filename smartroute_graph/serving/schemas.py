@@ -14,6 +14,7 @@ from smartroute_graph.core.errors import InputError
 from smartroute_graph.routing.settings import setting_field
 
 __all__ = [
+    "FIELD_SYNONYMS",
     "LEGACY_FIELDS",
     "OPENAI_CHAT_FIELDS",
     "OPENAI_MESSAGE_FIELDS",
@@ -31,16 +32,26 @@ __all__ = [
     "UnknownFieldError",
     "answer_meta",
     "answer_usage",
+    "read_synonyms",
 ]
 
-# Fields the older systems' clients send: accepted (and ignored where the endpoint has no
-# such field) instead of refused as unknown. The first router's clients sent
-# ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``, ``prompts``
-# and ``model``.
 ROUTER_MODEL_NAME = "smartroute"
 
+# Fields the older systems' clients send: never refused as unknown. The first router's
+# clients sent ``openai_api_key`` and ``temperature``; the second's ``prompt``, ``compare``,
+# ``prompts`` and ``model``. Those that name a field of this API (:data:`FIELD_SYNONYMS`)
+# are read as that field; the others are ignored where the endpoint has no such field.
 LEGACY_FIELDS = frozenset(
     {"openai_api_key", "temperature", "prompt", "compare", "prompts", "model"}
+)
+
+# Names the older systems' clients use for a field this API names otherwise: on an endpoint
+# with one name of a group, the others are read as that field (``{"prompt": ...}`` on /query
+# is its ``query``; ``openai_api_key`` is ``api_key``, the caller's own key).
+FIELD_SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"prompt", "query"}),
+    frozenset({"api_key", "openai_api_key"}),
+    frozenset({"queries", "prompts"}),
 )
 
 
@@ -129,10 +140,36 @@ class _Body(BaseModel):
     @classmethod
     def _drop_quiet_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            data = read_synonyms(data, cls.model_fields)
             ignored = cls._quiet_fields - set(cls.model_fields)
             if ignored & data.keys():
                 return {k: v for k, v in data.items() if k not in ignored}
         return data
+
+
+def read_synonyms(data: dict[str, Any], fields: Any) -> dict[str, Any]:
+    """Rename the older systems' field names in ``data`` to this API's.
+
+    ``data`` with the older systems' names (:data:`FIELD_SYNONYMS`) renamed to the field of
+    ``fields`` they stand for.
+
+    Raises:
+        ValueError: two names of one field were both sent (with different values).
+    """
+    out = dict(data)
+    for group in FIELD_SYNONYMS:
+        targets = [name for name in group if name in fields]
+        if len(targets) != 1:
+            continue
+        target = targets[0]
+        for other in sorted(group - {target}):
+            if other not in out:
+                continue
+            value = out.pop(other)
+            if target in out and out[target] != value:
+                raise ValueError(f"'{target}' and '{other}' are the same field: send one of them")
+            out[target] = value
+    return out
 
 
 class RouteRequest(_Body):
@@ -149,6 +186,7 @@ class QueryRequest(_Body):
     """``POST /query``."""
 
     query: NonEmptyText
+    temperature: float | None = setting_field("temperature")
     api_key: ApiKey = None
     budget_usd: float | None = setting_field("budget_usd")
 
@@ -169,15 +207,23 @@ class SpecificRequest(_Body):
 
     query: NonEmptyText
     model: str = Field(min_length=1, description="a catalog model name (see GET /models)")
+    temperature: float | None = setting_field("temperature")
     api_key: ApiKey = None
 
 
 class BatchRequest(_Body):
-    """``POST /batch-query``."""
+    """``POST /batch-query``: with ``compare``, each query is compared across ``models``."""
 
     queries: list[NonEmptyText] = Field(min_length=1)
+    temperature: float | None = setting_field("temperature")
     api_key: ApiKey = None
     budget_usd: float | None = setting_field("budget_usd")
+    compare: bool = Field(
+        default=False, description="ask every model (or those in 'models') for each query"
+    )
+    models: list[str] | None = Field(
+        default=None, description="with compare: the models to ask (default: the catalog)"
+    )
 
 
 class SelectionRequest(_Body):

@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from smartroute_graph.core.catalog import PRESETS
 from smartroute_graph.core.errors import SmartRouteError
 
 __all__ = ["DEFAULT_CORPUS", "DEFAULT_DATA", "DEFAULT_SUPPLEMENT", "add_parser", "run"]
@@ -62,6 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--auto-label",
         choices=["rules", "encoder", "llm"],
         help="label rows that lack a domain or complexity with this classifier",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help='read model labels ({"text", "label": "deepseek-r1"}, the older routers\' '
+        "files) as this preset's models: a model's tier gives the complexity (default: any "
+        "preset's names); the domain comes from --auto-label",
     )
     p.add_argument(
         "--strong",

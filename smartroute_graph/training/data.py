@@ -10,9 +10,13 @@ Accepted inputs (one file, several files, or a folder of them):
 
 A ``label`` may be a domain, a complexity, ``domain/complexity`` (also ``:``, ``_``, ``-`` or a
 space between), an older complexity name (``easy``/``medium``/``hard``, ``low``/``high``)
-or a model tier of the older three-model router (``gpt-4.1-nano``/``gpt-4.1``/``o4-mini``).
-Rows with no domain or complexity can be completed by an auto-labeller (any
-:class:`~smartroute_graph.classifiers.base.Classifier`, e.g. the rules).
+or a model name: the older routers labelled each prompt with the model that should answer it
+(``gpt-4.1-nano``/``gpt-4.1``/``o4-mini``; ``mistral-small``, ``gemini-flash``, ``qwen``,
+``llama-3.3``, ``deepseek-r1``). A model label gives the complexity its tier stands for on its
+preset's ladder (:func:`model_label_complexities`: the cheapest tier simple, the strongest
+complex, those between moderate); such rows carry no domain, which an auto-labeller supplies
+(``--auto-label``). Rows with no domain or complexity can be completed by an auto-labeller
+(any :class:`~smartroute_graph.classifiers.base.Classifier`, e.g. the rules).
 
 Outcome rows (``{"prompt", "scores": {model: score}}``, the shape ``smartroute eval`` reads
 for strong/weak tables) get their complexity from how much better the strong model did than
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from smartroute_graph.classifiers.base import Classifier
+from smartroute_graph.core.catalog import PRESETS, preset_catalog
 from smartroute_graph.core.errors import SmartRouteError
 from smartroute_graph.core.inputs import join_turns
 from smartroute_graph.core.taxonomy import COMPLEXITIES, DOMAINS
@@ -48,6 +53,7 @@ __all__ = [
     "classification_text",
     "label_counts",
     "load_examples",
+    "model_label_complexities",
     "stratified_split",
 ]
 
@@ -60,10 +66,36 @@ COMPLEXITY_ALIASES: dict[str, str] = {
     "mid": "moderate",
     "hard": "complex",
     "high": "complex",
-    "gpt-4.1-nano": "simple",
-    "gpt-4.1": "moderate",
-    "o4-mini": "complex",
 }
+
+
+def model_label_complexities(preset: str | None = None) -> dict[str, str]:
+    """The complexity each model label stands for, by its tier on the preset's ladder.
+
+    The complexity each model label stands for: a preset model's name, alias or provider id → its
+    tier's place on the preset's ladder (the lowest tier ``simple``, the highest ``complex``, those
+    between ``moderate``).
+
+    Args:
+        preset: read only this preset's model names; None: every preset's.
+
+    Raises:
+        TrainingDataError: ``preset`` is not a preset.
+    """
+    if preset is not None and preset not in PRESETS:
+        raise TrainingDataError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    out: dict[str, str] = {}
+    for name in [preset] if preset else list(PRESETS):
+        catalog = preset_catalog(name)
+        tiers = sorted({spec.tier for spec in catalog.values()})
+        for spec in catalog.values():
+            rank = tiers.index(spec.tier)
+            level = COMPLEXITIES[0] if rank == 0 else COMPLEXITIES[-1]
+            if 0 < rank < len(tiers) - 1:
+                level = COMPLEXITIES[1]
+            for label in (spec.name, *spec.aliases, spec.provider_model_id):
+                out.setdefault(label.lower(), level)
+    return out
 
 
 class TrainingDataError(SmartRouteError, ValueError):
@@ -140,11 +172,14 @@ def classification_text(prompt: str, history: Sequence[Any] | None = None) -> st
 
 
 def load_examples(
-    paths: str | Path | Sequence[str | Path], outcomes: OutcomeLabels | None = None
+    paths: str | Path | Sequence[str | Path],
+    outcomes: OutcomeLabels | None = None,
+    preset: str | None = None,
 ) -> list[Example]:
     """Read every example from the given files or folders (see the module docstring).
 
-    With ``outcomes``, rows with ``scores`` and no complexity get one from their outcomes.
+    With ``outcomes``, rows with ``scores`` and no complexity get one from their outcomes; a
+    model label is read against ``preset``'s models (None: any preset's).
 
     Raises:
         TrainingDataError: a path is missing, a file is malformed, has no text column, or a
@@ -166,9 +201,10 @@ def load_examples(
             files.append(path)
         else:
             raise TrainingDataError(f"training data {str(path)!r} does not exist")
+    models = model_label_complexities(preset)
     examples: list[Example] = []
     for file in files:
-        examples.extend(_load_file(file, outcomes))
+        examples.extend(_load_file(file, outcomes, models))
     if not examples:
         raise TrainingDataError(
             f"no examples in {', '.join(map(str, files))}: each row needs a prompt/text field"
@@ -176,7 +212,9 @@ def load_examples(
     return examples
 
 
-def _load_file(path: Path, outcomes: OutcomeLabels | None = None) -> list[Example]:
+def _load_file(
+    path: Path, outcomes: OutcomeLabels | None = None, models: dict[str, str] | None = None
+) -> list[Example]:
     suffix = path.suffix.lower()
     try:
         content = path.read_text(encoding="utf-8-sig")
@@ -199,7 +237,7 @@ def _load_file(path: Path, outcomes: OutcomeLabels | None = None) -> list[Exampl
             f"{str(path)!r}: unsupported file type {suffix or '(none)'}; use .jsonl, .json, "
             ".csv or .tsv"
         )
-    return [_to_example(path, line, row, outcomes) for line, row in rows]
+    return [_to_example(path, line, row, outcomes, models or {}) for line, row in rows]
 
 
 def _jsonl_rows(path: Path, content: str) -> list[tuple[int, Any]]:
@@ -232,7 +270,13 @@ def _csv_rows(path: Path, content: str, delimiter: str) -> list[tuple[int, Any]]
     return rows
 
 
-def _to_example(path: Path, line: int, row: Any, outcomes: OutcomeLabels | None = None) -> Example:
+def _to_example(
+    path: Path,
+    line: int,
+    row: Any,
+    outcomes: OutcomeLabels | None = None,
+    models: dict[str, str] | None = None,
+) -> Example:
     where = f"{str(path)!r} line {line}"
     if not isinstance(row, dict):
         raise TrainingDataError(f"{where}: expected an object, got {type(row).__name__}")
@@ -249,7 +293,7 @@ def _to_example(path: Path, line: int, row: Any, outcomes: OutcomeLabels | None 
     complexity = _blank_to_none(row.get("complexity"))
     label = _blank_to_none(row.get("label"))
     if label is not None:
-        d, c = _parse_label(label, where)
+        d, c = _parse_label(label, where, models or {})
         domain = domain or d
         complexity = complexity or c
     if domain is not None and domain not in DOMAINS:
@@ -281,11 +325,13 @@ def _blank_to_none(value: Any) -> str | None:
     return value or None
 
 
-def _parse_label(label: str, where: str) -> tuple[str | None, str | None]:
+def _parse_label(label: str, where: str, models: dict[str, str]) -> tuple[str | None, str | None]:
     if label in DOMAINS:
         return label, None
     if label in COMPLEXITIES or label in COMPLEXITY_ALIASES:
         return None, COMPLEXITY_ALIASES.get(label, label)
+    if label in models:  # an older router's model label: the tier it stands for
+        return None, models[label]
     parts = re.split(r"[/:_\s-]+", label)
     if len(parts) == 2 and parts[0] in DOMAINS:
         c = COMPLEXITY_ALIASES.get(parts[1], parts[1])
@@ -293,8 +339,9 @@ def _parse_label(label: str, where: str) -> tuple[str | None, str | None]:
             return parts[0], c
     raise TrainingDataError(
         f"{where}: label {label!r} is neither a domain ({', '.join(DOMAINS)}), a complexity "
-        f"({', '.join(COMPLEXITIES)}) nor 'domain/complexity'; fix the label, or drop the "
-        "label column and pass --auto-label rules"
+        f"({', '.join(COMPLEXITIES)}), 'domain/complexity' nor a model name "
+        f"({', '.join(sorted(models))}); fix the label, or drop the label column and pass "
+        "--auto-label rules"
     )
 
 

@@ -74,6 +74,8 @@ class TrainConfig:
     augment: float = 0.5
     auto_label: str | None = None
     outcomes: OutcomeLabels | None = None
+    preset: str | None = None
+    """The preset whose model names a model label may be (None: any preset's)."""
     quantize: bool = True
     threads: int | None = None
     limit: int | None = None
@@ -166,7 +168,7 @@ def _log(config: TrainConfig, message: str) -> None:
 
 
 def _prepare_data(config: TrainConfig) -> tuple[list[Example], list[Example], list[Example]]:
-    examples = load_examples(config.data, config.outcomes)
+    examples = load_examples(config.data, config.outcomes, config.preset)
     if any(ex.domain is None or ex.complexity is None for ex in examples) and config.auto_label:
         _log(config, f"auto-labelling with {config.auto_label} …")
         examples = auto_label(examples, make_labeller(config.auto_label))

@@ -321,7 +321,10 @@ def test_surrogate_bytes_in_an_upload_are_never_a_500(client: httpx.Client) -> N
     text = client.post(
         "/route/with-file", data={"prompt": "read it"}, files={"file": ("a.txt", b"x " + bad)}
     )
-    assert 400 <= text.status_code < 500 and "Traceback" not in text.text
+    # The first router's endpoint reports the file it cannot read, and answers the prompt.
+    assert text.status_code == 200 and "Traceback" not in text.text
+    assert text.json()["file_processed"] is False
+    assert "UTF-8 text" in text.json()["file_processing_error"]
 
 
 # -- 9. fan-out ------------------------------------------------------------------------------------
@@ -379,21 +382,17 @@ def _all_keys(body: dict[str, Any]) -> list[str]:
 
 
 def test_older_clients_fields_are_accepted_quietly(client: httpx.Client) -> None:
-    legacy = {
-        "openai_api_key": None,
-        "temperature": 0.2,
-        "prompt": "x",
-        "compare": False,
-        "prompts": [],
-        "model": "gpt-4.1",
-    }
-    assert set(legacy) == LEGACY_FIELDS
+    # ``prompt`` and ``prompts`` are the older names of ``query`` and ``queries`` (and
+    # ``openai_api_key`` of ``api_key``): they are read as those fields, the rest are
+    # accepted and ignored where the endpoint has no such field.
+    legacy = {"openai_api_key": None, "temperature": 0.2, "compare": False, "model": "gpt-4.1"}
+    assert set(legacy) | {"prompt", "prompts"} == LEGACY_FIELDS
     for path, body in (
         ("/route", {"prompt": "hi"}),
-        ("/query", {"query": "hi"}),
-        ("/query-compare", {"query": "hi", "models": ["gpt-4.1"]}),
-        ("/batch-query", {"queries": ["hi"]}),
-        ("/test-selection", {"query": "hi"}),
+        ("/query", {"prompt": "hi"}),
+        ("/query-compare", {"prompt": "hi", "models": ["gpt-4.1"]}),
+        ("/batch-query", {"prompts": ["hi"]}),
+        ("/test-selection", {"prompt": "hi"}),
     ):
         response = client.post(path, json={**legacy, **body})
         assert response.status_code == 200, (path, response.text)

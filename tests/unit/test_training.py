@@ -349,3 +349,83 @@ def test_training_data_from_outcomes_with_auto_labelled_domains(tmp_path: Path) 
     for ex in examples:
         expected = "simple" if ex.text.startswith("Write a Python") else "complex"
         assert ex.complexity == expected, ex.text
+
+
+# -- the second older router's label files ------------------------------------------------
+
+# Its files label each prompt with the model that should answer it (its five OpenRouter names).
+SECOND_SYSTEM_ROWS = [
+    (f"hi there, how is your day going {i}?", "mistral-small") for i in range(6)
+] + [
+    (f"what is the capital of country number {i}?", "gemini-flash") for i in range(6)
+] + [
+    (f"write a python function that parses log file format {i} and add tests", "qwen")
+    for i in range(6)
+] + [
+    (f"summarise this report {i} in three bullet points: sales rose, costs fell.", "llama-3.3")
+    for i in range(6)
+] + [
+    (f"prove that the sum of the first {i} odd numbers is a square, by induction", "deepseek-r1")
+    for i in range(6)
+]  # fmt: skip
+
+
+def _second_system_file(tmp_path: Path) -> Path:
+    path = tmp_path / "second_system.jsonl"
+    path.write_text(
+        "".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in SECOND_SYSTEM_ROWS),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_model_labels_map_to_their_tier_on_the_preset_ladder(tmp_path: Path) -> None:
+    from smartroute_graph.training.data import model_label_complexities
+
+    openrouter = model_label_complexities("openrouter")
+    assert openrouter["mistral-small"] == openrouter["gemini-flash"] == "simple"
+    assert openrouter["qwen"] == openrouter["llama-3.3"] == openrouter["qwen-2.5-72b"] == "moderate"
+    assert openrouter["deepseek-r1"] == openrouter["deepseek/deepseek-r1"] == "complex"
+    assert "o4-mini" not in openrouter
+    assert model_label_complexities()["o4-mini"] == "complex"  # any preset's, by default
+    examples = load_examples(_second_system_file(tmp_path), preset="openrouter")
+    expected = {"mistral-small": "simple", "gemini-flash": "simple", "qwen": "moderate",
+                "llama-3.3": "moderate", "deepseek-r1": "complex"}  # fmt: skip
+    assert [ex.complexity for ex in examples] == [expected[lb] for _, lb in SECOND_SYSTEM_ROWS]
+    assert all(ex.domain is None for ex in examples)  # the domain comes from --auto-label
+    with pytest.raises(TrainingDataError, match=r"label 'mistral-small'.*model name"):
+        load_examples(_second_system_file(tmp_path), preset="openai")
+    with pytest.raises(TrainingDataError, match="unknown preset"):
+        load_examples(_second_system_file(tmp_path), preset="azure")
+
+
+def test_smartroute_train_learns_from_a_second_system_label_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    parser = argparse.ArgumentParser(prog="smartroute")
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "model"
+    flags = ["--base", "scratch", "--layers", "1", "--hidden", "32", "--vocab-size", "400",
+             "--max-len", "32", "--epochs", "2", "--batch-size", "16", "--augment", "0",
+             "--no-quantize", "--val-fraction", "0.25", "--threads", "1"]  # fmt: skip
+    data = str(_second_system_file(tmp_path))
+    # Without --auto-label its rows have no domain: a clear error, not a crash.
+    args = parser.parse_args(["train", data, "--out", str(out), "--preset", "openrouter", *flags])
+    assert args.func(args) == 2
+    assert "no domain label" in capsys.readouterr().err
+    args = parser.parse_args(
+        ["train", data, "--out", str(out), "--preset", "openrouter", "--auto-label", "rules",
+         *flags]
+    )  # fmt: skip
+    assert args.func(args) == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (out / "model.onnx").is_file() and metrics["validation"]["n"] > 0
+    assert metrics["config"]["preset"] == "openrouter"
+    # Every row was used, with the complexity its model label stands for.
+    assert metrics["data"]["n_examples"] == len(SECOND_SYSTEM_ROWS)
+    counts = metrics["data"]["counts"]["domain_complexity"]
+    by_complexity = {
+        c: sum(n for k, n in counts.items() if k.endswith("/" + c)) for c in COMPLEXITIES
+    }
+    assert by_complexity == {"simple": 12, "moderate": 12, "complex": 6}

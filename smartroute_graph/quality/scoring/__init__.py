@@ -40,6 +40,11 @@ Dimensions (each 0 = bad, 1 = good; ``dimensions`` lists those that applied):
   N sentences, a word limit, one word, yes or no, the lines of a haiku, limerick or sonnet).
 - ``tone``: for chat, conversational and brief, without report-style headings or boilerplate.
 - ``coherence``: reasoning connectives ("because", "therefore") and a stated conclusion.
+- ``visual_description``: only when the query asks to describe something seen (an image, a
+  photo, a chart, a scene, what something looks like; the older OpenRouter router's
+  evaluator rated this too): the breadth and density of visual detail (colours, positions,
+  shapes and sizes, light, counts); an answer that says it cannot see the image scores low
+  (and is a ``refusal``).
 
 Penalties (subtracted from the weighted mean; ``penalties`` says why, in words):
 
@@ -80,6 +85,7 @@ Modules, each leaning only on those above it:
   counts) and the checks of its form (code that does not parse, brackets, truncation).
 - :mod:`~smartroute_graph.quality.scoring.rubric`: the dimensions, their weights per domain
   and the function that rates each.
+- :mod:`~smartroute_graph.quality.scoring.visual`: the ``visual_description`` dimension.
 - :mod:`~smartroute_graph.quality.scoring.penalties`: the penalties and their reasons.
 - :mod:`~smartroute_graph.quality.scoring.scorer`: :class:`ResponseScorer`, which puts them
   together, and :func:`score_response`.

@@ -65,7 +65,10 @@ _REFUSAL = re.compile(
     r"complete|support|engage|discuss)|i(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:cannot|"
     r"can't|am unable|won't|can not)|i must (?:decline|refuse)|i(?:'m| am) not (?:able|allowed|"
     r"permitted) to (?:help|assist|provide|answer|do)|(?:this|that|your) request (?:goes "
-    r"against|violates)|i can(?:no|')t (?:assist|help) with (?:that|this))"
+    r"against|violates)|i can(?:no|')t (?:assist|help) with (?:that|this)"
+    # An answer about an image that says it has none to look at.
+    r"|i (?:cannot|can't|can ?not|am unable to|'m unable to|am not able to) (?:see|view|open|"
+    r"access|describe) (?:the |this |your |any |an )?(?:image|picture|photo|attachment)s?)"
 )
 _NON_ANSWER = re.compile(
     r"\b(?:i (?:don't|do not) know|no idea|i have no information|i'm not sure)\b"

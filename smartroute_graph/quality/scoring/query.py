@@ -71,6 +71,8 @@ class Query:
         source_words: Tokens in the text to operate on (0 when none is given).
         source_stems: Stems of that text's content words.
         constraints: The explicit format instructions.
+        visual: It asks for a description of something seen (an image, a photo, a chart,
+            a scene, what something looks like).
     """
 
     words: int
@@ -90,6 +92,7 @@ class Query:
     source_words: int
     source_stems: frozenset[str]
     constraints: tuple[Constraint, ...]
+    visual: bool = False
 
 
 _NUMBER_WORDS: Final = {
@@ -116,6 +119,21 @@ _SHORT_QUESTION = re.compile(
     r"were|does|do|did|can|qu[eé]|qui|wer|wo|wann|cu[aá]l|d[oó]nde|quién)\b"
 )
 _MULTI_PART = re.compile(r"\b(and|or) (why|how|what|when|where|which|who)\b|\?.+\?")
+# A request to describe something seen: a describing verb near a visual noun ("describe this
+# photo", "what is in the picture"), or a question about looks. Nouns with other common
+# senses (graph, plot, map, frame) are left out: "describe a graph algorithm" is not visual.
+_VISUAL_NOUN = (
+    r"(?:image|images|picture|pictures|photo|photos|photograph|screenshot|diagram|chart|"
+    r"figure|illustration|drawing|painting|sketch|logo|scene|video|slide|poster|artwork|x-ray)"
+)
+_VISUAL_ASK: Final = re.compile(
+    r"\b(?:describe|description of|caption|what(?:'s| is| do you see| can you see)"
+    r"(?: shown)? in|what is shown|what does (?:this|the|it) (?:\w+ )?show|what do you see|"
+    r"look at)\b[^.?!\n]{0,40}?\b" + _VISUAL_NOUN + r"\b"
+    r"|\bwhat (?:does|do) (?:\w+ ){1,4}look like\b"
+    r"|\bdescribe (?:the |its |their )?(?:appearance|looks|colou?rs|layout|scenery)\b"
+)
+
 _WHY = re.compile(r"\b(why|how does|how do|how did|what causes|reasons?)\b")
 _BREVITY = re.compile(
     r"\b(briefly|brief|short|shortly|quick|quickly|concise|concisely|tl;?dr|one-liner|"
@@ -261,6 +279,7 @@ def analyse_query(query: str) -> Query:
         source_words=len(source_words),
         source_stems=frozenset(stems(set(source_words) - STOPWORDS)),
         constraints=_constraints(instruction_lower, form),
+        visual=bool(_VISUAL_ASK.search(instruction_lower)),
     )
 
 

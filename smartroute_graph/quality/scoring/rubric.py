@@ -62,12 +62,20 @@ Dimension = Literal[
     "instructions",
     "tone",
     "coherence",
+    "visual_description",
 ]
 DIMENSIONS: Final[tuple[Dimension, ...]] = get_args(Dimension)
 
 
+# visual_description applies only when the query asks to describe something seen; then it
+# weighs the same in every domain (a photo's description is asked of any domain's prompt).
+_VISUAL_WEIGHT = 0.25
+
+
 def _weights(**values: float) -> dict[Dimension, float]:
-    return {d: values.get(d, 0.0) for d in DIMENSIONS}
+    return {
+        d: values.get(d, _VISUAL_WEIGHT if d == "visual_description" else 0.0) for d in DIMENSIONS
+    }
 
 
 # Relative weights per domain (renormalised over the dimensions that apply to an answer).

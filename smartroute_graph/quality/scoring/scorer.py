@@ -53,6 +53,7 @@ from smartroute_graph.quality.scoring.rubric import (
     structure,
     tone,
 )
+from smartroute_graph.quality.scoring.visual import visual_description
 from smartroute_graph.routing.context import DEFAULT_REVIEW_THRESHOLD
 
 __all__ = [
@@ -65,7 +66,7 @@ __all__ = [
     "score_response",
 ]
 
-SCORER_VERSION: Final = 1
+SCORER_VERSION: Final = 2
 """Bumped whenever scores change meaning, so traces from different versions are not mixed."""
 WEAK_THRESHOLD: Final = DEFAULT_REVIEW_THRESHOLD
 """Below this an answer is weak: worth re-asking a stronger model."""
@@ -262,6 +263,8 @@ class ResponseScorer:
                 value = instructions(met)
             elif dim == "tone":
                 value = tone(a)
+            elif dim == "visual_description":
+                value = visual_description(a, q.visual)
             else:
                 value = coherence(a)
             if value is not None:

@@ -28,6 +28,12 @@ class ModelSpec(BaseModel):
     model_id: str = Field(default="", description="the provider's model id; defaults to name")
     input_price_per_m: float = Field(ge=0.0)
     output_price_per_m: float = Field(ge=0.0)
+    cached_input_price_per_m: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="price of input tokens read from the provider's prompt cache; None: the "
+        "input price",
+    )
     context_window: int = Field(gt=0)
     max_output_tokens: int = Field(default=16_384, gt=0)
     supports_images: bool = False
@@ -157,6 +163,10 @@ _OPENROUTER_IDS = {
 }
 
 
+# OpenAI's published prices for cached input tokens (USD per 1M).
+_CACHED_INPUT_PRICES = {"gpt-4.1-nano": 0.025, "gpt-4.1": 0.50, "o4-mini": 0.275}
+
+
 def _specs(
     provider: Provider, rows: tuple[_Row, ...], ids: Mapping[str, str] | None = None
 ) -> tuple[ModelSpec, ...]:
@@ -166,6 +176,7 @@ def _specs(
             provider=provider,
             model_id=(ids or {}).get(row.name, ""),
             input_price_per_m=row.input_price,
+            cached_input_price_per_m=_CACHED_INPUT_PRICES.get(row.name),
             output_price_per_m=row.output_price,
             context_window=row.context_window,
             max_output_tokens=row.max_output,

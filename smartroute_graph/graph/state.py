@@ -37,6 +37,8 @@ class Attempt(BaseModel):
     """The provider's error message with secrets redacted."""
     temperature: float | None = None
     """The sampling temperature the router set for this call (None: the model's own)."""
+    cache_hit: bool = False
+    """Answered from LangChain's cache (``set_llm_cache``): no call was made, cost 0."""
 
 
 class RouterInput(TypedDict, total=False):

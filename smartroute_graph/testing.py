@@ -31,6 +31,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic.v1 import BaseModel as BaseModelV1
 
 from smartroute_graph.core.pricing import estimate_tokens
 
@@ -206,10 +207,12 @@ class FakeChatModel(BaseChatModel):
             raise ValueError("with_structured_output needs a schema")
         json_schema = convert_to_json_schema(schema)
         bound = self.bind(
+            # What the model sees, in OpenAI's request shape (a scripted model may read it).
+            response_format={"type": "json_schema", "json_schema": {"schema": json_schema}},
             ls_structured_output_format={
                 "kwargs": {"method": method, "strict": strict},
                 "schema": json_schema,
-            }
+            },
         )
 
         def parse(message: BaseMessage) -> Any:
@@ -220,6 +223,8 @@ class FakeChatModel(BaseChatModel):
             data: Any = calls[0]["args"] if calls else json.loads(message.text)
             if is_model:
                 return schema.model_validate(data)
+            if isinstance(schema, type) and issubclass(schema, BaseModelV1):
+                return schema.parse_obj(data)
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, got {type(data).__name__}")
             return data

@@ -129,7 +129,7 @@ class FakeChatModel(BaseChatModel):
         tokens_out = estimate_tokens(text) + sum(
             estimate_tokens(json.dumps(c["args"])) for c in message.tool_calls
         )
-        usage = UsageMetadata(
+        usage = message.usage_metadata or UsageMetadata(
             input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
         )
         finish = "tool_calls" if message.tool_calls else finish

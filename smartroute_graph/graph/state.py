@@ -79,6 +79,8 @@ class RouterState(RouterInput, RouterOutput, total=False):
     """The learned policy's decision (learning on); ``select_model`` applies the rules to it."""
     outcome_id: str | None
     """The id the answer is remembered under for feedback (learning on)."""
+    loop_model: str | None
+    """The model inside whose tool loop the conversation is (it keeps the task), if any."""
 
 
 def current_context() -> RouterContext:

@@ -38,7 +38,15 @@ CALL_OPTIONS_CONFIG_KEY = "smartroute_call_options"
 # Keyword arguments of a router call that go to the answering model, not to the router.
 # ``structured_output``: ``{"schema", "method", "strict"}`` (``ChatSmartRouter`` sets it).
 CALL_OPTION_NAMES = frozenset(
-    {"tools", "tool_choice", "parallel_tool_calls", "stop", "max_tokens", "structured_output"}
+    {
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stop",
+        "max_tokens",
+        "response_format",
+        "structured_output",
+    }
 )
 # Where a structured answer's parsed value (and its parsing error) ride on the AIMessage,
 # as langchain-openai puts ``parsed`` in ``additional_kwargs``.
@@ -98,6 +106,9 @@ def apply_call_options(
         bound["stop"] = list(options["stop"])
     if options.get("max_tokens") is not None:
         bound["max_tokens"] = options["max_tokens"]
+    if options.get("response_format"):
+        # OpenAI's request field (JSON mode, a JSON schema): OpenAI-compatible models take it.
+        bound["response_format"] = options["response_format"]
     structured = options.get("structured_output")
     if structured:
         # The model's own structured output; stop sequences and a length cap would cut the

@@ -6,6 +6,7 @@
 'o4-mini'
 """
 
+from smartroute_graph.chat_model import ChatSmartRouter
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
 from smartroute_graph.core.attachments import (
     Attachment,
@@ -54,6 +55,7 @@ __all__ = [
     "Attempt",
     "BudgetError",
     "Catalog",
+    "ChatSmartRouter",
     "Classification",
     "Classifier",
     "Complexity",

@@ -44,7 +44,8 @@ def offline_models() -> dict[str, BaseChatModel]:
     """Scripted stand-ins: ask for the weather in Lisbon, then answer from the tool's result;
     and a JSON reply for the structured-output request.
     """
-    ask = AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Lisbon"}, "id": None}])
+    call = {"name": "get_weather", "args": {"city": "Lisbon"}, "id": None}
+    ask = AIMessage("", tool_calls=[call])
 
     def script(name: str) -> list[str | AIMessage]:
         answer = f"[{name}] Lisbon is sunny and 18°C: a good weekend for a walk by the river."
@@ -74,9 +75,7 @@ def main() -> None:
     )
     tracker = CostTracker()
     question = "What's the weather like in Lisbon this weekend? Should I go for a walk?"
-    result = agent.invoke(
-        {"messages": [("user", question)]}, config={"callbacks": [tracker]}
-    )
+    result = agent.invoke({"messages": [("user", question)]}, config={"callbacks": [tracker]})
 
     print("== the agent's conversation")
     for message in result["messages"]:

@@ -157,7 +157,7 @@ class ChatSmartRouter(BaseChatModel):
         out.update(call)
         return out
 
-    def invoke(  # type: ignore[override]
+    def invoke(
         self,
         input: LanguageModelInput,
         config: RunnableConfig | None = None,
@@ -168,7 +168,7 @@ class ChatSmartRouter(BaseChatModel):
         """Route ``input`` and return the chosen model's answer."""
         return self.router.invoke(input, config, **self.router_kwargs(stop, kwargs))
 
-    async def ainvoke(  # type: ignore[override]
+    async def ainvoke(
         self,
         input: LanguageModelInput,
         config: RunnableConfig | None = None,
@@ -179,7 +179,7 @@ class ChatSmartRouter(BaseChatModel):
         """Async :meth:`invoke`."""
         return await self.router.ainvoke(input, config, **self.router_kwargs(stop, kwargs))
 
-    def stream(  # type: ignore[override]
+    def stream(
         self,
         input: LanguageModelInput,
         config: RunnableConfig | None = None,
@@ -192,7 +192,7 @@ class ChatSmartRouter(BaseChatModel):
         """
         yield from self.router.stream(input, config, **self.router_kwargs(stop, kwargs))
 
-    async def astream(  # type: ignore[override]
+    async def astream(
         self,
         input: LanguageModelInput,
         config: RunnableConfig | None = None,
@@ -267,7 +267,7 @@ class ChatSmartRouter(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=list(tools), **kwargs)
 
-    def with_structured_output(  # type: ignore[override]
+    def with_structured_output(
         self,
         schema: Any,
         *,

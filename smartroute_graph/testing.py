@@ -68,7 +68,7 @@ class FakeChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    responses: list[str | AIMessage] = Field(default_factory=lambda: ["ok"])
+    responses: list[str | AIMessage] = Field(default_factory=lambda: list[str | AIMessage](["ok"]))
     reply: Callable[[str], str | AIMessage] | None = None
     model_name: str = "fake-model"
     error: BaseException | None = None
@@ -190,7 +190,7 @@ class FakeChatModel(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=schemas, **kwargs)
 
-    def with_structured_output(  # type: ignore[override]
+    def with_structured_output(
         self,
         schema: Any,
         *,

@@ -193,7 +193,7 @@ def classification_text(
     if not user_turns:
         text = ""
     else:
-        previous = user_turns[-2] if with_context and len(user_turns) >= 2 else None
+        previous: str | None = user_turns[-2] if with_context and len(user_turns) >= 2 else None
         if with_context and has_tool_traffic(messages) and system_text(messages):
             previous = system_text(messages)[:HISTORY_CHARS]
         text = join_turns(user_turns[-1], previous)

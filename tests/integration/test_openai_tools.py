@@ -138,6 +138,8 @@ def test_bad_tools_say_what_to_send(oai: openai.OpenAI) -> None:
         assert "must be {'type': 'function'" in response.json()["error"]["message"]
         response = http.post(
             f"{base}/chat/completions",
-            json={"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]},
+            json={
+                "messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]
+            },
         )
         assert response.status_code == 400 and "tool_call_id" in response.text

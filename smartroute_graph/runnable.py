@@ -28,6 +28,7 @@ from smartroute_graph.core.providers import (
     API_KEYS_CONFIG_KEY,
     OWN_KEYS_ONLY_CONFIG_KEY,
     ModelProvider,
+    catalog_with_models,
 )
 from smartroute_graph.graph.build import STREAMING_CONFIG_KEY, build_graph
 from smartroute_graph.graph.call_options import (
@@ -80,8 +81,13 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
 
     Args:
         catalog: the models (specs) to route among; default: the ``preset``'s catalog.
-        models: chat models for catalog names (any ``BaseChatModel``); catalog entries of
-            the ``openai``/``openrouter`` providers without one are built on first use.
+        models: chat models for catalog names (any ``BaseChatModel``, or a provider string
+            such as ``"anthropic:claude-3-5-haiku-latest"`` built with ``init_chat_model``);
+            a key may be a provider string naming a preset model (``"openai:gpt-4.1"``),
+            and without a catalog or preset those keys are the catalog. A model's
+            ``profile`` sets its entry's context window and capabilities (prices stay the
+            catalog's). Entries without a model are built on first use: ``openai`` and
+            ``openrouter`` with langchain-openai, other providers with ``init_chat_model``.
         preset: ``"openai"`` or ``"openrouter"``: catalog and policy table to start from.
         table: policy table ``{domain: {complexity: model}}``; overrides the preset's cells.
         classifier: a backend name or any object with ``classify(texts)``.
@@ -109,7 +115,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self,
         *,
         catalog: Catalog | Sequence[ModelSpec] | None = None,
-        models: Mapping[str, BaseChatModel] | None = None,
+        models: Mapping[str, BaseChatModel | str] | None = None,
         preset: str | None = None,
         table: Mapping[str, Mapping[str, str]] | None = None,
         classifier: Classifier | str = DEFAULT_CLASSIFIER,
@@ -130,6 +136,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         quality_tolerance: float | None = None,
         cost_weight: float | None = None,
     ) -> None:
+        if catalog is None and preset is None and models:
+            # {"openai:gpt-4.1": ..., "anthropic:...": ...}: the strings name the catalog.
+            catalog, models = catalog_with_models(None, models)
         if catalog is None and preset is None:
             raise ConfigError(
                 "give a catalog of models or a preset: SmartRouter.from_preset('openai'), or "
@@ -148,6 +157,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             for spec in resolved.values():
                 base = base.with_model(spec)
             resolved = base
+        resolved, models = catalog_with_models(resolved, models)
+        assert resolved is not None
         unknown = set(models or {}) - set(resolved)
         if unknown:
             raise ConfigError(

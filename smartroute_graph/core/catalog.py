@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smartroute_graph.core.errors import ConfigError, UnknownModelError
 
-__all__ = ["PRESETS", "Catalog", "ModelSpec", "Provider", "preset_catalog"]
+__all__ = ["PRESETS", "Catalog", "ModelSpec", "Provider", "preset_catalog", "spec_from_string"]
 
-Provider = Literal["openai", "openrouter", "custom"]
+# "openai" and "openrouter" are built with langchain-openai; "custom" models are given
+# ready-made; any other name is a LangChain provider built with ``init_chat_model``
+# ("anthropic", "google_genai", "mistralai", "bedrock_converse", …).
+Provider = str
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
 
 class ModelSpec(BaseModel):
@@ -41,6 +46,17 @@ class ModelSpec(BaseModel):
     reasoning: bool = False
     tier: int = Field(ge=1, le=10)
 
+    @field_validator("provider")
+    @classmethod
+    def _provider_is_a_name(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value):
+            raise ValueError(
+                f"provider {value!r} is not a provider name: use 'openai', 'openrouter', "
+                "'custom' (a model you pass in models=) or a LangChain provider such as "
+                "'anthropic'"
+            )
+        return value
+
     @field_validator("name")
     @classmethod
     def _name_is_a_node_name(cls, value: str) -> str:
@@ -61,7 +77,8 @@ class ModelSpec(BaseModel):
 class Catalog(Mapping[str, ModelSpec]):
     """An ordered, immutable mapping of model name → :class:`ModelSpec`."""
 
-    def __init__(self, specs: list[ModelSpec] | tuple[ModelSpec, ...]) -> None:
+    def __init__(self, specs: list[ModelSpec | str] | tuple[ModelSpec | str, ...]) -> None:
+        specs = [spec_from_string(s) if isinstance(s, str) else s for s in specs]
         if not specs:
             raise ConfigError("the catalog is empty: add at least one model")
         by_name: dict[str, ModelSpec] = {}
@@ -201,3 +218,26 @@ def preset_catalog(name: str) -> Catalog:
         return Catalog(PRESETS[name])
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def spec_from_string(value: str) -> ModelSpec:
+    """The catalog entry a provider string names (``"openai:gpt-4.1"``), with the prices,
+    tier and limits of the preset model it is.
+
+    Raises:
+        ConfigError: the string is not ``provider:model``, or no preset has that model (then
+            give a :class:`ModelSpec` with its prices).
+    """
+    provider, _, model_id = value.partition(":")
+    if not provider or not model_id:
+        raise ConfigError(
+            f"{value!r} is not a provider string: write 'provider:model' (e.g. 'openai:gpt-4.1')"
+        )
+    for spec in (s for specs in PRESETS.values() for s in specs):
+        if spec.provider == provider and model_id in (spec.provider_model_id, spec.name):
+            return spec
+    raise ConfigError(
+        f"the catalog has no prices for {value!r}: give ModelSpec(name=..., provider="
+        f"{provider!r}, model_id={model_id!r}, input_price_per_m=..., output_price_per_m=..., "
+        "context_window=..., tier=...) instead"
+    )

@@ -120,7 +120,8 @@ class SmartRouteDecisionModel(BaseDecisionModel):
         choice = (exact or stronger or by_strength[-1:])[0]
         table = self.router.policy.table
         mass = dict.fromkeys(labels, 0.0)
-        for domain, p_domain in decision.domain_probs.items():
+        for domain in DOMAINS:
+            p_domain = decision.domain_probs.get(domain, 0.0)
             for level in COMPLEXITIES:
                 model = table[domain][level]
                 for label in labels:

@@ -157,8 +157,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             for spec in resolved.values():
                 base = base.with_model(spec)
             resolved = base
-        resolved, models = catalog_with_models(resolved, models)
-        assert resolved is not None
+        with_models, models = catalog_with_models(resolved, models)
+        resolved = with_models or resolved
         unknown = set(models or {}) - set(resolved)
         if unknown:
             raise ConfigError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -77,12 +77,12 @@ class ModelSpec(BaseModel):
 class Catalog(Mapping[str, ModelSpec]):
     """An ordered, immutable mapping of model name → :class:`ModelSpec`."""
 
-    def __init__(self, specs: list[ModelSpec | str] | tuple[ModelSpec | str, ...]) -> None:
-        specs = [spec_from_string(s) if isinstance(s, str) else s for s in specs]
-        if not specs:
+    def __init__(self, specs: Sequence[ModelSpec | str]) -> None:
+        resolved = [spec_from_string(s) if isinstance(s, str) else s for s in specs]
+        if not resolved:
             raise ConfigError("the catalog is empty: add at least one model")
         by_name: dict[str, ModelSpec] = {}
-        for spec in specs:
+        for spec in resolved:
             if spec.name in by_name:
                 raise ConfigError(f"the catalog names model {spec.name!r} twice")
             by_name[spec.name] = spec

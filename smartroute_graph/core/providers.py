@@ -30,6 +30,7 @@ __all__ = [
     "ErrorKind",
     "ModelProvider",
     "ProviderFailures",
+    "catalog_with_models",
     "error_kind",
     "is_retryable",
     "provider_status",
@@ -39,7 +40,6 @@ __all__ = [
     "request_keys",
     "resolve_api_key",
     "retry_after_seconds",
-    "catalog_with_models",
     "secret_values",
     "spec_with_profile",
 ]
@@ -401,7 +401,8 @@ class ModelProvider:
         if key is not None:
             kwargs["api_key"] = key
         try:
-            return init_chat_model(target, **kwargs)  # type: ignore[return-value]
+            built: BaseChatModel = init_chat_model(target, **kwargs)
+            return built
         except ImportError as exc:
             raise ConfigError(
                 f"model {spec.name!r} ({target}) needs its provider's package: {exc}"
@@ -453,12 +454,12 @@ def catalog_with_models(
         else:
             named[key] = value
     if catalog is not None:
-        specs = [
-            spec_with_profile(spec, named[name])
-            if isinstance(named.get(name), BaseChatModel)
-            else spec
-            for name, spec in catalog.items()
-        ]
+        specs: list[ModelSpec | str] = []
+        for name, spec in catalog.items():
+            model = named.get(name)
+            specs.append(
+                spec_with_profile(spec, model) if isinstance(model, BaseChatModel) else spec
+            )
         catalog = Catalog(specs)
     return catalog, named
 

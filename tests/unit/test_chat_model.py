@@ -229,3 +229,27 @@ def test_cached_input_tokens_are_priced_from_the_catalog() -> None:
     expected = (200 * 0.10 + 800 * 0.025 + 10 * 0.40) / 1_000_000
     assert attempt["cost_usd"] == pytest.approx(expected)
     assert attempt_cost(spec, 1000, 10, 800) < attempt_cost(spec, 1000, 10)
+
+
+def test_the_router_as_an_agents_model(tool_fakes: dict[str, ToolCallingFake]) -> None:
+    from langchain.agents import create_agent
+
+    chat = ChatSmartRouter(router=SmartRouter.from_preset("openai", models=tool_fakes))
+    agent = create_agent(chat, tools=[get_weather], system_prompt="You are a travel agent.")
+    result = agent.invoke({"messages": [("user", "What is the weather in 'Rome'?")]})
+    kinds = [m.type for m in result["messages"]]
+    assert kinds == ["human", "ai", "tool", "ai"]
+    assert result["messages"][2].text == "sunny in Rome"
+    first, last = meta(result["messages"][1]), meta(result["messages"][3])
+    assert last["model"] == first["model"] and last["reason"].startswith("tool loop")
+    # With subgraphs=True the chosen model's tokens stream out of the agent as they come.
+    tokens = [
+        chunk.text
+        for _, (chunk, info) in agent.stream(
+            {"messages": [("user", "What is the weather in 'Rome'?")]},
+            stream_mode="messages",
+            subgraphs=True,
+        )
+        if info.get("langgraph_node") in tool_fakes and chunk.text
+    ]
+    assert len(tokens) > 3 and "".join(tokens).endswith("sunny in Rome")

@@ -6,6 +6,7 @@
 'o4-mini'
 """
 
+from smartroute_graph.chat_model import ChatSmartRouter
 from smartroute_graph.classifiers import Classification, Classifier, RulesClassifier
 from smartroute_graph.core import errors
 from smartroute_graph.core.attachments import Attachment, AttachmentLimits
@@ -28,6 +29,7 @@ __all__ = [
     "AttachmentLimits",
     "Attempt",
     "Catalog",
+    "ChatSmartRouter",
     "Classification",
     "Classifier",
     "Complexity",

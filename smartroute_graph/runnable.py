@@ -28,8 +28,16 @@ from smartroute_graph.core.providers import (
     API_KEYS_CONFIG_KEY,
     OWN_KEYS_ONLY_CONFIG_KEY,
     ModelProvider,
+    catalog_with_models,
 )
 from smartroute_graph.graph.build import STREAMING_CONFIG_KEY, build_graph
+from smartroute_graph.graph.call_options import (
+    CALL_OPTION_NAMES,
+    CALL_OPTIONS_CONFIG_KEY,
+    as_chunk,
+    pop_call_options,
+    wants_structured_output,
+)
 from smartroute_graph.graph.learning import OUTCOME_ID_CONFIG_KEY, embedder_for
 from smartroute_graph.graph.metadata import routing_metadata
 from smartroute_graph.graph.nodes import RouterNodes
@@ -73,8 +81,13 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
 
     Args:
         catalog: the models (specs) to route among; default: the ``preset``'s catalog.
-        models: chat models for catalog names (any ``BaseChatModel``); catalog entries of
-            the ``openai``/``openrouter`` providers without one are built on first use.
+        models: chat models for catalog names (any ``BaseChatModel``, or a provider string
+            such as ``"anthropic:claude-3-5-haiku-latest"`` built with ``init_chat_model``);
+            a key may be a provider string naming a preset model (``"openai:gpt-4.1"``),
+            and without a catalog or preset those keys are the catalog. A model's
+            ``profile`` sets its entry's context window and capabilities (prices stay the
+            catalog's). Entries without a model are built on first use: ``openai`` and
+            ``openrouter`` with langchain-openai, other providers with ``init_chat_model``.
         preset: ``"openai"`` or ``"openrouter"``: catalog and policy table to start from.
         table: policy table ``{domain: {complexity: model}}``; overrides the preset's cells.
         classifier: a backend name or any object with ``classify(texts)``.
@@ -97,7 +110,7 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         self,
         *,
         catalog: Catalog | Sequence[ModelSpec] | None = None,
-        models: Mapping[str, BaseChatModel] | None = None,
+        models: Mapping[str, BaseChatModel | str] | None = None,
         preset: str | None = None,
         table: Mapping[str, Mapping[str, str]] | None = None,
         classifier: Classifier | str = DEFAULT_CLASSIFIER,
@@ -105,6 +118,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         outcome_store: str | Path | OutcomeStore | None = None,
         **settings: Any,
     ) -> None:
+        if catalog is None and preset is None and models:
+            # {"openai:gpt-4.1": ..., "anthropic:...": ...}: the strings name the catalog.
+            catalog, models = catalog_with_models(None, models)
         if catalog is None and preset is None:
             raise ConfigError(
                 "give a catalog of models or a preset: SmartRouter.from_preset('openai'), or "
@@ -123,6 +139,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             for spec in resolved.values():
                 base = base.with_model(spec)
             resolved = base
+        with_models, models = catalog_with_models(resolved, models)
+        resolved = with_models or resolved
         unknown = set(models or {}) - set(resolved)
         if unknown:
             raise ConfigError(
@@ -204,15 +222,21 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> tuple[RouterState, RunnableConfig, RouterContext]:
         api_keys = kwargs.pop("api_keys", None)
         own_keys_only = bool(kwargs.pop("own_keys_only", False))
+        options = pop_call_options(kwargs)  # tools, stop, max_tokens: for the chosen model
         unknown = set(kwargs) - SETTING_NAMES
         if unknown:
+            valid = SETTING_NAMES | CALL_OPTION_NAMES | {"api_keys", "own_keys_only"}
             raise TypeError(
-                f"unknown router setting(s) {sorted(unknown)}; valid: "
-                f"{', '.join(sorted(SETTING_NAMES | {'api_keys', 'own_keys_only'}))}"
+                f"unknown router setting(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}"
             )
         given = validate_settings(kwargs, where="per-call setting") if kwargs else {}
         context = dataclasses.replace(self.defaults, **given) if given else self.defaults
         config = ensure_config(config)
+        if options:
+            config["configurable"] = {
+                **config.get("configurable", {}),
+                CALL_OPTIONS_CONFIG_KEY: options,
+            }
         if api_keys or own_keys_only:
             secrets = {
                 k: v if isinstance(v, SecretStr) else SecretStr(v)
@@ -277,32 +301,34 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         Cost and model name travel on that chunk only, so chunks merge cleanly.
         """
         state, config, context = self._prepare(input, config, kwargs)
-        if context.review != "off":
-            # A reviewed answer may be replaced by a stronger model's: send it once it is kept.
+        if context.review != "off" or wants_structured_output(config):
+            # A reviewed answer may be replaced by a stronger model's, and a structured one
+            # is parsed whole: send it once it is kept.
             yield from self._reviewed_chunks(self.graph.invoke(state, config, context=context))
             return
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         finished: set[str] = set()
+        held: list[AIMessageChunk] = []
         for mode, payload in self.graph.stream(
             state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload, finished)
+                chunk = self._model_chunk(payload, finished, held)
                 if chunk is not None:
                     yield chunk
             elif mode == "updates":
                 finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
-        yield self._metadata_chunk(final)
+        yield self._metadata_chunk(final, held)
 
     async def astream(
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
         state, config, context = await self._aprepare(input, config, kwargs)
-        if context.review != "off":
+        if context.review != "off" or wants_structured_output(config):
             output = await self.graph.ainvoke(state, config, context=context)
             for reviewed in self._reviewed_chunks(output):
                 yield reviewed
@@ -310,47 +336,65 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
         final: Mapping[str, Any] = {}
         finished: set[str] = set()
+        held: list[AIMessageChunk] = []
         async for mode, payload in self.graph.astream(
             state, config, context=context, stream_mode=_STREAM_MODES
         ):
             if mode == "messages":
-                chunk = self._model_chunk(payload, finished)
+                chunk = self._model_chunk(payload, finished, held)
                 if chunk is not None:
                     yield chunk
             elif mode == "updates":
                 finished.update(cast(Mapping[str, Any], payload))
             else:
                 final = cast(Mapping[str, Any], payload)
-        yield self._metadata_chunk(final)
+        yield self._metadata_chunk(final, held)
 
     def _reviewed_chunks(self, output: Mapping[str, Any]) -> Iterator[AIMessageChunk]:
         answer = self._answer(output)
-        yield AIMessageChunk(content=answer.content, usage_metadata=answer.usage_metadata)
-        yield self._metadata_chunk(output)
+        yield self._metadata_chunk(output, [as_chunk(answer)])
 
-    def _model_chunk(self, payload: Any, finished: set[str]) -> AIMessageChunk | None:
+    def _model_chunk(
+        self, payload: Any, finished: set[str], held: list[AIMessageChunk]
+    ) -> AIMessageChunk | None:
         """The chunk for the caller, if ``payload`` is a token of the model answering now.
 
         A model node that already returned (``finished``) gave up on its call: a sync
         stream's reader thread can still deliver the one chunk it was waiting for, and the
-        next model's answer is the one the caller gets.
+        next model's answer is the one the caller gets. Chunks with no text and no tool-call
+        part (usage, the provider's last chunk) are ``held``: they go out merged into the
+        last chunk, with the routing metadata.
         """
         message, metadata = payload
         node = metadata.get("langgraph_node")
-        if (
-            isinstance(message, AIMessageChunk)
-            and node in self.catalog
-            and node not in finished
-            and (message.content or message.usage_metadata or message.tool_call_chunks)
-        ):
-            return message
+        if isinstance(message, AIMessageChunk) and node in self.catalog and node not in finished:
+            if message.content or message.tool_call_chunks:
+                return message
+            if message.usage_metadata or message.response_metadata:
+                held.append(message)
         return None
 
-    def _metadata_chunk(self, final: Mapping[str, Any]) -> AIMessageChunk:
+    def _metadata_chunk(
+        self, final: Mapping[str, Any], held: Sequence[AIMessageChunk] = ()
+    ) -> AIMessageChunk:
+        """The stream's last chunk, with the routing metadata on it.
+
+        The stream's last chunk: the held chunks merged, the routing metadata on it, and
+        ``chunk_position="last"`` (cost and model name travel on this chunk only).
+        """
         answer = self._answer(final)
-        return AIMessageChunk(
-            content="", response_metadata={"smartroute": answer.response_metadata["smartroute"]}
-        )
+        meta = {"smartroute": answer.response_metadata["smartroute"]}
+        last = AIMessageChunk(content="", response_metadata=meta, chunk_position="last")
+        if held:
+            merged = held[0]
+            for chunk in held[1:]:
+                merged = merged + chunk
+            update = {
+                "response_metadata": {**merged.response_metadata, **meta},
+                "chunk_position": "last",
+            }
+            last = merged.model_copy(update=update)
+        return last
 
     # -- decisions without a call ----------------------------------------------------------
 

@@ -1,29 +1,37 @@
 """A scripted chat model for tests, examples and benchmarks (offline, deterministic).
 
-It answers from a list of replies in turn, reports ``usage_metadata`` like a provider, streams
-word by word, and can fail the way providers fail: an error before the first token, a stream
-that breaks after some tokens, or a reply slower than the caller's timeout.
+It answers from a list of replies in turn (text, or ``AIMessage``s with ``tool_calls``),
+reports ``usage_metadata`` like a provider, streams word by word (tool calls as tool-call
+chunks), honours ``stop`` and ``max_tokens``, supports ``bind_tools`` and
+``with_structured_output``, and can fail the way providers fail: an error before the first
+token, a stream that breaks after some tokens, or a reply slower than the caller's timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic.v1 import BaseModel as BaseModelV1
 
 from smartroute_graph.core.pricing import estimate_tokens
 
@@ -34,7 +42,8 @@ class FakeChatModel(BaseChatModel):
     """Replies with ``responses`` in turn (cycling), like a provider would.
 
     Args:
-        responses: the replies, used in order and then again from the start.
+        responses: the replies, used in order and then again from the start: text, or an
+            ``AIMessage`` (e.g. one with ``tool_calls``, as a model asking for a tool).
         reply: instead, a function from the last user message's text to the reply (a model
             scripted per kind of query, e.g. one that writes broken code).
         model_name: reported in ``response_metadata["model_name"]``.
@@ -45,15 +54,22 @@ class FakeChatModel(BaseChatModel):
             drips its answer).
         logprobs: token log-probabilities to report, in OpenAI's response_metadata shape.
         temperature: a sampling setting, as providers' models have (not used).
+        max_tokens: the longest reply in (estimated) tokens; a longer one is cut, as a
+            provider cuts it (``finish_reason: "length"``). Also a call argument.
 
-    ``with_structured_output(schema)`` parses each reply as JSON into ``schema``, so a
-    scripted reply such as ``'{"score": 8, "reason": "ok"}'`` serves as a structured answer.
+    A call's ``stop`` sequences cut the reply before the first one found. ``bind_tools``
+    binds OpenAI-format tool schemas (what the model was offered is in :attr:`last_kwargs`);
+    the tool calls themselves are scripted in ``responses``. ``with_structured_output(schema)``
+    parses each reply as JSON into ``schema`` (a pydantic class, a TypedDict or a JSON
+    schema), or takes a scripted tool call's arguments with ``method="function_calling"``,
+    so a scripted reply such as ``'{"score": 8, "reason": "ok"}'`` serves as a structured
+    answer.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    responses: list[str] = Field(default_factory=lambda: ["ok"])
-    reply: Callable[[str], str] | None = None
+    responses: list[str | AIMessage] = Field(default_factory=lambda: list[str | AIMessage](["ok"]))
+    reply: Callable[[str], str | AIMessage] | None = None
     model_name: str = "fake-model"
     error: BaseException | None = None
     error_after_tokens: int | None = None
@@ -62,7 +78,9 @@ class FakeChatModel(BaseChatModel):
     logprobs: list[float] | None = None
     temperature: float | None = None
     """Accepted like a provider model's setting (the replies do not depend on it)."""
+    max_tokens: int | None = None
     _calls: int = PrivateAttr(default=0)
+    _last_kwargs: dict[str, Any] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -74,19 +92,50 @@ class FakeChatModel(BaseChatModel):
         """How many times the model was called."""
         return self._calls
 
-    def _next(self, messages: list[BaseMessage]) -> tuple[str, UsageMetadata]:
+    @property
+    def last_kwargs(self) -> dict[str, Any]:
+        """The call arguments of the latest call (``tools``, ``tool_choice``, ``stop``, …)."""
+        return dict(self._last_kwargs)
+
+    def script(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | AIMessage:
+        """The scripted reply to this call (override for a model scripted on the call)."""
         with self._lock:
-            text = self.responses[self._calls % len(self.responses)]
-            self._calls += 1
+            scripted = self.responses[self._calls % len(self.responses)]
         if self.reply is not None:
             asked = next((m.text for m in reversed(messages) if m.type == "human"), "")
-            text = self.reply(asked)
+            return self.reply(asked)
+        return scripted
+
+    def _next(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[AIMessage, UsageMetadata]:
+        scripted = self.script(messages, kwargs)
+        with self._lock:
+            self._calls += 1
+            self._last_kwargs = {**kwargs, "stop": stop}
+        message = (
+            scripted.model_copy(deep=True)
+            if isinstance(scripted, AIMessage)
+            else AIMessage(content=scripted)
+        )
+        text, finish = _cut(message.text, stop, kwargs.get("max_tokens") or self.max_tokens)
+        if text != message.text or isinstance(message.content, str):
+            message.content = text
+        message.tool_calls = [
+            {**call, "id": call.get("id") or f"call_{uuid.uuid4().hex[:12]}"}
+            for call in message.tool_calls
+        ]
         tokens_in = sum(estimate_tokens(m.text) + 4 for m in messages)
-        tokens_out = estimate_tokens(text)
-        usage = UsageMetadata(
+        tokens_out = estimate_tokens(text) + sum(
+            estimate_tokens(json.dumps(c["args"])) for c in message.tool_calls
+        )
+        usage = message.usage_metadata or UsageMetadata(
             input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
         )
-        return text, usage
+        finish = "tool_calls" if message.tool_calls else finish
+        message.response_metadata = {**self._metadata(), "finish_reason": finish}
+        message.usage_metadata = usage
+        return message, usage
 
     def _generate(
         self,
@@ -97,7 +146,7 @@ class FakeChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay_s:
             time.sleep(self.delay_s)
-        return self._result(messages)
+        return self._result(messages, stop, kwargs)
 
     async def _agenerate(
         self,
@@ -108,13 +157,14 @@ class FakeChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        return self._result(messages)
+        return self._result(messages, stop, kwargs)
 
-    def _result(self, messages: list[BaseMessage]) -> ChatResult:
+    def _result(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatResult:
         if self.error is not None:
             raise self.error
-        text, usage = self._next(messages)
-        message = AIMessage(content=text, usage_metadata=usage, response_metadata=self._metadata())
+        message, _ = self._next(messages, stop, kwargs)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _metadata(self) -> dict[str, Any]:
@@ -125,41 +175,98 @@ class FakeChatModel(BaseChatModel):
             }
         return metadata
 
-    def with_structured_output(  # type: ignore[override]
-        self, schema: type[BaseModel], **kwargs: Any
-    ) -> Runnable[Any, Any]:
-        """This model with each reply parsed as JSON into ``schema`` (pydantic).
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """This model offered ``tools``; the calls it makes are scripted.
 
-        With ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models
-        give.
+        This model offered ``tools`` (converted to OpenAI's format, as most providers'
+        ``bind_tools`` do) and ``tool_choice``; the calls it makes are scripted.
         """
-        if not kwargs.get("include_raw"):
-            return self | RunnableLambda(lambda message: schema.model_validate_json(message.text))
+        schemas = [convert_to_openai_tool(t) for t in tools]
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=schemas, **kwargs)
 
-        def parse(message: BaseMessage) -> dict[str, Any]:
+    def with_structured_output(
+        self,
+        schema: Any,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """This model with each reply parsed into ``schema``.
+
+        This model with each reply parsed into ``schema``: the reply's JSON text, or with
+        ``method="function_calling"`` a scripted tool call's arguments when it has one. With
+        ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models give.
+        """
+        if schema is None:
+            raise ValueError("with_structured_output needs a schema")
+        json_schema = convert_to_json_schema(schema)
+        bound = self.bind(
+            # What the model sees, in OpenAI's request shape (a scripted model may read it).
+            response_format={"type": "json_schema", "json_schema": {"schema": json_schema}},
+            ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict},
+                "schema": json_schema,
+            },
+        )
+
+        def parse(message: BaseMessage) -> Any:
+            calls = getattr(message, "tool_calls", None)
+            is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
+            if is_model and not calls:
+                return schema.model_validate_json(message.text)
+            data: Any = calls[0]["args"] if calls else json.loads(message.text)
+            if is_model:
+                return schema.model_validate(data)
+            if isinstance(schema, type) and issubclass(schema, BaseModelV1):
+                return schema.parse_obj(data)
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            return data
+
+        if not include_raw:
+            return bound | RunnableLambda(parse)
+
+        def parse_raw(message: BaseMessage) -> dict[str, Any]:
             try:
-                parsed = schema.model_validate_json(message.text)
+                parsed = parse(message)
             except ValueError as exc:
                 return {"raw": message, "parsed": None, "parsing_error": exc}
             return {"raw": message, "parsed": parsed, "parsing_error": None}
 
-        return self | RunnableLambda(parse)
+        return bound | RunnableLambda(parse_raw)
 
-    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+    def _chunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Iterator[ChatGenerationChunk]:
         if self.error is not None:
             raise self.error
-        text, usage = self._next(messages)
-        tokens = [t for t in re.split(r"(\s+)", text) if t]
+        message, usage = self._next(messages, stop, kwargs)
+        tokens = [t for t in re.split(r"(\s+)", message.text) if t]
         for index, token in enumerate(tokens):
             if self.error_after_tokens is not None and index >= self.error_after_tokens:
                 raise ConnectionError("stream broke: connection reset by peer")
-            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token, id=message.id))
+        for index, call in enumerate(message.tool_calls):
+            part = tool_call_chunk(
+                name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index
+            )
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[part]))
         # Usage and the model name travel on one final chunk, as providers send them.
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
                 usage_metadata=usage,
-                response_metadata=self._metadata(),
+                response_metadata=message.response_metadata,
                 chunk_position="last",
             )
         )
@@ -173,7 +280,7 @@ class FakeChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         if self.delay_s:
             time.sleep(self.delay_s)
-        for chunk in self._chunks(messages):
+        for chunk in self._chunks(messages, stop, kwargs):
             if self.token_delay_s and chunk.message.content:
                 time.sleep(self.token_delay_s)
             if run_manager and chunk.message.content:
@@ -189,9 +296,29 @@ class FakeChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        for chunk in self._chunks(messages):
+        for chunk in self._chunks(messages, stop, kwargs):
             if self.token_delay_s and chunk.message.content:
                 await asyncio.sleep(self.token_delay_s)
             if run_manager and chunk.message.content:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+
+
+def _cut(text: str, stop: list[str] | None, max_tokens: int | None) -> tuple[str, str]:
+    """``text`` cut at a stop sequence or ``max_tokens``, and the finish reason.
+
+    ``text`` cut before its first stop sequence and to ``max_tokens`` estimated tokens, and the
+    finish reason (``"stop"`` or ``"length"``).
+    """
+    for sequence in stop or ():
+        if sequence and sequence in text:
+            text = text[: text.index(sequence)]
+    if max_tokens is not None and estimate_tokens(text) > max_tokens:
+        pieces = [t for t in re.split(r"(\s+)", text) if t]
+        kept = ""
+        for piece in pieces:
+            if estimate_tokens(kept + piece) > max_tokens:
+                break
+            kept += piece
+        return kept, "length"
+    return text, "stop"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Literal, NamedTuple
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smartroute_graph.core.errors import ConfigError, UnknownModelError
 
-__all__ = ["PRESETS", "Catalog", "ModelSpec", "Provider", "preset_catalog"]
+__all__ = ["PRESETS", "Catalog", "ModelSpec", "Provider", "preset_catalog", "spec_from_string"]
 
-Provider = Literal["openai", "openrouter", "custom"]
+# "openai" and "openrouter" are built with langchain-openai; "custom" models are given
+# ready-made; any other name is a LangChain provider built with ``init_chat_model``
+# ("anthropic", "google_genai", "mistralai", "bedrock_converse", …).
+Provider = str
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
 
 class ModelSpec(BaseModel):
@@ -28,6 +33,12 @@ class ModelSpec(BaseModel):
     model_id: str = Field(default="", description="the provider's model id; defaults to name")
     input_price_per_m: float = Field(ge=0.0)
     output_price_per_m: float = Field(ge=0.0)
+    cached_input_price_per_m: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="price of input tokens read from the provider's prompt cache; None: the "
+        "input price",
+    )
     context_window: int = Field(gt=0)
     max_output_tokens: int = Field(default=16_384, gt=0)
     supports_images: bool = False
@@ -38,6 +49,17 @@ class ModelSpec(BaseModel):
         default=(),
         description="other names the model answers to (e.g. an older system's short name)",
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_is_a_name(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value):
+            raise ValueError(
+                f"provider {value!r} is not a provider name: use 'openai', 'openrouter', "
+                "'custom' (a model you pass in models=) or a LangChain provider such as "
+                "'anthropic'"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -59,17 +81,18 @@ class ModelSpec(BaseModel):
 class Catalog(Mapping[str, ModelSpec]):
     """An ordered, immutable mapping of model name → :class:`ModelSpec`."""
 
-    def __init__(self, specs: list[ModelSpec] | tuple[ModelSpec, ...]) -> None:
-        if not specs:
+    def __init__(self, specs: Sequence[ModelSpec | str]) -> None:
+        resolved = [spec_from_string(s) if isinstance(s, str) else s for s in specs]
+        if not resolved:
             raise ConfigError("the catalog is empty: add at least one model")
         by_name: dict[str, ModelSpec] = {}
-        for spec in specs:
+        for spec in resolved:
             if spec.name in by_name:
                 raise ConfigError(f"the catalog names model {spec.name!r} twice")
             by_name[spec.name] = spec
         self._specs = by_name
         self._aliases: dict[str, str] = {}
-        for spec in specs:
+        for spec in resolved:
             for alias in spec.aliases:
                 owner = by_name.get(alias) or by_name.get(self._aliases.get(alias, ""))
                 if owner is not None and owner.name != spec.name:
@@ -200,6 +223,10 @@ _OPENROUTER_IDS = {
 }
 
 
+# OpenAI's published prices for cached input tokens (USD per 1M).
+_CACHED_INPUT_PRICES = {"gpt-4.1-nano": 0.025, "gpt-4.1": 0.50, "o4-mini": 0.275}
+
+
 def _specs(
     provider: Provider,
     rows: tuple[_Row, ...],
@@ -212,6 +239,7 @@ def _specs(
             provider=provider,
             model_id=(ids or {}).get(row.name, ""),
             input_price_per_m=row.input_price,
+            cached_input_price_per_m=_CACHED_INPUT_PRICES.get(row.name),
             output_price_per_m=row.output_price,
             context_window=row.context_window,
             max_output_tokens=row.max_output,
@@ -237,3 +265,28 @@ def preset_catalog(name: str) -> Catalog:
         return Catalog(PRESETS[name])
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def spec_from_string(value: str) -> ModelSpec:
+    """The catalog entry a provider string names (``"openai:gpt-4.1"``).
+
+    The catalog entry a provider string names (``"openai:gpt-4.1"``), with the prices, tier and
+    limits of the preset model it is.
+
+    Raises:
+        ConfigError: the string is not ``provider:model``, or no preset has that model (then
+            give a :class:`ModelSpec` with its prices).
+    """
+    provider, _, model_id = value.partition(":")
+    if not provider or not model_id:
+        raise ConfigError(
+            f"{value!r} is not a provider string: write 'provider:model' (e.g. 'openai:gpt-4.1')"
+        )
+    for spec in (s for specs in PRESETS.values() for s in specs):
+        if spec.provider == provider and model_id in (spec.provider_model_id, spec.name):
+            return spec
+    raise ConfigError(
+        f"the catalog has no prices for {value!r}: give ModelSpec(name=..., provider="
+        f"{provider!r}, model_id={model_id!r}, input_price_per_m=..., output_price_per_m=..., "
+        "context_window=..., tier=...) instead"
+    )

@@ -9,6 +9,7 @@ from typing import Any, cast
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 
+from smartroute_graph.core.agent_turns import has_tool_traffic, is_harness_noise, system_text
 from smartroute_graph.core.attachments import Attachment
 from smartroute_graph.core.errors import EmptyQueryError, InputError, InvalidTextError
 
@@ -177,18 +178,27 @@ def join_turns(current: str, previous: str | None = None) -> str:
 def classification_text(
     messages: Sequence[BaseMessage], attachments: Sequence[Attachment], *, with_context: bool = True
 ) -> str:
-    """The text the classifier reads, after one marker line per attachment.
+    """The text the classifier reads: the task, after one marker line per attachment.
 
-    That is the last user turn, with the one before it when ``with_context`` (see
-    :func:`join_turns`).
+    The task is the last user turn that is a real request (harness nudges such as
+    "continue" and tool results are skipped: :mod:`agent_turns`), read with the user turn
+    before it when ``with_context`` (see :func:`join_turns`). In an agent's conversation
+    (tool calls or results in it) the context is the system prompt instead, which says
+    what the agent is for.
     """
-    user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
+    user_turns = [
+        m.text for m in messages if m.type == "human" and m.text.strip() and not is_harness_noise(m)
+    ]
+    if not user_turns:
+        user_turns = [m.text for m in messages if m.type == "human" and m.text.strip()]
     if not user_turns:
         user_turns = [m.text for m in messages if m.text.strip()]
     if not user_turns:
         text = ""
     else:
-        previous = user_turns[-2] if with_context and len(user_turns) >= 2 else None
+        previous: str | None = user_turns[-2] if with_context and len(user_turns) >= 2 else None
+        if with_context and has_tool_traffic(messages) and system_text(messages):
+            previous = system_text(messages)[:HISTORY_CHARS]
         text = join_turns(user_turns[-1], previous)
     if attachments:
         text = "\n".join([*(a.marker for a in attachments), text]).strip()

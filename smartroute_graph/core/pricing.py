@@ -25,12 +25,14 @@ __all__ = [
     "EXPECTED_OUTPUT_TOKENS",
     "CostTracker",
     "attempt_cost",
+    "cached_tokens",
     "call_tokens",
     "cost_event",
     "estimate_cost",
     "estimate_message_tokens",
     "estimate_output_tokens",
     "estimate_tokens",
+    "is_cache_hit",
 ]
 
 # Name of the custom callback event the router dispatches once per model attempt.
@@ -114,11 +116,41 @@ def estimate_output_tokens(spec: ModelSpec, complexity: Complexity) -> int:
     return min(expected, spec.max_output_tokens)
 
 
-def attempt_cost(spec: ModelSpec, input_tokens: int, output_tokens: int) -> float:
-    """Dollar cost of one call that used these tokens."""
+def attempt_cost(
+    spec: ModelSpec, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+) -> float:
+    """Dollar cost of one call that used these tokens.
+
+    Dollar cost of one call that used these tokens; ``cached_input_tokens`` of the input (the
+    provider's prompt cache: ``input_token_details["cache_read"]``) are priced at the model's
+    ``cached_input_price_per_m`` (its input price when the catalog has none).
+    """
+    cached = max(0, min(cached_input_tokens, input_tokens))
+    cached_price = spec.cached_input_price_per_m
+    if cached_price is None:
+        cached_price = spec.input_price_per_m
     return (
-        input_tokens * spec.input_price_per_m + output_tokens * spec.output_price_per_m
+        (input_tokens - cached) * spec.input_price_per_m
+        + cached * cached_price
+        + output_tokens * spec.output_price_per_m
     ) / 1_000_000
+
+
+def is_cache_hit(reply: BaseMessage | None) -> bool:
+    """Whether ``reply`` came from LangChain's cache (``set_llm_cache``), not a call.
+
+    Whether ``reply`` came from LangChain's cache (``set_llm_cache``) and not from a call:
+    langchain-core marks a hit's ``usage_metadata`` with ``total_cost: 0``.
+    """
+    usage = getattr(reply, "usage_metadata", None) or {}
+    return "total_cost" in usage and not usage["total_cost"]
+
+
+def cached_tokens(reply: BaseMessage | None) -> int:
+    """Input tokens the provider read from its prompt cache for ``reply``."""
+    usage = getattr(reply, "usage_metadata", None) or {}
+    details = usage.get("input_token_details") or {}
+    return int(details.get("cache_read") or 0)
 
 
 def estimate_cost(spec: ModelSpec, input_tokens: int, complexity: Complexity) -> float:
@@ -146,6 +178,8 @@ class CostTracker(BaseCallbackHandler):
         self.input_tokens = 0
         self.output_tokens = 0
         self.calls = 0
+        self.cache_hits = 0
+        """Answers served from LangChain's cache: counted here, not as calls or cost."""
         self.by_model: dict[str, float] = {}
 
     def on_custom_event(
@@ -161,6 +195,11 @@ class CostTracker(BaseCallbackHandler):
         """Add one call's cost (events other than :data:`COST_EVENT` are ignored)."""
         if name != COST_EVENT or not isinstance(data, Mapping):
             return
+        if data.get("cache_hit"):
+            # Answered from LangChain's cache: no call was made and nothing was spent.
+            with self._lock:
+                self.cache_hits += 1
+            return
         cost = float(data.get("cost_usd", 0.0))
         model = str(data.get("model", "unknown"))
         with self._lock:
@@ -173,5 +212,6 @@ class CostTracker(BaseCallbackHandler):
     def __repr__(self) -> str:
         return (
             f"CostTracker(calls={self.calls}, total_cost_usd={self.total_cost_usd:.6f}, "
-            f"input_tokens={self.input_tokens}, output_tokens={self.output_tokens})"
+            f"input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, "
+            f"cache_hits={self.cache_hits})"
         )

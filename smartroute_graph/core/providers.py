@@ -19,8 +19,8 @@ from typing import Any, Literal, get_args
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from smartroute_graph.core.catalog import ModelSpec
-from smartroute_graph.core.errors import MissingAPIKeyError, OwnKeysOnlyError
+from smartroute_graph.core.catalog import Catalog, ModelSpec, spec_from_string
+from smartroute_graph.core.errors import ConfigError, MissingAPIKeyError, OwnKeysOnlyError
 
 __all__ = [
     "API_KEYS_CONFIG_KEY",
@@ -32,6 +32,7 @@ __all__ = [
     "ErrorKind",
     "ModelProvider",
     "ProviderFailures",
+    "catalog_with_models",
     "error_kind",
     "is_retryable",
     "openrouter_base_url",
@@ -43,6 +44,7 @@ __all__ = [
     "resolve_api_key",
     "retry_after_seconds",
     "secret_values",
+    "spec_with_profile",
 ]
 
 API_KEY_ENV: Mapping[str, str] = {"openai": "OPENAI_API_KEY", "openrouter": "OPENROUTER_API_KEY"}
@@ -298,12 +300,15 @@ class ModelProvider:
 
     def __init__(
         self,
-        models: Mapping[str, BaseChatModel] | None = None,
+        models: Mapping[str, BaseChatModel | str] | None = None,
         api_keys: Mapping[str, str | SecretStr] | None = None,
         *,
         timeout_s: float | None = 60.0,
     ) -> None:
-        self._explicit = dict(models or {})
+        models = dict(models or {})
+        # "provider:model" strings are built on first use through init_chat_model.
+        self._strings = {k: v for k, v in models.items() if isinstance(v, str)}
+        self._explicit = {k: v for k, v in models.items() if not isinstance(v, str)}
         self._api_keys = dict(api_keys or {})
         for value in self._api_keys.values():
             register_secret(value)
@@ -367,11 +372,13 @@ class ModelProvider:
                     "the server token and no key of your own to use it"
                 )
             return self._explicit[spec.name]
-        if spec.provider not in API_KEY_ENV:
+        if spec.provider == "custom" and spec.name not in self._strings:
             raise MissingAPIKeyError(
                 f"model {spec.name!r} has provider {spec.provider!r} and no chat model was "
                 f"given for it: pass models={{{spec.name!r}: <a BaseChatModel>}}"
             )
+        if spec.name in self._strings or spec.provider not in API_KEY_ENV:
+            return self._cached(spec, self._init_chat_model, per_request_keys, own_keys_only)
         key = resolve_api_key(
             spec.provider, self._api_keys, per_request_keys, own_keys_only=own_keys_only
         )
@@ -386,18 +393,68 @@ class ModelProvider:
                 f"{API_KEY_ENV[spec.provider]}, pass api_keys={{'{spec.provider}': ...}}, or "
                 "use dry_run to see the routing decision without calling a model"
             )
+        return self._cached(spec, self._build, key)
+
+    def _cached(self, spec: ModelSpec, build: Any, *args: Any) -> BaseChatModel:
+        """The model ``build(spec, *args)`` makes, built once per (model, arguments)."""
         # Cache per key fingerprint, never the key itself in a name or message.
-        cache_key = (spec.name, str(hash(key.get_secret_value())))
+        cache_key = (spec.name, str(hash(repr([_plain(a) for a in args]))))
         with self._lock:
             model = self._built.get(cache_key)
             if model is None:
-                model = self._build(spec, key)
+                model = build(spec, *args)
                 self._built[cache_key] = model
                 while len(self._built) > _MAX_BUILT_MODELS:
                     self._built.popitem(last=False)
             else:
                 self._built.move_to_end(cache_key)
         return model
+
+    def _init_chat_model(
+        self,
+        spec: ModelSpec,
+        per_request_keys: Mapping[str, str | SecretStr] | None,
+        own_keys_only: bool,
+    ) -> BaseChatModel:
+        """Any LangChain provider's chat model, through ``init_chat_model``.
+
+        Any LangChain provider's chat model, through ``init_chat_model``: a ``"provider:model"``
+        string given in ``models``, or the spec's provider and model id. The provider's package
+        reads its own key from the environment unless a key for it was given (per request, then to
+        the router).
+        """
+        target = self._strings.get(spec.name) or f"{spec.provider}:{spec.provider_model_id}"
+        provider = target.partition(":")[0]
+        key = resolve_api_key(provider, self._api_keys, per_request_keys, own_keys_only=True)
+        if key is None and not own_keys_only:
+            key = resolve_api_key(provider, self._api_keys, None, own_keys_only=False)
+        if key is None and own_keys_only:
+            raise OwnKeysOnlyError(
+                f"this request brings its own keys but none for {provider} (model {spec.name})"
+            )
+        try:
+            from langchain.chat_models import init_chat_model
+        except ImportError:
+            raise ConfigError(
+                f"model {spec.name!r} ({target}) is built with LangChain's init_chat_model: "
+                "pip install 'smartroute-graph[agents]' (langchain) and the provider's package"
+            ) from None
+        kwargs: dict[str, Any] = {"timeout": self._timeout_s, "max_retries": SDK_MAX_RETRIES}
+        if key is not None:
+            kwargs["api_key"] = key
+        try:
+            built: BaseChatModel = init_chat_model(target, **kwargs)
+            return built
+        except ImportError as exc:
+            raise ConfigError(
+                f"model {spec.name!r} ({target}) needs its provider's package: {exc}"
+            ) from None
+        except (ValueError, TypeError) as exc:
+            # Most providers refuse to build without a key: say which key is missing.
+            raise MissingAPIKeyError(
+                f"cannot build {spec.name!r} ({target}): {redact_secrets(str(exc))}; set the "
+                f"provider's API key in the environment or pass api_keys={{{provider!r}: ...}}"
+            ) from None
 
     def _build(self, spec: ModelSpec, key: SecretStr) -> BaseChatModel:
         kwargs: dict[str, Any] = {
@@ -413,6 +470,67 @@ class ModelProvider:
             kwargs["base_url"] = openrouter_base_url()
         model: BaseChatModel = _recording_chat_openai()(**kwargs)
         return model
+
+
+def _plain(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def catalog_with_models(
+    catalog: Catalog | None, models: Mapping[str, BaseChatModel | str] | None
+) -> tuple[Catalog | None, dict[str, BaseChatModel | str]]:
+    """The catalog and the models keyed by catalog name, for models given by provider string.
+
+    The catalog and the models keyed by catalog name, for models given by provider string
+    (``{"openai:gpt-4.1": <model or "openai:gpt-4.1">}``: the preset entry it names, added when the
+    catalog lacks it), with each ready model's ``profile`` applied to its entry
+    (:func:`spec_with_profile`). Without a catalog, the strings make one.
+    """
+    named: dict[str, BaseChatModel | str] = {}
+    for key, value in (models or {}).items():
+        if (catalog is None or key not in catalog) and ":" in key:
+            spec = spec_from_string(key)
+            if catalog is None:
+                catalog = Catalog([spec])
+            elif spec.name not in catalog:
+                catalog = catalog.with_model(spec)
+            named[spec.name] = value
+        else:
+            named[key] = value
+    if catalog is not None:
+        specs: list[ModelSpec | str] = []
+        for name, spec in catalog.items():
+            model = named.get(name)
+            specs.append(
+                spec_with_profile(spec, model) if isinstance(model, BaseChatModel) else spec
+            )
+        catalog = Catalog(specs)
+    return catalog, named
+
+
+def spec_with_profile(spec: ModelSpec, model: BaseChatModel) -> ModelSpec:
+    """``spec`` with what the chat model's ``profile`` states.
+
+    ``spec`` with the context window and capabilities the chat model's ``profile`` states
+    (LangChain's model profiles), where it states them; prices stay the catalog's.
+    """
+    profile = getattr(model, "profile", None) or {}
+    update: dict[str, Any] = {}
+    for field_name, key in (
+        ("context_window", "max_input_tokens"),
+        ("max_output_tokens", "max_output_tokens"),
+    ):
+        value = profile.get(key)
+        if isinstance(value, int) and value > 0:
+            update[field_name] = value
+    for field_name, key in (
+        ("supports_images", "image_inputs"),
+        ("supports_pdfs", "pdf_inputs"),
+        ("reasoning", "reasoning_output"),
+    ):
+        if isinstance(profile.get(key), bool):
+            update[field_name] = profile[key]
+    return spec.model_copy(update=update) if update else spec
 
 
 @cache

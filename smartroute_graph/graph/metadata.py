@@ -51,6 +51,7 @@ def routing_metadata(
         "preset": decision.preset,
         "classifier": decision.classifier,
         "escalated": answered is not None and answered != decision.model,
+        "cache_hit": any(a.ok and a.cache_hit and a.model == answered for a in attempts),
         "attempts": [a.model_dump() for a in attempts],
         "reviews": [r.model_dump() for r in reviews],
         "cost_usd": round(

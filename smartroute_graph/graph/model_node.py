@@ -27,8 +27,10 @@ from smartroute_graph.core.inputs import with_attachments
 from smartroute_graph.core.pricing import (
     COST_EVENT,
     attempt_cost,
+    cached_tokens,
     call_tokens,
     cost_event,
+    is_cache_hit,
 )
 from smartroute_graph.core.providers import (
     ModelProvider,
@@ -36,6 +38,12 @@ from smartroute_graph.core.providers import (
     redact_secrets,
     request_keys,
     secret_values,
+)
+from smartroute_graph.graph.call_options import (
+    apply_call_options,
+    call_options,
+    structured_answer,
+    wants_structured_output,
 )
 from smartroute_graph.graph.deadlines import (
     DeadlineError,
@@ -119,10 +127,12 @@ def model_node(
 
     def prepare_call(
         state: RouterState, config: RunnableConfig
-    ) -> tuple[BaseChatModel, list[Any], float | None]:
-        """The model to call (with the run's settings), the messages, and the router's temperature.
+    ) -> tuple[Any, list[Any], float | None]:
+        """The model to call, the messages, and the temperature the router set on it.
 
-        The temperature is the one the router set on the model; None when the model keeps its own.
+        The model to call (with the run's settings and the caller's model options: tools, stop,
+        max_tokens, structured output), the messages, and the temperature the router set on it
+        (None: the model keeps its own).
         """
         keys, own_only = request_keys(config)
         model = provider.get(spec, keys, own_keys_only=own_only)
@@ -133,7 +143,7 @@ def model_node(
         if context.temperature is not None and not spec.reasoning:
             model, temperature = _with_temperature(model, context.temperature)
         messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
-        return model, messages, temperature
+        return apply_call_options(model, call_options(config)), messages, temperature
 
     def record(
         state: RouterState,
@@ -173,7 +183,8 @@ def model_node(
             return {"attempts": [attempt], "response": None}, None
         assert result is not None
         tokens_in, tokens_out, estimated = call_tokens(state["messages"], result)
-        cost = attempt_cost(spec, tokens_in, tokens_out)
+        hit = is_cache_hit(result)
+        cost = 0.0 if hit else attempt_cost(spec, tokens_in, tokens_out, cached_tokens(result))
         attempt = Attempt(
             model=spec.name,
             ok=True,
@@ -182,8 +193,10 @@ def model_node(
             output_tokens=tokens_out,
             cost_usd=cost,
             temperature=temperature,
+            cache_hit=hit,
         )
-        event = cost_event(spec.name, cost, tokens_in, tokens_out, estimated=estimated)
+        extra = {"cache_hit": True} if hit else {}
+        event = cost_event(spec.name, cost, tokens_in, tokens_out, estimated=estimated, **extra)
         # A good answer is final here: going through `review` would cost a graph step.
         decision = state["decision"]
         assert decision is not None
@@ -208,7 +221,7 @@ def model_node(
         try:
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
-            if is_streaming(config):
+            if is_streaming(config) and not wants_structured_output(config):
                 chunks: list[AIMessageChunk] = []
                 limits = stream_limits(context, state.get("deadline_at"))
                 for chunk in stream_within(lambda: model.stream(messages, config), limits):
@@ -218,13 +231,14 @@ def model_node(
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
                 if timeout is None:
-                    result = model.invoke(messages, config)
+                    output = model.invoke(messages, config)
                 else:
                     # Its own thread, never a shared pool: a hung call given up on keeps
                     # its thread until the model returns, and must not starve later calls.
-                    result = call_with_timeout(
+                    output = call_with_timeout(
                         model.invoke, messages, config, timeout=timeout, message=expired
                     )
+                result = structured_answer(output)
         except Exception as exc:
             error = exc
         update, event = record(state, started, result, error, streamed, temperature, config)
@@ -242,7 +256,7 @@ def model_node(
         try:
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
-            if is_streaming(config):
+            if is_streaming(config) and not wants_structured_output(config):
                 chunks: list[AIMessageChunk] = []
                 limits = stream_limits(context, state.get("deadline_at"))
                 async for chunk in astream_within(lambda: model.astream(messages, config), limits):
@@ -251,9 +265,10 @@ def model_node(
                 result = _join_chunks(chunks)
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
-                result = await acall_with_timeout(
+                output = await acall_with_timeout(
                     model.ainvoke(messages, config), timeout=timeout, message=expired
                 )
+                result = structured_answer(output)
         except Exception as exc:
             error = exc
         update, event = record(state, started, result, error, streamed, temperature, config)

@@ -5,6 +5,7 @@ Each reads its run's settings from ``runtime.context`` and returns a partial sta
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from smartroute_graph.classifiers.base import Classification, Classifier, ClassifierUsage
+from smartroute_graph.core.agent_turns import loop_model
 from smartroute_graph.core.catalog import Catalog, ModelSpec, preset_catalog
 from smartroute_graph.core.errors import (
     AllModelsFailedError,
@@ -146,6 +148,7 @@ class RouterNodes:
         update: dict[str, Any] = {
             "text": text,
             "turn_text": alone if alone != text else None,
+            "loop_model": loop_model(all_messages),
             "input_tokens": tokens,
             # Wall-clock time, so the deadline means the same to every node and process.
             "deadline_at": time.time() + total if total is not None else None,
@@ -222,14 +225,23 @@ class RouterNodes:
         context = current_context()
         classification = state["classification"]
         assert classification is not None
+        policy = self.policy_for(context)
+        looping = state.get("loop_model")
+        keep = looping is not None and not context.model and looping in policy.catalog
         decision = decide(
-            self.policy_for(context),
+            policy,
             classification,
-            context,
+            dataclasses.replace(context, model=looping) if keep else context,
             input_tokens=state["input_tokens"],
             attachments=state.get("attachments") or [],
-            learned=state.get("learned"),
+            learned=None if keep else state.get("learned"),
         )
+        if keep:
+            assert looping is not None
+            limit = (context.max_attempts or policy.max_attempts) - 1
+            reason = f"tool loop: {looping} keeps the task it is working on"
+            fallbacks = policy.catalog.fallback_order(looping)[: max(limit, 0)]
+            decision = decision.model_copy(update={"reason": reason, "fallbacks": fallbacks})
         if self.keyless_dry_run and not context.dry_run:
             decision = self._without_key(decision, config)
         dry_run = context.dry_run or is_keyless_dry_run(decision)

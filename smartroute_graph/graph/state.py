@@ -37,6 +37,8 @@ class Attempt(BaseModel):
     """The provider's error message with secrets redacted."""
     temperature: float | None = None
     """The sampling temperature the router set for this call (None: the model's own)."""
+    cache_hit: bool = False
+    """Answered from LangChain's cache (``set_llm_cache``): no call was made, cost 0."""
 
 
 class RouterInput(TypedDict, total=False):
@@ -77,6 +79,8 @@ class RouterState(RouterInput, RouterOutput, total=False):
     """The learned policy's decision (learning on); ``select_model`` applies the rules to it."""
     outcome_id: str | None
     """The id the answer is remembered under for feedback (learning on)."""
+    loop_model: str | None
+    """The model inside whose tool loop the conversation is (it keeps the task), if any."""
 
 
 def current_context() -> RouterContext:

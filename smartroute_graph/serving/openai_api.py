@@ -34,6 +34,13 @@ from smartroute_graph.serving.calls import (
 )
 from smartroute_graph.serving.deps import ServerDeps
 from smartroute_graph.serving.errors import exception_payload
+from smartroute_graph.serving.openai_tools import (
+    assistant_message,
+    model_options,
+    openai_tool_calls,
+    tool_call_deltas,
+    tool_message,
+)
 from smartroute_graph.serving.schemas import ROUTER_MODEL_NAME, ChatCompletionRequest, answer_meta
 
 __all__ = ["add_openai_routes"]
@@ -81,11 +88,6 @@ def _chat_input(request: ChatCompletionRequest) -> dict[str, Any]:
     """
     if request.n not in (None, 1):
         raise InputError(f"n={request.n} is not supported: the router returns one answer (n=1)")
-    if request.tools or request.functions:
-        raise InputError(
-            "tool calling is not supported by /v1/chat/completions: call the chosen model "
-            "directly, or use the Python SmartRouter in a LangChain agent"
-        )
     messages: list[AnyMessage] = []
     attachments: list[Attachment] = []
     for message in request.messages:
@@ -100,15 +102,28 @@ def _chat_input(request: ChatCompletionRequest) -> dict[str, Any]:
                         attachments.append(found)
             messages.append(HumanMessage(content=text))
         elif message.role == "assistant":
-            messages.append(AIMessage(content=text))
+            messages.append(assistant_message(message, text))
+        elif message.role == "tool":
+            messages.append(tool_message(message, text))
         else:
             raise InputError(
-                f"messages with role {message.role!r} are not supported (no tool calling): "
-                "send system, user and assistant messages"
+                f"messages with role {message.role!r} are not supported: send system, user, "
+                "assistant and tool messages (tool results as role 'tool')"
             )
     if not any(m.type == "human" for m in messages):
         raise InputError("the messages have no user message: add {'role': 'user', ...}")
     return {"messages": messages, "attachments": attachments}
+
+
+def _openai_message(message: AIMessage) -> dict[str, Any]:
+    """The answer as an OpenAI assistant message (tool calls included)."""
+    if not message.tool_calls:
+        return {"role": "assistant", "content": message.text}
+    return {
+        "role": "assistant",
+        "content": message.text or None,
+        "tool_calls": openai_tool_calls(message),
+    }
 
 
 def _completion_id() -> str:
@@ -167,7 +182,7 @@ async def _stream_completion(
                 finished = True
                 break
             buffered.append(event)
-            if event[0] == "chunk" and event[1].content:
+            if event[0] == "chunk" and (event[1].content or event[1].tool_call_chunks):
                 break
     except BaseException:
         await timed.aclose()
@@ -193,6 +208,7 @@ async def _stream_completion(
         usage: dict[str, int] | None = None
         meta: dict[str, Any] = {}
         started = False
+        called_tools = False
 
         async def replay() -> AsyncIterator[StreamEvent]:
             for item in buffered:
@@ -216,10 +232,14 @@ async def _stream_completion(
                     yield chunk({"role": "assistant", "content": ""})
                 if piece.text:
                     yield chunk({"content": piece.text})
+                deltas = tool_call_deltas(piece)
+                if deltas:
+                    called_tools = True
+                    yield chunk({"tool_calls": deltas})
             if not started:
                 yield chunk({"role": "assistant", "content": ""})
             model = meta.get("model") or model
-            yield chunk({}, "stop", smartroute=meta)
+            yield chunk({}, "tool_calls" if called_tools else "stop", smartroute=meta)
             if include_usage:
                 yield _sse(
                     {
@@ -274,6 +294,7 @@ def add_openai_routes(api: APIRouter, deps: ServerDeps) -> None:
         settings: dict[str, Any] = dict(grant)
         if body.temperature is not None:
             settings["temperature"] = body.temperature
+        settings.update(model_options(body))
         if body.model not in _ROUTER_ALIASES:
             if body.model not in router.catalog:
                 raise UnknownModelError(
@@ -298,9 +319,9 @@ def add_openai_routes(api: APIRouter, deps: ServerDeps) -> None:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": message.text},
+                        "message": _openai_message(message),
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": "tool_calls" if message.tool_calls else "stop",
                     }
                 ],
                 "usage": _openai_usage(message.usage_metadata),

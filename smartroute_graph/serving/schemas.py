@@ -263,8 +263,14 @@ class ChatCompletionRequest(_Body):
     stream_options: dict[str, Any] | None = None
     temperature: float | None = setting_field("temperature")
     n: int | None = None
-    tools: list[Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     functions: list[Any] | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    stop: str | list[str] | None = None
+    response_format: dict[str, Any] | None = None
     api_key: ApiKey = None
 
 

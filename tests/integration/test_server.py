@@ -496,10 +496,10 @@ def test_chat_bad_requests(oai: openai.OpenAI, client: httpx.Client) -> None:
         json={
             "model": "smartroute",
             "messages": [{"role": "user", "content": "hi"}],
-            "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            "functions": [{"name": "f", "parameters": {}}],
         },
     )
-    assert response.status_code == 400 and "tool calling is not supported" in _error(response)
+    assert response.status_code == 400 and "send the same schemas as 'tools'" in _error(response)
     response = client.post(
         "/v1/chat/completions",
         json={

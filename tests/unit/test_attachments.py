@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import Field
 
 from smartroute_graph import SmartRouter
@@ -56,9 +55,9 @@ class RecordingChatModel(FakeChatModel):
 
     received: list[list[BaseMessage]] = Field(default_factory=list)
 
-    def _next(self, messages: list[BaseMessage]) -> tuple[str, UsageMetadata]:
+    def script(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | AIMessage:
         self.received.append(list(messages))
-        return super()._next(messages)
+        return super().script(messages, kwargs)
 
 
 def recording_models(names: list[str]) -> dict[str, RecordingChatModel]:

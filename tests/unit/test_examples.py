@@ -14,6 +14,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # script -> text some line of its output must contain. Routing-independent on purpose: the
 # default classifier may change which model a query goes to, not what the scripts show.
 EXPECTED: dict[str, list[str]] = {
+    "agent_with_tools.py": [
+        "No OPENAI_API_KEY: using offline FakeChatModel stand-ins",
+        "   ai: calls get_weather({'city': 'Lisbon'})",
+        " tool: It is 18°C and sunny in Lisbon.",
+        "Lisbon is sunny and 18°C: a good weekend for a walk by the river.",
+        "keeps the task it is working on",
+        "Trip(city='Lisbon', reason='sunny, mild and walkable')",
+        "== cost: 2 model calls, total $",
+    ],
     "lcel_chain.py": [
         "No OPENAI_API_KEY: using offline FakeChatModel stand-ins",
         "== stream",

@@ -51,6 +51,8 @@ def routing_metadata(
         "preset": decision.preset,
         "classifier": decision.classifier,
         "escalated": answered is not None and answered != decision.model,
+        # The answer came from the response cache (no provider call; see core.response_cache).
+        "cache_hit": any(a.ok and a.cache_hit for a in attempts if a.model == answered),
         "attempts": [a.model_dump() for a in attempts],
         "reviews": [r.model_dump() for r in reviews],
         "cost_usd": round(

@@ -35,6 +35,7 @@ from smartroute_graph.core.providers import (
     request_keys,
     secret_values,
 )
+from smartroute_graph.core.response_cache import cached_answer, is_cache_hit, store_answer
 from smartroute_graph.graph.deadlines import (
     DeadlineError,
     acall_with_timeout,
@@ -165,7 +166,9 @@ def model_node(
             return {"attempts": [attempt], "response": None}, None
         assert result is not None
         tokens_in, tokens_out, estimated = call_tokens(state["messages"], result)
-        cost = attempt_cost(spec, tokens_in, tokens_out)
+        # A response-cache hit made no provider call: it costs nothing.
+        hit = is_cache_hit(result)
+        cost = 0.0 if hit else attempt_cost(spec, tokens_in, tokens_out)
         attempt = Attempt(
             model=spec.name,
             ok=True,
@@ -174,6 +177,7 @@ def model_node(
             output_tokens=tokens_out,
             cost_usd=cost,
             temperature=temperature,
+            cache_hit=hit,
         )
         event = cost_event(spec.name, cost, tokens_in, tokens_out, estimated=estimated)
         # A good answer is final here: going through `review` would cost a graph step.
@@ -201,12 +205,15 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config):
-                chunks: list[AIMessageChunk] = []
-                limits = stream_limits(context, state.get("deadline_at"))
-                for chunk in stream_within(lambda: model.stream(messages, config), limits):
-                    chunks.append(chunk)
-                    streamed = streamed or has_token(chunk)
-                result = _join_chunks(chunks)
+                result = cached_answer(model, messages)
+                if result is None:
+                    chunks: list[AIMessageChunk] = []
+                    limits = stream_limits(context, state.get("deadline_at"))
+                    for chunk in stream_within(lambda: model.stream(messages, config), limits):
+                        chunks.append(chunk)
+                        streamed = streamed or has_token(chunk)
+                    result = _join_chunks(chunks)
+                    store_answer(model, messages, result)
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
                 if timeout is None:
@@ -235,12 +242,17 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config):
-                chunks: list[AIMessageChunk] = []
-                limits = stream_limits(context, state.get("deadline_at"))
-                async for chunk in astream_within(lambda: model.astream(messages, config), limits):
-                    chunks.append(chunk)
-                    streamed = streamed or has_token(chunk)
-                result = _join_chunks(chunks)
+                result = cached_answer(model, messages)
+                if result is None:
+                    chunks: list[AIMessageChunk] = []
+                    limits = stream_limits(context, state.get("deadline_at"))
+                    async for chunk in astream_within(
+                        lambda: model.astream(messages, config), limits
+                    ):
+                        chunks.append(chunk)
+                        streamed = streamed or has_token(chunk)
+                    result = _join_chunks(chunks)
+                    store_answer(model, messages, result)
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
                 result = await acall_with_timeout(

@@ -37,6 +37,8 @@ class Attempt(BaseModel):
     """The provider's error message with secrets redacted."""
     temperature: float | None = None
     """The sampling temperature the router set for this call (None: the model's own)."""
+    cache_hit: bool = False
+    """The answer came from the server's response cache: no provider call, no cost."""
 
 
 class RouterInput(TypedDict, total=False):

@@ -74,7 +74,7 @@ def _key(prompt: str, llm_string: str) -> str:
 
 
 def _encode(generations: RETURN_VAL_TYPE) -> str:
-    items = []
+    items: list[dict[str, Any]] = []
     for g in generations:
         if isinstance(g, ChatGeneration):
             items.append({"message": g.message.model_dump(), "info": g.generation_info})

@@ -369,6 +369,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         """
         message, metadata = payload
         node = metadata.get("langgraph_node")
+        if type(message) is AIMessage and message.response_metadata.get("cache_hit"):
+            # A response-cache hit arrives whole (core.response_cache): one chunk.
+            message = AIMessageChunk(content=message.content, id=message.id)
         if (
             isinstance(message, AIMessageChunk)
             and node in self.catalog

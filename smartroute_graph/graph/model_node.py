@@ -205,8 +205,10 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config):
-                result = cached_answer(model, messages)
-                if result is None:
+                if cached_answer(model, messages) is not None:
+                    # LangChain answers from the cache; the answer reaches the stream whole.
+                    result = model.invoke(messages, config)
+                else:
                     chunks: list[AIMessageChunk] = []
                     limits = stream_limits(context, state.get("deadline_at"))
                     for chunk in stream_within(lambda: model.stream(messages, config), limits):
@@ -242,8 +244,10 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config):
-                result = cached_answer(model, messages)
-                if result is None:
+                if cached_answer(model, messages) is not None:
+                    # LangChain answers from the cache; the answer reaches the stream whole.
+                    result = await model.ainvoke(messages, config)
+                else:
                     chunks: list[AIMessageChunk] = []
                     limits = stream_limits(context, state.get("deadline_at"))
                     async for chunk in astream_within(

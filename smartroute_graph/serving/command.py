@@ -14,18 +14,22 @@ import ipaddress
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.errors import ConfigError, SmartRouteError
 from smartroute_graph.routing.config import add_router_options
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_S",
     "DEFAULT_MAX_BODY_MB",
     "DEFAULT_TOKEN_ENV",
+    "ENV_PREFIX",
+    "FACTORY",
     "add_parser",
+    "args_from_env",
     "build_app",
+    "env_from_args",
     "main",
     "run",
     "use_server_encoder_settings",
@@ -214,6 +218,76 @@ def _router(args: argparse.Namespace) -> Any:
     return SmartRouter.from_preset(args.preset, **kwargs)
 
 
+ENV_PREFIX = "SMARTROUTE_SERVE_"
+# The worker processes build the app here (smartroute_graph.serving.factory).
+FACTORY = "smartroute_graph.serving.factory:app_from_env"
+# Options of the process that starts the workers, not of the app.
+_NOT_APP = frozenset({"help", "host", "port", "keep_alive", "log_level", "func"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="smartroute")
+    sub = root.add_subparsers()
+    return add_parser(sub)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and a.dest not in _NOT_APP]
+
+
+def _env_name(action: argparse.Action) -> str:
+    name = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.dest
+    return ENV_PREFIX + name.lstrip("-").replace("-", "_").upper()
+
+
+def env_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """The ``SMARTROUTE_SERVE_*`` variables that rebuild ``args`` (options left at their
+    defaults are left out).
+    """
+    env: dict[str, str] = {}
+    for action in _options(_parser()):
+        if not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        if value is None or value == action.default or value is argparse.SUPPRESS:
+            continue
+        if action.nargs == 0:
+            env[_env_name(action)] = "1" if value else "0"
+        elif isinstance(value, list | tuple):
+            env[_env_name(action)] = " ".join(str(v) for v in value)
+        else:
+            env[_env_name(action)] = str(value)
+    return env
+
+
+def args_from_env(environ: Mapping[str, str]) -> argparse.Namespace:
+    """The ``serve`` options the ``SMARTROUTE_SERVE_*`` variables of ``environ`` give.
+
+    Raises:
+        ConfigError: a variable's value is not valid for its option.
+    """
+    parser = _parser()
+    argv: list[str] = []
+    for action in _options(parser):
+        value = environ.get(_env_name(action))
+        if value is None or value == "":
+            continue
+        option = action.option_strings[-1]
+        if action.nargs == 0:
+            if value.strip().lower() in ("1", "true", "yes", "on"):
+                argv.append(option)
+        elif action.nargs not in (None, "?"):
+            argv.extend([option, *value.split()])
+        else:
+            argv.extend([option, value])
+    try:
+        return parser.parse_args(argv)
+    except SystemExit:
+        raise ConfigError(
+            f"the {ENV_PREFIX}* variables do not make valid serve options: {' '.join(argv)}"
+        ) from None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -329,8 +403,6 @@ def run(args: argparse.Namespace) -> int:
     # log query strings too, so it is off.
     target: Any = app
     if args.workers > 1:
-        from smartroute_graph.serving.factory import FACTORY, env_from_args
-
         os.environ.update(env_from_args(args))
         target = FACTORY
     uvicorn.run(

@@ -38,13 +38,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT))
 from _common import table
 
-from tests.support.fake_upstream import FakeUpstream
-from tests.support.servers import free_port
+ROOT = Path(__file__).resolve().parents[1]
 
 TOKEN = "bench-workers-token-0123456789"
 
@@ -136,6 +133,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from tests.support.fake_upstream import FakeUpstream
+    from tests.support.servers import free_port
 
     runs: dict[int, list[dict[str, Any]]] = {1: [], args.workers: []}
     with FakeUpstream() as upstream:

@@ -13,13 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.fake_upstream import FakeUpstream, fake_upstream
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until_up
 from tests.support.services import postgres_cluster, redis_server
 
 pytestmark = pytest.mark.integration
@@ -56,24 +57,38 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeU
             redis_url, "--rate-limit", f"gpt-4.1={RATE}", "--cooldown", "3/60/30",
             "--callers", str(callers), "--spend-store", pg_url, "--log-level", "warning",
         ]  # fmt: skip
-        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        log = folder / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+        process = subprocess.Popen(command, env=env, stderr=log.open("w"))
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    err = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                    raise RuntimeError(f"the server did not start: {err}")
-                time.sleep(0.2)
+            try:
+                wait_until_up(url, process, timeout_s=180)  # 2 cores: each worker loads the app
+            except AssertionError:
+                raise AssertionError(log.read_text()[-3000:]) from None
+            workers = [
+                pid
+                for pid in os.listdir("/proc")
+                if pid.isdigit() and _parent(pid) == process.pid and "spawn_main" in _cmdline(pid)
+            ]
+            assert len(workers) == 2, "smartroute serve --workers 2 did not start two workers"
             yield url, up, pg_url
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def _parent(pid: str) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 async def _fire(

@@ -2,8 +2,8 @@
 
 What it measures
 ----------------
-The fake OpenAI-compatible provider (``tests/support/fake_upstream.py``, in this process's
-thread, answering at once) stands in for OpenAI; ``smartroute serve`` runs as a real
+The fake OpenAI-compatible provider (``tests/support/fake_upstream.py``, in its own process,
+answering at once) stands in for OpenAI; ``smartroute serve`` runs as a real
 subprocess, first as one process (today's default), then with ``--workers N``, over the
 ``openai`` preset with the real ``ChatOpenAI`` models pointed at the fake provider, the
 packaged encoder classifier and a server token. An async ``httpx`` client keeps
@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -119,9 +120,19 @@ async def _run(url: str, args: argparse.Namespace, workers: int, rnd: int) -> di
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.2)
-    # Warm-up (every worker's first requests load the classifier): not counted.
+    # Warm-up (each worker loads the classifier on its first requests): not counted.
     await _load(url, args.warmup, args.concurrency, f"warm{workers}-{rnd}")
     return await _load(url, args.requests, args.concurrency, f"run{workers}-{rnd}")
+
+
+def serve_upstream(port: int) -> None:
+    """The fake provider on 127.0.0.1:``port`` (child process)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.fake_upstream import FakeUpstream
+
+    FakeUpstream(port=port).start()
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
 def main() -> int:
@@ -132,18 +143,30 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream)
+        return 0
+    # A terminated bench stops its servers too (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     sys.path.insert(0, str(ROOT))
-    from tests.support.fake_upstream import FakeUpstream
     from tests.support.servers import free_port
 
     runs: dict[int, list[dict[str, Any]]] = {1: [], args.workers: []}
-    with FakeUpstream() as upstream:
+    upstream_port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, __file__, "--serve-upstream", str(upstream_port)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert upstream.stdout is not None and upstream.stdout.readline().strip() == b"ready"
+        base_url = f"http://127.0.0.1:{upstream_port}/v1"
         for rnd in range(args.rounds):
             for workers in (1, args.workers):
                 port = free_port()
-                process = _serve(port, workers, upstream.base_url)
+                process = _serve(port, workers, base_url)
                 try:
                     result = asyncio.run(_run(f"http://127.0.0.1:{port}", args, workers, rnd))
                 finally:
@@ -151,6 +174,9 @@ def main() -> int:
                     process.wait(timeout=60)
                 runs[workers].append(result)
                 print(f"round {rnd + 1}, {workers} worker(s): {result}", flush=True)
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=30)
 
     def median(workers: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[workers])

@@ -367,6 +367,9 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
         """
         message, metadata = payload
         node = metadata.get("langgraph_node")
+        if type(message) is AIMessage and message.response_metadata.get("cache_hit"):
+            # A response-cache hit arrives whole (core.response_cache): one chunk.
+            message = AIMessageChunk(content=message.content, id=message.id)
         if isinstance(message, AIMessageChunk) and node in self.catalog and node not in finished:
             if message.content or message.tool_call_chunks:
                 return message
@@ -379,8 +382,8 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
     ) -> AIMessageChunk:
         """The stream's last chunk, with the routing metadata on it.
 
-        The stream's last chunk: the held chunks merged, the routing metadata on it, and
-        ``chunk_position="last"`` (cost and model name travel on this chunk only).
+        The held chunks merged, the routing metadata on it, and ``chunk_position="last"``
+        (cost and model name travel on this chunk only).
         """
         answer = self._answer(final)
         meta = {"smartroute": answer.response_metadata["smartroute"]}

@@ -88,6 +88,16 @@ class FakeChatModel(BaseChatModel):
         return "smartroute-fake"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # What tells two fakes apart in a LangChain cache key (llm_string), as a provider
+        # model's name and sampling settings do.
+        return {
+            "model_name": self.model_name,
+            "responses": self.responses,
+            "temperature": self.temperature,
+        }
+
+    @property
     def calls(self) -> int:
         """How many times the model was called."""
         return self._calls

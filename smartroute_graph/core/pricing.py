@@ -137,13 +137,18 @@ def attempt_cost(
 
 
 def is_cache_hit(reply: BaseMessage | None) -> bool:
-    """Whether ``reply`` came from LangChain's cache (``set_llm_cache``), not a call.
+    """Whether ``reply`` came from a cache (LangChain's ``set_llm_cache``), not a call.
 
-    Whether ``reply`` came from LangChain's cache (``set_llm_cache``) and not from a call:
-    langchain-core marks a hit's ``usage_metadata`` with ``total_cost: 0``.
+    langchain-core marks a hit's ``usage_metadata`` with ``total_cost: 0``; the server's
+    response cache (:mod:`~smartroute_graph.core.response_cache`) also sets
+    ``response_metadata["cache_hit"]``, which holds for a model that reports no usage.
     """
+    if reply is None:
+        return False
     usage = getattr(reply, "usage_metadata", None) or {}
-    return "total_cost" in usage and not usage["total_cost"]
+    return bool(reply.response_metadata.get("cache_hit")) or (
+        "total_cost" in usage and not usage["total_cost"]
+    )
 
 
 def cached_tokens(reply: BaseMessage | None) -> int:

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.rate_limiters import BaseRateLimiter
 from pydantic import SecretStr
 
 from smartroute_graph.core.catalog import Catalog, ModelSpec, spec_from_string
@@ -316,6 +317,22 @@ class ModelProvider:
         # Least recently used first; bounded, since per-request keys come from clients.
         self._built: OrderedDict[tuple[str, str], BaseChatModel] = OrderedDict()
         self._lock = threading.Lock()
+        self._rate_limiters: dict[str, BaseRateLimiter] = {}
+
+    def set_rate_limiters(self, limiters: Mapping[str, BaseRateLimiter]) -> None:
+        """Give each named catalog model a LangChain rate limiter (requests per second).
+
+        Give each named catalog model a LangChain rate limiter (requests per second): every call of
+        that model waits on it (a response-cache hit does not). Models given ready-made are used as
+        copies that carry the limiter.
+        """
+        with self._lock:
+            self._rate_limiters = dict(limiters)
+            self._built.clear()
+            for name, limiter in self._rate_limiters.items():
+                if name in self._explicit:
+                    model = self._explicit[name]
+                    self._explicit[name] = model.model_copy(update={"rate_limiter": limiter})
 
     @property
     def has_keys(self) -> bool:
@@ -468,6 +485,8 @@ class ModelProvider:
         }
         if spec.provider == "openrouter":
             kwargs["base_url"] = openrouter_base_url()
+        if spec.name in self._rate_limiters:
+            kwargs["rate_limiter"] = self._rate_limiters[spec.name]
         model: BaseChatModel = _recording_chat_openai()(**kwargs)
         return model
 

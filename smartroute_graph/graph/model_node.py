@@ -39,6 +39,7 @@ from smartroute_graph.core.providers import (
     request_keys,
     secret_values,
 )
+from smartroute_graph.core.response_cache import cached_answer, store_answer
 from smartroute_graph.graph.call_options import (
     apply_call_options,
     call_options,
@@ -222,12 +223,17 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config) and not wants_structured_output(config):
-                chunks: list[AIMessageChunk] = []
-                limits = stream_limits(context, state.get("deadline_at"))
-                for chunk in stream_within(lambda: model.stream(messages, config), limits):
-                    chunks.append(chunk)
-                    streamed = streamed or has_token(chunk)
-                result = _join_chunks(chunks)
+                if cached_answer(model, messages) is not None:
+                    # LangChain answers from the cache; the answer reaches the stream whole.
+                    result = model.invoke(messages, config)
+                else:
+                    chunks: list[AIMessageChunk] = []
+                    limits = stream_limits(context, state.get("deadline_at"))
+                    for chunk in stream_within(lambda: model.stream(messages, config), limits):
+                        chunks.append(chunk)
+                        streamed = streamed or has_token(chunk)
+                    result = _join_chunks(chunks)
+                    store_answer(model, messages, result)
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
                 if timeout is None:
@@ -257,12 +263,19 @@ def model_node(
             if past_deadline(state):  # classification used up the time: call nothing
                 raise DeadlineError(total_label(context), "total")
             if is_streaming(config) and not wants_structured_output(config):
-                chunks: list[AIMessageChunk] = []
-                limits = stream_limits(context, state.get("deadline_at"))
-                async for chunk in astream_within(lambda: model.astream(messages, config), limits):
-                    chunks.append(chunk)
-                    streamed = streamed or has_token(chunk)
-                result = _join_chunks(chunks)
+                if cached_answer(model, messages) is not None:
+                    # LangChain answers from the cache; the answer reaches the stream whole.
+                    result = await model.ainvoke(messages, config)
+                else:
+                    chunks: list[AIMessageChunk] = []
+                    limits = stream_limits(context, state.get("deadline_at"))
+                    async for chunk in astream_within(
+                        lambda: model.astream(messages, config), limits
+                    ):
+                        chunks.append(chunk)
+                        streamed = streamed or has_token(chunk)
+                    result = _join_chunks(chunks)
+                    store_answer(model, messages, result)
             else:
                 timeout, expired = call_timeout(context, state.get("deadline_at"))
                 output = await acall_with_timeout(

@@ -67,6 +67,7 @@ from smartroute_graph.quality.review import (
     validate_review_method,
 )
 from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.cooldown import cooling_from_config
 from smartroute_graph.routing.decide import condition, decide
 from smartroute_graph.routing.online import OnlineLearner
 from smartroute_graph.routing.policy import Policy, RoutingDecision
@@ -235,6 +236,7 @@ class RouterNodes:
             input_tokens=state["input_tokens"],
             attachments=state.get("attachments") or [],
             learned=None if keep else state.get("learned"),
+            cooling=cooling_from_config(config),
         )
         if keep:
             assert looping is not None

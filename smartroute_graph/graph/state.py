@@ -38,7 +38,10 @@ class Attempt(BaseModel):
     temperature: float | None = None
     """The sampling temperature the router set for this call (None: the model's own)."""
     cache_hit: bool = False
-    """Answered from LangChain's cache (``set_llm_cache``): no call was made, cost 0."""
+    """Answered from a cache (LangChain's ``set_llm_cache``, or the server's response cache).
+
+    No provider call was made; the cost is 0.
+    """
 
 
 class RouterInput(TypedDict, total=False):

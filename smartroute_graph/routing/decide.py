@@ -7,7 +7,7 @@ decision the graph makes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from smartroute_graph.classifiers.base import Classification
@@ -16,6 +16,7 @@ from smartroute_graph.core.errors import BudgetError, UnknownModelError
 from smartroute_graph.core.pricing import estimate_cost
 from smartroute_graph.core.taxonomy import Complexity, validate_domain
 from smartroute_graph.routing.context import RouterContext
+from smartroute_graph.routing.cooldown import skip_cooling
 from smartroute_graph.routing.policy import Policy, RoutingDecision
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def decide(
     input_tokens: int,
     attachments: Sequence[Attachment] = (),
     learned: LearnedDecision | None = None,
+    cooling: Mapping[str, str] | None = None,
 ) -> RoutingDecision:
     """The model for one conditioned classification under the run's settings.
 
@@ -80,7 +82,9 @@ def decide(
     learned policy's choice (``learned.model``, when it made one of this catalog's models)
     or the policy table, then the rules (attachments, context window, budget, fallbacks).
     The reason starts with ``learned.reason`` whenever a learned decision was made, so it
-    says what decided. What the classifier's own calls cost is recorded.
+    says what decided. Last, models in ``cooling`` (``{model: why}``: failing lately, see
+    :mod:`~smartroute_graph.routing.cooldown`) are skipped unless asked for by name. What the
+    classifier's own calls cost is recorded.
 
     Raises:
         UnknownModelError: ``context.model`` is not in the policy's catalog.
@@ -101,6 +105,8 @@ def decide(
             learned_model=model if model in policy.catalog else None,
             learned_reason=_learned_reason(learned, policy),
         )
+        if cooling:
+            decision = skip_cooling(policy, decision, cooling, budget_usd=context.budget_usd)
     classifier_cost = sum(u.cost_usd or 0.0 for u in c.usage)
     if classifier_cost:
         decision = decision.model_copy(update={"classifier_cost_usd": classifier_cost})

@@ -177,6 +177,7 @@ from smartroute_graph.serving.calls import (
 from smartroute_graph.serving.deps import ServerDeps
 from smartroute_graph.serving.errors import error_body, error_route_class, validation_message
 from smartroute_graph.serving.feedback import add_feedback_routes
+from smartroute_graph.serving.gateway import CacheScope, Gateway
 from smartroute_graph.serving.guard import (
     BodyTooLargeError,
     RequestGuard,
@@ -236,6 +237,7 @@ def create_app(
     total_timeout_s: float | None = DEFAULT_TOTAL_TIMEOUT_S,
     allowed_hosts: Sequence[str] | None = None,
     usage_store: str | None = None,
+    gateway: Gateway | None = None,
 ) -> FastAPI:
     """The HTTP API over ``router`` (default: ``SmartRouter.from_preset(preset)``).
 
@@ -261,6 +263,8 @@ def create_app(
         usage_store: where ``/stats``'s usage analytics are kept (``sqlite:///…``,
             ``postgresql://…``); default: ``$SMARTROUTE_USAGE_STORE``, else the outcome
             store's database, else memory (:func:`~.telemetry.open_telemetry`).
+        gateway: response cache, rate limits, cooldowns and callers with daily budgets
+            (:mod:`~smartroute_graph.serving.gateway`); ``None``: none of them.
 
     Raises:
         ConfigError: provider keys are present and neither ``server_token`` nor
@@ -270,7 +274,8 @@ def create_app(
     if server_token is not None and not server_token.strip():
         raise ConfigError("the server token is empty: set a long random value, or give none")
     held = server_holds_keys(router)
-    if held and server_token is None and not insecure_open:
+    callers = list(gateway.callers) if gateway is not None else []
+    if held and server_token is None and not callers and not insecure_open:
         raise ConfigError(
             f"refusing to start: the server holds provider keys ({', '.join(held)}) and no "
             "server token is set, so anyone who can reach it could spend them. Set a token "
@@ -297,10 +302,17 @@ def create_app(
 
     token = server_token.strip() if server_token else None
     register_secret(token)  # redacted by value from every message and log line
-    access = Access(router, token)
+    for caller in callers:
+        register_secret(caller.token)
+    access = Access(router, token, callers)
     limits = AttachmentLimits(max_bytes=max_upload_bytes)
+    if gateway is not None:
+        gateway.attach(router)
     calls = RouterCalls(
-        router, first_token_timeout_s=first_token_timeout_s, total_timeout_s=total_timeout_s
+        router,
+        first_token_timeout_s=first_token_timeout_s,
+        total_timeout_s=total_timeout_s,
+        gateway=gateway,
     )
     playground = _playground_html()
     learner = router.learner
@@ -384,7 +396,7 @@ def create_app(
             "description": "Routes each query to the cheapest LLM that will answer it well.",
             "preset": router.policy_name,
             "models": list(router.catalog),
-            "auth": {"token_required": token is not None},
+            "auth": {"token_required": access.required},
             "links": {
                 "docs": "/docs",
                 "openapi": "/openapi.json",
@@ -422,10 +434,10 @@ def create_app(
             "models": len(router.catalog),
             "classifier": router.classifier.name,
             "auth": {
-                "token_required": token is not None,
+                "token_required": access.required,
                 # Without the token, a request may still be served on keys it brings (those
                 # keys alone pay for every call it causes).
-                "own_keys_accepted": token is None or access.own_keys_allowed,
+                "own_keys_accepted": not access.required or access.own_keys_allowed,
             },
             # Whether a request needs to bring a key (never the keys themselves).
             "provider_keys_on_server": bool(server_holds_keys(router)),
@@ -436,6 +448,8 @@ def create_app(
                 "first_token_timeout_s": first_token_timeout_s,
                 "total_timeout_s": total_timeout_s,
             },
+            # What the gateway does (kinds and counts only: never tokens or URLs).
+            "gateway": gateway.describe if gateway is not None else None,
         }
         if models:  # per model: key present, last error's kind (details: /health/models)
             summary["model_health"] = calls.health.report(messages=False)
@@ -449,7 +463,11 @@ def create_app(
 
     # -- protected endpoints -----------------------------------------------------------
 
-    api = APIRouter(dependencies=[Depends(access)], route_class=route_class)
+    async def budget(request: Request) -> None:
+        if gateway is not None:
+            await gateway.check_budget(getattr(request.state, "caller", None))
+
+    api = APIRouter(dependencies=[Depends(access), Depends(budget)], route_class=route_class)
 
     deps = ServerDeps(
         router=router,
@@ -468,4 +486,6 @@ def create_app(
     app.include_router(api)
     protected.update(route.path for route in api.routes if isinstance(route, APIRoute))
     telemetry.paths.update(protected, (getattr(r, "path", "") for r in app.router.routes))
+    if gateway is not None and gateway.cache is not None:
+        app.add_middleware(CacheScope, cache=gateway.cache)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +21,7 @@ from smartroute_graph.core.providers import (
     API_KEY_ENV,
 )
 from smartroute_graph.runnable import SmartRouter
+from smartroute_graph.serving.budgets import Caller
 from smartroute_graph.serving.guard import (
     ADMISSION_KEY,
 )
@@ -49,9 +50,15 @@ def request_secrets(request: Request, server_token: str | None) -> list[str]:
 class Access:
     """Who may call the protected endpoints, and which provider keys a request brings."""
 
-    def __init__(self, router: SmartRouter, server_token: str | None) -> None:
+    def __init__(
+        self, router: SmartRouter, server_token: str | None, callers: Sequence[Caller] = ()
+    ) -> None:
         self.router = router
         self.token = server_token
+        # Several named tokens (serving.budgets); each spends the server's keys as the
+        # server token does, and is charged what it spends.
+        self.callers = list(callers)
+        self.required = server_token is not None or bool(self.callers)
         providers = {spec.provider for spec in router.catalog.values()}
         keyed = [p for p in ("openai", "openrouter") if p in providers]
         # The body's single ``api_key`` belongs to the catalog's main provider.
@@ -79,7 +86,7 @@ class Access:
             **self._presented_keys(request, body_key),
         }
         found = dict(brought)
-        if bearer_is_key and self.token is None:
+        if bearer_is_key and not self.required:
             # An open server's /v1: OpenAI clients always send a bearer, so it is offered as
             # the provider key without making the request own-keys-only.
             value = _bearer(request)
@@ -93,7 +100,7 @@ class Access:
             raise ServerAuthError(self._refusal())
         # On a server with a token, a request that brings a key spends that key alone; an
         # open server (no token) lets anyone spend its models, so brought keys only come first.
-        own_only = not server_keys_allowed or (bool(brought) and self.token is not None)
+        own_only = not server_keys_allowed or (bool(brought) and self.required)
         return {"api_keys": found, "own_keys_only": own_only}
 
     def _presented_keys(self, request: Request, body_key: SecretStr | str | None) -> dict[str, str]:
@@ -126,12 +133,22 @@ class Access:
         Raises:
             ServerAuthError: the token is wrong, or missing and no key can stand in for it.
         """
-        if self.token is None:
+        if not self.required:
             return {"server_keys": True, "own_keys": {}, "body_key": False}
         presented = _bearer_value(headers.get("authorization", ""))
         if presented:
-            if hmac.compare_digest(presented.encode(), self.token.encode()):
+            if self.token is not None and hmac.compare_digest(
+                presented.encode(), self.token.encode()
+            ):
                 return {"server_keys": True, "own_keys": {}, "body_key": False}
+            for caller in self.callers:
+                if hmac.compare_digest(presented.encode(), caller.token.encode()):
+                    return {
+                        "server_keys": True,
+                        "own_keys": {},
+                        "body_key": False,
+                        "caller": caller,
+                    }
             raise ServerAuthError(
                 "the server token is wrong: send Authorization: Bearer <token>, the token this "
                 "server was started with (ask its operator)"
@@ -156,6 +173,7 @@ class Access:
         if verdict is None:  # not behind RequestGuard (create_app always puts it there)
             verdict = self.admit(request.headers, request.url.path)
         request.state.server_keys_allowed = bool(verdict["server_keys"])
+        request.state.caller = verdict.get("caller")
         keys: dict[str, str] = dict(verdict["own_keys"])
         if verdict["body_key"]:
             keys = self._presented_keys(request, await _peek_body_key(request))

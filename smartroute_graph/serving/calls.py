@@ -23,15 +23,19 @@ import functools
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.runnables import RunnableConfig
 
 from smartroute_graph.core.errors import AllModelsFailedError, DeadlineExceededError
 from smartroute_graph.routing.policy import RoutingDecision
 from smartroute_graph.runnable import SmartRouter
 from smartroute_graph.serving.health import ModelHealth
+
+if TYPE_CHECKING:
+    from smartroute_graph.serving.gateway import Gateway
 
 __all__ = [
     "DEFAULT_FIRST_TOKEN_TIMEOUT_S",
@@ -65,8 +69,11 @@ class RouterCalls:
         total_timeout_s: float | None = DEFAULT_TOTAL_TIMEOUT_S,
         offload_chars: int = OFFLOAD_CHARS,
         offload_workers: int = OFFLOAD_WORKERS,
+        gateway: Gateway | None = None,
     ) -> None:
         self.router = router
+        # Cooldowns in, failures and spend out (serving.gateway); None: no gateway.
+        self.gateway = gateway
         self.first_token_timeout_s = first_token_timeout_s
         self.total_timeout_s = total_timeout_s
         self.offload_chars = offload_chars
@@ -119,21 +126,35 @@ class RouterCalls:
         # The context travels along (the provider-failure record, tracing settings).
         return loop.run_in_executor(self._pool, contextvars.copy_context().run, call)
 
+    async def _config(self) -> RunnableConfig:
+        """The run's config: which models are cooling down (when a gateway keeps count)."""
+        if self.gateway is None:
+            return {}
+        return cast(RunnableConfig, await self.gateway.run_config(list(self.router.catalog)))
+
     async def invoke(self, payload: Any, *, size: int, **settings: Any) -> AIMessage:
         """The router's answer to ``payload``, within the total deadline."""
+        config = await self._config()
         work: Awaitable[AIMessage]
         if self.offloaded(size):
             work = self._in_thread(
-                functools.partial(self.router.invoke, payload, **self._thread_settings(settings))
+                functools.partial(
+                    self.router.invoke, payload, config, **self._thread_settings(settings)
+                )
             )
         else:
-            work = self.router.ainvoke(payload, **settings)
+            work = self.router.ainvoke(payload, config, **settings)
         try:
             message = await self.within_deadline(work)
-        except AllModelsFailedError as exc:
-            self.health.note(exc.attempts)
+        except Exception as exc:
+            if isinstance(exc, AllModelsFailedError):
+                self.health.note(exc.attempts)
+            if self.gateway is not None:
+                await self.gateway.failed(exc)
             raise
         self.health.note(_attempts(message))
+        if self.gateway is not None:
+            await self.gateway.settle(message.response_metadata.get("smartroute") or {})
         return message
 
     async def route(self, payload: Any, *, size: int, **settings: Any) -> RoutingDecision:
@@ -155,14 +176,29 @@ class RouterCalls:
         No deadline here: :meth:`timed` applies them.
         """
         if self.offloaded(size):
-            return self._thread_events(payload, self._thread_settings(settings))
-        return self._async_events(payload, settings)
+            events = self._thread_events(payload, self._thread_settings(settings))
+        else:
+            events = self._async_events(payload, settings)
+        return events if self.gateway is None else self._settled(events)
+
+    async def _settled(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """``events``, telling the gateway how the run ended (failures, spend)."""
+        assert self.gateway is not None
+        try:
+            async for kind, value in events:
+                if kind == "chunk" and "smartroute" in value.response_metadata:
+                    await self.gateway.settle(value.response_metadata["smartroute"])
+                yield kind, value
+        except Exception as exc:
+            await self.gateway.failed(exc)
+            raise
 
     async def _async_events(
         self, payload: Any, settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         router = self.router
-        async for event in router.astream_events(payload, version="v2", **settings):
+        config = await self._config()
+        async for event in router.astream_events(payload, config, version="v2", **settings):
             kind = event["event"]
             if kind == "on_chain_stream" and not event.get("parent_ids"):
                 chunk = event["data"].get("chunk")
@@ -180,6 +216,7 @@ class RouterCalls:
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
         router = self.router
+        config = await self._config()
 
         def put(kind: str, value: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
@@ -196,7 +233,7 @@ class RouterCalls:
             try:
                 stream = cast(
                     Generator[AIMessageChunk, None, None],
-                    router.stream(payload, {"callbacks": [ModelStarts()]}, **settings),
+                    router.stream(payload, {**config, "callbacks": [ModelStarts()]}, **settings),
                 )
                 try:
                     for chunk in stream:

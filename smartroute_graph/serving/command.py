@@ -14,17 +14,22 @@ import ipaddress
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smartroute_graph.core.errors import SmartRouteError
+from smartroute_graph.core.errors import ConfigError, SmartRouteError
 from smartroute_graph.routing.config import add_router_options
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE_S",
     "DEFAULT_MAX_BODY_MB",
     "DEFAULT_TOKEN_ENV",
+    "ENV_PREFIX",
+    "FACTORY",
     "add_parser",
+    "args_from_env",
+    "build_app",
+    "env_from_args",
     "main",
     "run",
     "use_server_encoder_settings",
@@ -70,6 +75,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="learn from outcomes kept here (a SQLite path, sqlite:///... or postgresql://...): "
         "reviewed answers and POST /feedback become observations (docs/learning.md)",
     )
+    _add_gateway_arguments(p)
     p.add_argument(
         "--token-env",
         default=DEFAULT_TOKEN_ENV,
@@ -142,6 +148,53 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_gateway_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("gateway (docs/gateway.md)")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default: 1); with more than one, state they share lives in "
+        "--redis and --spend-store (each worker builds the app from SMARTROUTE_SERVE_* "
+        "variables: smartroute_graph.serving.factory)",
+    )
+    g.add_argument(
+        "--cache",
+        metavar="URL",
+        help="answer repeated requests from a response cache (LangChain's cache): "
+        "sqlite:///answers.db (one machine) or redis://HOST:PORT/DB (several nodes); a hit "
+        "costs $0 and says cache_hit",
+    )
+    g.add_argument(
+        "--redis",
+        metavar="URL",
+        help="Redis for the rate limits and cooldowns every worker and node shares "
+        "(redis://HOST:PORT/DB); without it they are per process",
+    )
+    g.add_argument(
+        "--rate-limit",
+        metavar="MODEL=RPS,...",
+        help="requests per second per model, e.g. gpt-4.1=5,o4-mini=0.5 (calls wait their turn)",
+    )
+    g.add_argument(
+        "--cooldown",
+        metavar="N/T/C",
+        help="skip a model that failed N times within T seconds for C seconds, e.g. 3/60/30",
+    )
+    g.add_argument(
+        "--callers",
+        metavar="FILE",
+        help="several server tokens, each with a name and a daily USD budget (YAML or JSON; "
+        "docs/gateway.md)",
+    )
+    g.add_argument(
+        "--spend-store",
+        metavar="URL",
+        help="where callers' spend is counted: sqlite:///spend.db or postgresql://...",
+    )
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -163,6 +216,78 @@ def _router(args: argparse.Namespace) -> Any:
     if args.config:
         return SmartRouter.from_config(args.config, **kwargs)
     return SmartRouter.from_preset(args.preset, **kwargs)
+
+
+ENV_PREFIX = "SMARTROUTE_SERVE_"
+# The worker processes build the app here (smartroute_graph.serving.factory).
+FACTORY = "smartroute_graph.serving.factory:app_from_env"
+# Options of the process that starts the workers, not of the app.
+_NOT_APP = frozenset({"help", "host", "port", "keep_alive", "log_level", "func"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="smartroute")
+    sub = root.add_subparsers()
+    return add_parser(sub)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and a.dest not in _NOT_APP]
+
+
+def _env_name(action: argparse.Action) -> str:
+    name = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.dest
+    return ENV_PREFIX + name.lstrip("-").replace("-", "_").upper()
+
+
+def env_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """The ``SMARTROUTE_SERVE_*`` variables that rebuild ``args``.
+
+    The ``SMARTROUTE_SERVE_*`` variables that rebuild ``args`` (options left at their defaults are
+    left out).
+    """
+    env: dict[str, str] = {}
+    for action in _options(_parser()):
+        if not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        if value is None or value == action.default or value is argparse.SUPPRESS:
+            continue
+        if action.nargs == 0:
+            env[_env_name(action)] = "1" if value else "0"
+        elif isinstance(value, list | tuple):
+            env[_env_name(action)] = " ".join(str(v) for v in value)
+        else:
+            env[_env_name(action)] = str(value)
+    return env
+
+
+def args_from_env(environ: Mapping[str, str]) -> argparse.Namespace:
+    """The ``serve`` options the ``SMARTROUTE_SERVE_*`` variables of ``environ`` give.
+
+    Raises:
+        ConfigError: a variable's value is not valid for its option.
+    """
+    parser = _parser()
+    argv: list[str] = []
+    for action in _options(parser):
+        value = environ.get(_env_name(action))
+        if value is None or value == "":
+            continue
+        option = action.option_strings[-1]
+        if action.nargs == 0:
+            if value.strip().lower() in ("1", "true", "yes", "on"):
+                argv.append(option)
+        elif action.nargs not in (None, "?"):
+            argv.extend([option, *value.split()])
+        else:
+            argv.extend([option, value])
+    try:
+        return parser.parse_args(argv)
+    except SystemExit:
+        raise ConfigError(
+            f"the {ENV_PREFIX}* variables do not make valid serve options: {' '.join(argv)}"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -188,6 +313,46 @@ def use_server_encoder_settings() -> None:
     os.environ.setdefault(SPINNING_ENV, "0")
 
 
+def build_app(args: argparse.Namespace) -> Any:
+    """The app for parsed ``serve`` options (also what each worker builds).
+
+    Raises:
+        SmartRouteError: the server packages are missing, or an option is unsafe or invalid.
+    """
+    try:
+        from smartroute_graph.serving.app import create_app
+        from smartroute_graph.serving.budgets import load_callers
+        from smartroute_graph.serving.gateway import build_gateway
+    except ImportError as exc:
+        raise SmartRouteError(
+            f"the server needs extra packages ({exc.name} is missing): "
+            "pip install 'smartroute-graph[server]'"
+        ) from None
+    token = os.environ.get(args.token_env, "").strip() or None
+    use_server_encoder_settings()
+    hosts = [h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()]
+    gateway = build_gateway(
+        cache_url=args.cache,
+        redis_url=args.redis,
+        rate_limits=args.rate_limit,
+        cooldown=args.cooldown,
+        callers=load_callers(args.callers) if args.callers else (),
+        spend_store=args.spend_store,
+        workers=args.workers,
+    )
+    return create_app(
+        _router(args),
+        server_token=token,
+        insecure_open=args.insecure_open,
+        max_batch=args.max_batch,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        first_token_timeout_s=args.first_token_timeout,
+        total_timeout_s=args.total_timeout,
+        allowed_hosts=hosts or None,
+        gateway=gateway,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the app and serve it until interrupted; returns the exit status.
 
@@ -197,8 +362,6 @@ def run(args: argparse.Namespace) -> int:
     """
     try:
         import uvicorn
-
-        from smartroute_graph.serving.app import create_app
     except ImportError as exc:
         raise SmartRouteError(
             f"the server needs extra packages ({exc.name} is missing): "
@@ -211,18 +374,10 @@ def run(args: argparse.Namespace) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
     token = os.environ.get(args.token_env, "").strip() or None
-    use_server_encoder_settings()
-    hosts = [h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip()]
-    app = create_app(
-        _router(args),
-        server_token=token,
-        insecure_open=args.insecure_open,
-        max_batch=args.max_batch,
-        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-        first_token_timeout_s=args.first_token_timeout,
-        total_timeout_s=args.total_timeout,
-        allowed_hosts=hosts or None,
-    )
+    if args.workers < 1:
+        raise SmartRouteError(f"--workers must be 1 or more, got {args.workers}")
+    # Built here even with several workers: a bad option fails now, not in every worker.
+    app = build_app(args)
     base = f"http://{args.host}:{args.port}"
     if token:
         auth = f"token required (from ${args.token_env})"
@@ -238,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
         f"  access:     {auth}",
         f"  limits:     bodies {args.max_body_mb:g} MiB, first token "
         f"{args.first_token_timeout:g} s, total {args.total_timeout:g} s",
+        f"  workers:    {args.workers}",
     ]
     if token is None and not _is_loopback(args.host):
         lines.append(
@@ -247,8 +403,14 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.flush()
     # The app logs each request (path without query string); uvicorn's access log would
     # log query strings too, so it is off.
+    target: Any = app
+    if args.workers > 1:
+        os.environ.update(env_from_args(args))
+        target = FACTORY
     uvicorn.run(
-        app,
+        target,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

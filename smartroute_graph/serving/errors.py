@@ -217,6 +217,9 @@ def exception_payload(
         headers["X-Should-Retry"] = "false"
     if status == 503:
         headers["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)  # busy for now: retry soon
+    wait = getattr(exc, "retry_after_s", None)
+    if status == 429 and isinstance(wait, int | float):
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))  # e.g. a spent daily budget
     if status == 500:
         ref = uuid.uuid4().hex[:12]
         # The traceback goes to the log (redacted), never to the client.

@@ -27,6 +27,7 @@ from smartroute_graph.core.errors import (
     InputError,
     UnknownModelError,
 )
+from smartroute_graph.core.response_cache import set_cache_read
 from smartroute_graph.serving.auth import request_secrets
 from smartroute_graph.serving.calls import (
     RouterCalls,
@@ -130,7 +131,9 @@ def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def _openai_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+def _openai_usage(
+    usage: Mapping[str, Any] | None, meta: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     if not usage:
         return None
     prompt = int(usage.get("input_tokens", 0))
@@ -139,6 +142,8 @@ def _openai_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": int(usage.get("total_tokens", prompt + completion)),
+        # Answered from the server's response cache: no provider call, $0.
+        "cache_hit": bool((meta or {}).get("cache_hit")),
     }
 
 
@@ -205,7 +210,7 @@ async def _stream_completion(
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal model
-        usage: dict[str, int] | None = None
+        usage: dict[str, Any] | None = None
         meta: dict[str, Any] = {}
         started = False
         called_tools = False
@@ -223,10 +228,10 @@ async def _stream_completion(
                     model = value
                     continue
                 piece: AIMessageChunk = value
-                if piece.usage_metadata:
-                    usage = _openai_usage(piece.usage_metadata)
                 if "smartroute" in piece.response_metadata:
                     meta = dict(piece.response_metadata["smartroute"])
+                if piece.usage_metadata:
+                    usage = _openai_usage(piece.usage_metadata, meta)
                 if not started:
                     started = True
                     yield chunk({"role": "assistant", "content": ""})
@@ -291,6 +296,8 @@ def add_openai_routes(api: APIRouter, deps: ServerDeps) -> None:
         body: ChatCompletionRequest, request: Request
     ) -> dict[str, Any] | StreamingResponse:
         grant = access.grant(request, body.api_key, bearer_is_key=True)
+        if not body.cache:
+            set_cache_read(False)  # this request reads nothing from the response cache
         settings: dict[str, Any] = dict(grant)
         if body.temperature is not None:
             settings["temperature"] = body.temperature
@@ -324,7 +331,7 @@ def add_openai_routes(api: APIRouter, deps: ServerDeps) -> None:
                         "finish_reason": "tool_calls" if message.tool_calls else "stop",
                     }
                 ],
-                "usage": _openai_usage(message.usage_metadata),
+                "usage": _openai_usage(message.usage_metadata, meta),
                 "system_fingerprint": None,
                 "smartroute": meta,
             }

@@ -272,6 +272,11 @@ class ChatCompletionRequest(_Body):
     stop: str | list[str] | None = None
     response_format: dict[str, Any] | None = None
     api_key: ApiKey = None
+    cache: bool = Field(
+        default=True,
+        description="false: do not answer from the server's response cache (the fresh "
+        "answer is still stored); the header Cache-Control: no-cache does the same",
+    )
 
 
 def answer_meta(message: AIMessage) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from tests.support.servers import (  # the fixtures apply to this module
     fake_router,
     free_port,
     live_server,
+    wait_until_up,
 )
 
 pytestmark = pytest.mark.integration
@@ -815,16 +815,7 @@ def test_serve_command_with_a_token_from_the_environment() -> None:
     process = _serve(port, {**_base_env(), "TEST_SMARTROUTE_TOKEN": TOKEN})
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.communicate()[1]
-            assert time.monotonic() < deadline, "smartroute serve did not start"
-            time.sleep(0.1)
+        wait_until_up(url, process)
         assert httpx.post(f"{url}/test-selection", json={"query": "hi"}).status_code == 401
         ok = httpx.post(f"{url}/test-selection", json={"query": "hi"}, headers=AUTH)
         assert ok.status_code == 200 and ok.json()["decision"]["model"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ __all__ = [
     "fake_router",
     "free_port",
     "live_server",
+    "wait_until_up",
 ]
 
 MODEL_NAMES = fakes.OPENAI_MODELS
@@ -152,3 +154,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[Any], timeout_s: float = 30) -> None:
+    """Wait until the server at ``url`` answers ``GET /health`` with 200.
+
+    Raises:
+        AssertionError: the process exited first (its standard error, when piped, is in the
+            message), or the server did not come up within ``timeout_s``.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"the server at {url} did not start"
+        time.sleep(0.1)

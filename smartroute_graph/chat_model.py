@@ -132,8 +132,8 @@ class ChatSmartRouter(BaseChatModel):
     def router_kwargs(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The router's keyword arguments for one call.
 
-        The router's keyword arguments for one call: this model's settings, then the call's
-        (``model``, ``temperature``, ``max_tokens``, ``stop``, ``tools``, …).
+        This model's settings, then the call's (``model``, ``temperature``, ``max_tokens``,
+        ``stop``, ``tools``, …).
         """
         call = dict(kwargs)
         call.pop("ls_structured_output_format", None)  # the chosen model reports its own
@@ -191,8 +191,8 @@ class ChatSmartRouter(BaseChatModel):
     ) -> Iterator[AIMessageChunk]:
         """The chosen model's chunks as they come.
 
-        The chosen model's chunks as they come; the last one has ``chunk_position="last"``, the
-        usage and ``response_metadata["smartroute"]``.
+        The last one has ``chunk_position="last"``, the usage and
+        ``response_metadata["smartroute"]``.
         """
         yield from self.router.stream(input, config, **self.router_kwargs(stop, kwargs))
 

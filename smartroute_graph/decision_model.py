@@ -1,7 +1,6 @@
 """The router's classifier as a LangChain decision model (``langchain_core.decisions``).
 
-The router's classifier as a LangChain decision model (``langchain_core.decisions``), for the
-agents' ``ModelRouterMiddleware`` and any code that asks typed questions.
+For the agents' ``ModelRouterMiddleware`` and any code that asks typed questions.
 
 ``SmartRouteDecisionModel`` answers, offline and with no model call:
 

@@ -213,9 +213,9 @@ class FakeChatModel(BaseChatModel):
     ) -> Runnable[LanguageModelInput, Any]:
         """This model with each reply parsed into ``schema``.
 
-        This model with each reply parsed into ``schema``: the reply's JSON text, or with
-        ``method="function_calling"`` a scripted tool call's arguments when it has one. With
-        ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}`` as LangChain's models give.
+        The reply's JSON text, or with ``method="function_calling"`` a scripted tool call's
+        arguments when it has one. With ``include_raw=True``, ``{"raw", "parsed", "parsing_error"}``
+        as LangChain's models give.
         """
         if schema is None:
             raise ValueError("with_structured_output needs a schema")

@@ -30,8 +30,8 @@ _TOOL_BLOCKS = frozenset({"tool_result", "function_call_output", "tool_call", "t
 def is_harness_noise(message: BaseMessage) -> bool:
     """Whether a user message is agent plumbing, not a request.
 
-    Whether a user message is agent plumbing, not a request: empty, a nudge such as "continue", or
-    only tool results (content blocks of type ``tool_result``).
+    Empty, a nudge such as "continue", or only tool results (content blocks of type
+    ``tool_result``).
     """
     if message.type != "human":
         return False

@@ -270,8 +270,7 @@ def preset_catalog(name: str) -> Catalog:
 def spec_from_string(value: str) -> ModelSpec:
     """The catalog entry a provider string names (``"openai:gpt-4.1"``).
 
-    The catalog entry a provider string names (``"openai:gpt-4.1"``), with the prices, tier and
-    limits of the preset model it is.
+    With the prices, tier and limits of the preset model it is.
 
     Raises:
         ConfigError: the string is not ``provider:model``, or no preset has that model (then

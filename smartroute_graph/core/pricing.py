@@ -121,9 +121,9 @@ def attempt_cost(
 ) -> float:
     """Dollar cost of one call that used these tokens.
 
-    Dollar cost of one call that used these tokens; ``cached_input_tokens`` of the input (the
-    provider's prompt cache: ``input_token_details["cache_read"]``) are priced at the model's
-    ``cached_input_price_per_m`` (its input price when the catalog has none).
+    ``cached_input_tokens`` of the input (the provider's prompt cache:
+    ``input_token_details["cache_read"]``) are priced at the model's ``cached_input_price_per_m``
+    (its input price when the catalog has none).
     """
     cached = max(0, min(cached_input_tokens, input_tokens))
     cached_price = spec.cached_input_price_per_m

@@ -322,9 +322,8 @@ class ModelProvider:
     def set_rate_limiters(self, limiters: Mapping[str, BaseRateLimiter]) -> None:
         """Give each named catalog model a LangChain rate limiter (requests per second).
 
-        Give each named catalog model a LangChain rate limiter (requests per second): every call of
-        that model waits on it (a response-cache hit does not). Models given ready-made are used as
-        copies that carry the limiter.
+        Every call of that model waits on it (a response-cache hit does not). Models given
+        ready-made are used as copies that carry the limiter.
         """
         with self._lock:
             self._rate_limiters = dict(limiters)
@@ -352,7 +351,6 @@ class ModelProvider:
     ) -> str | None:
         """Where :meth:`get` would find the credentials for ``spec`` (never the key itself).
 
-        Where :meth:`get` would find the credentials for ``spec`` (never the key itself):
         ``"model"`` (a ready-made chat model), ``"request"``, ``"router"``, ``"environment"``, or
         None when there is none (the call would fail for want of a key).
         """
@@ -435,10 +433,9 @@ class ModelProvider:
     ) -> BaseChatModel:
         """Any LangChain provider's chat model, through ``init_chat_model``.
 
-        Any LangChain provider's chat model, through ``init_chat_model``: a ``"provider:model"``
-        string given in ``models``, or the spec's provider and model id. The provider's package
-        reads its own key from the environment unless a key for it was given (per request, then to
-        the router).
+        A ``"provider:model"`` string given in ``models``, or the spec's provider and model id. The
+        provider's package reads its own key from the environment unless a key for it was given (per
+        request, then to the router).
         """
         target = self._strings.get(spec.name) or f"{spec.provider}:{spec.provider_model_id}"
         provider = target.partition(":")[0]

@@ -98,10 +98,9 @@ def apply_call_options(
 ) -> Runnable[Any, Any] | BaseChatModel:
     """``model`` with the run's options applied the model's own way.
 
-    ``model`` with the run's options applied the model's own way: ``bind_tools`` (each provider
-    formats tools and ``tool_choice`` its own way), native structured output
-    (``with_structured_output(..., include_raw=True)``: see :func:`structured_answer`), and ``stop``
-    / ``max_tokens`` bound as call arguments.
+    ``bind_tools`` (each provider formats tools and ``tool_choice`` its own way), native structured
+    output (``with_structured_output(..., include_raw=True)``: see :func:`structured_answer`), and
+    ``stop`` / ``max_tokens`` bound as call arguments.
     """
     if not options:
         return model

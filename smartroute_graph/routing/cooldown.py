@@ -133,9 +133,9 @@ def skip_cooling(
 ) -> RoutingDecision:
     """``decision`` without the models that are cooling down.
 
-    ``decision`` without the models that are cooling down: its pick moves to the first of its
-    fallbacks that is not cooling, and cooling fallbacks are dropped. When every candidate is
-    cooling the decision is kept (a model must be tried) and the reason says so.
+    Its pick moves to the first of its fallbacks that is not cooling, and cooling fallbacks are
+    dropped. When every candidate is cooling the decision is kept (a model must be tried) and the
+    reason says so.
     """
     candidates = [decision.model, *decision.fallbacks]
     skipped = [m for m in candidates if m in cooling]

@@ -1,7 +1,7 @@
 """Per-model health, as the second older router reported it.
 
-Per-model health, as the second older router reported it: for each catalog model, whether a key is
-present, whether the provider is reachable, and the last error.
+For each catalog model, whether a key is present, whether the provider is reachable, and the last
+error.
 
 :class:`ModelHealth` remembers, per model, the last failed and the last successful call of the
 server's own traffic (the attempts every answer and every failure records). It never holds a
@@ -73,9 +73,9 @@ class ModelHealth:
     ) -> list[dict[str, Any]]:
         """One entry per catalog model, weakest first.
 
-        One entry per catalog model, weakest first: ``key_present`` (and where the key would come
-        from, never its value), ``last_error`` and ``last_success`` of the server's own traffic;
-        ``reachable`` is None here (see :meth:`check`).
+        ``key_present`` (and where the key would come from, never its value), ``last_error`` and
+        ``last_success`` of the server's own traffic; ``reachable`` is None here (see
+        :meth:`check`).
 
         Args:
             api_keys: the request's own keys (they count as present for it).

@@ -144,9 +144,8 @@ async def _read_upload(
 ) -> tuple[Attachment | None, str | None]:
     """The uploaded file as an attachment, or (None, why) when it cannot be read.
 
-    The uploaded file as an attachment, or (None, why) when it cannot be read: the first router's
-    clients expect an unreadable file reported in ``file_processing_error``, the prompt still
-    answered. A file over the size limit is still refused (413).
+    The first router's clients expect an unreadable file reported in ``file_processing_error``, the
+    prompt still answered. A file over the size limit is still refused (413).
     """
     name = file.filename or "upload"
     if file.size is not None and file.size > limits.max_bytes:

@@ -1,9 +1,8 @@
 """Tool calling and model options on ``/v1/chat/completions``, in OpenAI's shapes.
 
-Tool calling and model options on ``/v1/chat/completions``, in OpenAI's shapes: the request's
-``tools``/``tool_choice``/``max_tokens``/``stop``/``response_format`` as the router's model options,
-assistant tool calls and ``tool`` messages as LangChain messages, and an answer's tool calls (whole
-or as stream deltas) back in OpenAI's format.
+The request's ``tools``/``tool_choice``/``max_tokens``/``stop``/``response_format`` as the router's
+model options, assistant tool calls and ``tool`` messages as LangChain messages, and an answer's
+tool calls (whole or as stream deltas) back in OpenAI's format.
 """
 
 from __future__ import annotations

@@ -306,8 +306,6 @@ def create_app(
         register_secret(caller.token)
     access = Access(router, token, callers)
     limits = AttachmentLimits(max_bytes=max_upload_bytes)
-    if gateway is not None:
-        gateway.attach(router)
     calls = RouterCalls(
         router,
         first_token_timeout_s=first_token_timeout_s,
@@ -317,6 +315,8 @@ def create_app(
     playground = _playground_html()
     learner = router.learner
     telemetry = open_telemetry(learner.url if learner is not None else None, usage_store)
+    if gateway is not None:
+        gateway.attach(router, telemetry.metrics)
     route_class = error_route_class(token)
     protected: set[str] = set()  # filled below, once the protected routes exist
 

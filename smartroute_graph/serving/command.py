@@ -376,6 +376,10 @@ def run(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env, "").strip() or None
     if args.workers < 1:
         raise SmartRouteError(f"--workers must be 1 or more, got {args.workers}")
+    from smartroute_graph.serving.metrics import prepare_multiprocess_dir
+
+    # Before any app exists: with several workers /metrics sums every worker's counts.
+    prepare_multiprocess_dir(args.workers)
     # Built here even with several workers: a bad option fails now, not in every worker.
     app = build_app(args)
     base = f"http://{args.host}:{args.port}"

@@ -67,6 +67,10 @@ CURRENT_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
 )
 
 _NO_CACHE = ("no-cache", "no-store")
+# The models cooling down when this request was routed (counted as skipped if unused).
+_COOLING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "smartroute_cooling", default=()
+)
 
 
 @dataclass
@@ -81,12 +85,17 @@ class Gateway:
     """``MODEL=REQUESTS_PER_SECOND,...`` (checked against the catalog by :meth:`attach`)."""
     redis: Any = None
     describe: dict[str, Any] = field(default_factory=dict)
+    metrics: Any = None
+    """The app's :class:`~smartroute_graph.serving.metrics.ServerMetrics` (set by
+    :meth:`attach`): rate-limited calls, cooldown skips and budget refusals are counted there."""
 
-    def attach(self, router: SmartRouter) -> None:
+    def attach(self, router: SmartRouter, metrics: Any = None) -> None:
         """Wire the rate limits into the router's models and install the cache hook."""
+        self.metrics = metrics
         limits = parse_rate_limits(self.rate_limits, router.catalog)
         if limits:
-            router.provider.set_rate_limiters(rate_limiters(limits, self.redis))
+            on_wait = None if metrics is None else self._count_rate_limited
+            router.provider.set_rate_limiters(rate_limiters(limits, self.redis, on_wait))
             self.describe["rate_limits"] = limits
         if self.cache is not None:
             install_scoped_cache()
@@ -103,6 +112,7 @@ class Gateway:
             if isinstance(tracker, MemoryCooldowns)
             else await asyncio.to_thread(tracker.cooling, models)
         )
+        _COOLING.set(tuple(cooling))
         return {"configurable": {COOLING_CONFIG_KEY: cooling}} if cooling else {}
 
     async def check_budget(self, caller: Caller | None) -> None:
@@ -113,6 +123,8 @@ class Gateway:
         spent = await asyncio.to_thread(self.ledger.spent, caller.name, today_utc())
         if spent >= caller.daily_budget_usd:
             wait = seconds_to_midnight_utc()
+            if self.metrics is not None:
+                self.metrics.budget_refusals.labels(caller.name).inc()
             raise BudgetExceededError(
                 f"caller {caller.name!r} has spent ${spent:.6f} today, its daily budget is "
                 f"${caller.daily_budget_usd:g}: requests are refused until 00:00 UTC (in "
@@ -122,8 +134,14 @@ class Gateway:
 
     async def settle(self, meta: Mapping[str, Any]) -> None:
         """After an answer: count its failed attempts, charge its cost to the caller."""
-        failed = [a.get("model") for a in meta.get("attempts") or () if not a.get("ok")]
+        attempts = meta.get("attempts") or ()
+        failed = [a.get("model") for a in attempts if not a.get("ok")]
         await self._record_failures([m for m in failed if m])
+        if self.metrics is not None:
+            tried = {a.get("model") for a in attempts}
+            for model in _COOLING.get():
+                if model not in tried:  # cooling, and this answer did without it
+                    self.metrics.cooldown_skips.labels(model).inc()
         caller = CURRENT_CALLER.get()
         cost = float(meta.get("cost_usd") or 0.0)
         if caller is not None and self.ledger is not None and cost > 0:
@@ -134,6 +152,9 @@ class Gateway:
         if isinstance(exc, AllModelsFailedError):
             models = [a.get("model") for a in exc.attempts]
             await self._record_failures([str(m) for m in models if m])
+
+    def _count_rate_limited(self, model: str) -> None:
+        self.metrics.rate_limited.labels(model).inc()
 
     async def _record_failures(self, models: Sequence[str]) -> None:
         tracker = self.cooldowns

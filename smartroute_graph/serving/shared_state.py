@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.rate_limiters import BaseRateLimiter, InMemoryRateLimiter
@@ -188,14 +188,44 @@ def parse_rate_limits(text: str | None, catalog: Iterable[str]) -> dict[str, flo
     return limits
 
 
-def rate_limiters(limits: Mapping[str, float], client: Any | None) -> dict[str, BaseRateLimiter]:
-    """One limiter per model: in Redis when ``client`` is given, else in this process."""
+class CountingRateLimiter(BaseRateLimiter):
+    """A rate limiter that reports each call it holds back (``on_wait(model)``), then waits."""
+
+    def __init__(self, inner: BaseRateLimiter, model: str, on_wait: Callable[[str], None]) -> None:
+        self.inner, self.model, self.on_wait = inner, model, on_wait
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        """Take a token, reporting the call first when it has to wait for one."""
+        if self.inner.acquire(blocking=False):
+            return True
+        self.on_wait(self.model)
+        return self.inner.acquire(blocking=blocking)
+
+    async def aacquire(self, *, blocking: bool = True) -> bool:
+        """Async :meth:`acquire`."""
+        if await self.inner.aacquire(blocking=False):
+            return True
+        self.on_wait(self.model)
+        return await self.inner.aacquire(blocking=blocking)
+
+
+def rate_limiters(
+    limits: Mapping[str, float],
+    client: Any | None,
+    on_wait: Callable[[str], None] | None = None,
+) -> dict[str, BaseRateLimiter]:
+    """One limiter per model: in Redis when ``client`` is given, else in this process.
+
+    ``on_wait(model)`` is told of every call a limiter holds back (the ``/metrics`` counter).
+    """
     out: dict[str, BaseRateLimiter] = {}
     for name, rate in limits.items():
-        if client is not None:
-            out[name] = RedisRateLimiter(client, name, requests_per_second=rate)
-        else:
-            out[name] = InMemoryRateLimiter(
+        limiter: BaseRateLimiter = (
+            RedisRateLimiter(client, name, requests_per_second=rate)
+            if client is not None
+            else InMemoryRateLimiter(
                 requests_per_second=rate, check_every_n_seconds=0.01, max_bucket_size=1
             )
+        )
+        out[name] = limiter if on_wait is None else CountingRateLimiter(limiter, name, on_wait)
     return out

@@ -17,7 +17,7 @@ from smartroute_graph.serving.app import create_app
 from smartroute_graph.serving.budgets import Caller, load_callers
 from smartroute_graph.serving.command import args_from_env, env_from_args
 from smartroute_graph.serving.gateway import build_gateway
-from smartroute_graph.serving.shared_state import parse_rate_limits
+from smartroute_graph.serving.shared_state import parse_rate_limits, rate_limiters
 from tests.support.servers import Tracker, fake_models, fake_router
 
 CALLER_TOKEN = "caller-token-0123456789"
@@ -113,9 +113,11 @@ def test_a_failing_model_cools_down_and_the_reason_says_so() -> None:
             assert meta["attempts"][0]["model"] == "gpt-4.1-nano"
             assert not meta["attempts"][0]["ok"]
         meta = _chat(client, "hi there!")["smartroute"]
+        metrics = client.get("/metrics").text
     assert [a["model"] for a in meta["attempts"]] == [meta["selected_model"]]
     assert meta["selected_model"] != "gpt-4.1-nano"
     assert "gpt-4.1-nano failed 2 times within 60 s, skipped for 30 s (cooldown)" in meta["reason"]
+    assert 'smartroute_cooldown_skips_total{model="gpt-4.1-nano"} 1.0' in metrics
 
 
 def test_a_cooldown_ends() -> None:
@@ -149,8 +151,19 @@ def test_callers_have_daily_budgets_and_health_shows_no_token(tmp_path: Path) ->
         big = {"Authorization": "Bearer " + "x" * 20 + "big"}
         assert client.post("/route", json={"prompt": "hi"}, headers=big).status_code == 200
         health = client.get("/health").text
+        metrics = client.get("/metrics", headers=big).text
+    assert 'smartroute_budget_refusals_total{caller="small"} 1.0' in metrics
+    assert CALLER_TOKEN not in metrics
     assert CALLER_TOKEN not in health and "xxxxbig" not in health
     assert json.loads(health)["auth"]["token_required"] is True
+
+
+def test_calls_held_back_by_a_rate_limit_are_counted() -> None:
+    waited: list[str] = []
+    limiter = rate_limiters({"m": 50.0}, None, on_wait=waited.append)["m"]
+    for _ in range(3):  # the bucket starts empty and holds one token: each call waits
+        assert limiter.acquire()
+    assert waited == ["m", "m", "m"]
 
 
 def test_callers_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

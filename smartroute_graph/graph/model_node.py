@@ -48,6 +48,7 @@ from smartroute_graph.graph.call_options import (
 )
 from smartroute_graph.graph.deadlines import (
     DeadlineError,
+    StreamLimits,
     acall_with_timeout,
     astream_within,
     call_timeout,
@@ -146,16 +147,10 @@ def model_node(
         messages = with_attachments(list(state["messages"]), state.get("attachments") or [])
         return apply_call_options(model, call_options(config)), messages, temperature
 
-    def record(
-        state: RouterState,
-        started: float,
-        result: BaseMessage | None,
-        exc: BaseException | None,
-        streamed_tokens: bool,
-        temperature: float | None,
-        config: RunnableConfig,
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        latency_ms = (time.perf_counter() - started) * 1000
+    def record(call: _Call) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        state, config, result, exc = call.state, call.config, call.result, call.error
+        temperature, streamed_tokens = call.temperature, call.streamed_tokens()
+        latency_ms = (time.perf_counter() - call.started) * 1000
         if exc is not None:
             # The provider may echo the request's key in its error, in any shape.
             own = secret_values(request_keys(config)[0])
@@ -213,83 +208,104 @@ def model_node(
         return update, event
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        model, messages, temperature = prepare_call(state, config)
-        context = current_context()
-        started = time.perf_counter()
-        result: BaseMessage | None = None
-        error: BaseException | None = None
-        streamed = False
+        c = _Call(prepare_call(state, config), state, config)
         try:
-            if past_deadline(state):  # classification used up the time: call nothing
-                raise DeadlineError(total_label(context), "total")
-            if is_streaming(config) and not wants_structured_output(config):
-                if cached_answer(model, messages) is not None:
-                    # LangChain answers from the cache; the answer reaches the stream whole.
-                    result = model.invoke(messages, config)
-                else:
-                    chunks: list[AIMessageChunk] = []
-                    limits = stream_limits(context, state.get("deadline_at"))
-                    for chunk in stream_within(lambda: model.stream(messages, config), limits):
-                        chunks.append(chunk)
-                        streamed = streamed or has_token(chunk)
-                    result = _join_chunks(chunks)
-                    store_answer(model, messages, result)
-            else:
-                timeout, expired = call_timeout(context, state.get("deadline_at"))
+            if not c.streams():
+                timeout, expired = c.timeout()
                 if timeout is None:
-                    output = model.invoke(messages, config)
+                    output = c.model.invoke(c.messages, config)
                 else:
                     # Its own thread, never a shared pool: a hung call given up on keeps
                     # its thread until the model returns, and must not starve later calls.
                     output = call_with_timeout(
-                        model.invoke, messages, config, timeout=timeout, message=expired
+                        c.model.invoke, c.messages, config, timeout=timeout, message=expired
                     )
-                result = structured_answer(output)
+                c.result = structured_answer(output)
+            elif c.cached():  # LangChain answers from the cache: the answer arrives whole
+                c.result = c.model.invoke(c.messages, config)
+            else:
+                for chunk in stream_within(lambda: c.model.stream(c.messages, config), c.limits()):
+                    c.chunks.append(chunk)
+                c.join_chunks()
         except Exception as exc:
-            error = exc
-        update, event = record(state, started, result, error, streamed, temperature, config)
+            c.error = exc
+        update, event = record(c)
         if event is not None:
             dispatch_custom_event(COST_EVENT, event, config=config)
         return update
 
     async def acall(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
-        model, messages, temperature = prepare_call(state, config)
-        context = current_context()
-        started = time.perf_counter()
-        result: BaseMessage | None = None
-        error: BaseException | None = None
-        streamed = False
+        c = _Call(prepare_call(state, config), state, config)
         try:
-            if past_deadline(state):  # classification used up the time: call nothing
-                raise DeadlineError(total_label(context), "total")
-            if is_streaming(config) and not wants_structured_output(config):
-                if cached_answer(model, messages) is not None:
-                    # LangChain answers from the cache; the answer reaches the stream whole.
-                    result = await model.ainvoke(messages, config)
-                else:
-                    chunks: list[AIMessageChunk] = []
-                    limits = stream_limits(context, state.get("deadline_at"))
-                    async for chunk in astream_within(
-                        lambda: model.astream(messages, config), limits
-                    ):
-                        chunks.append(chunk)
-                        streamed = streamed or has_token(chunk)
-                    result = _join_chunks(chunks)
-                    store_answer(model, messages, result)
+            if not c.streams():
+                timeout, expired = c.timeout()
+                work = c.model.ainvoke(c.messages, config)
+                output = await acall_with_timeout(work, timeout=timeout, message=expired)
+                c.result = structured_answer(output)
+            elif c.cached():
+                c.result = await c.model.ainvoke(c.messages, config)
             else:
-                timeout, expired = call_timeout(context, state.get("deadline_at"))
-                output = await acall_with_timeout(
-                    model.ainvoke(messages, config), timeout=timeout, message=expired
-                )
-                result = structured_answer(output)
+                stream = astream_within(lambda: c.model.astream(c.messages, config), c.limits())
+                async for chunk in stream:
+                    c.chunks.append(chunk)
+                c.join_chunks()
         except Exception as exc:
-            error = exc
-        update, event = record(state, started, result, error, streamed, temperature, config)
+            c.error = exc
+        update, event = record(c)
         if event is not None:
             await adispatch_custom_event(COST_EVENT, event, config=config)
         return update
 
     return node(call, acall, spec.name)
+
+
+class _Call:
+    """One call of a model node: what its sync and async bodies share."""
+
+    def __init__(
+        self,
+        prepared: tuple[Any, list[Any], float | None],
+        state: RouterState,
+        config: RunnableConfig,
+    ) -> None:
+        self.model, self.messages, self.temperature = prepared
+        self.state, self.config = state, config
+        self.context = current_context()
+        self.started = time.perf_counter()
+        self.result: BaseMessage | None = None
+        self.error: BaseException | None = None
+        self.chunks: list[AIMessageChunk] = []
+
+    def streams(self) -> bool:
+        """Whether to stream the answer (a streamed run, no structured output).
+
+        Raises:
+            DeadlineError: classification used up the run's time: call nothing.
+        """
+        if past_deadline(self.state):
+            raise DeadlineError(total_label(self.context), "total")
+        return is_streaming(self.config) and not wants_structured_output(self.config)
+
+    def cached(self) -> bool:
+        """Whether the response cache holds this call's answer."""
+        return cached_answer(self.model, self.messages) is not None
+
+    def limits(self) -> StreamLimits:
+        """A streamed call's limits (first token, between chunks, the run's deadline)."""
+        return stream_limits(self.context, self.state.get("deadline_at"))
+
+    def timeout(self) -> tuple[float | None, str]:
+        """Seconds a whole call may take, and what to say when it takes longer."""
+        return call_timeout(self.context, self.state.get("deadline_at"))
+
+    def join_chunks(self) -> None:
+        """The streamed chunks as the answer, stored in the response cache."""
+        self.result = _join_chunks(self.chunks)
+        store_answer(self.model, self.messages, self.result)
+
+    def streamed_tokens(self) -> bool:
+        """Whether part of the answer already reached the caller."""
+        return any(has_token(chunk) for chunk in self.chunks)
 
 
 def past_deadline(state: RouterState) -> bool:

@@ -7,7 +7,8 @@ passes streaming through.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
@@ -209,7 +210,7 @@ def model_node(
 
     def call(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         c = _Call(prepare_call(state, config), state, config)
-        try:
+        with c.capturing():
             if not c.streams():
                 timeout, expired = c.timeout()
                 if timeout is None:
@@ -227,8 +228,6 @@ def model_node(
                 for chunk in stream_within(lambda: c.model.stream(c.messages, config), c.limits()):
                     c.chunks.append(chunk)
                 c.join_chunks()
-        except Exception as exc:
-            c.error = exc
         update, event = record(c)
         if event is not None:
             dispatch_custom_event(COST_EVENT, event, config=config)
@@ -236,7 +235,7 @@ def model_node(
 
     async def acall(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         c = _Call(prepare_call(state, config), state, config)
-        try:
+        with c.capturing():
             if not c.streams():
                 timeout, expired = c.timeout()
                 work = c.model.ainvoke(c.messages, config)
@@ -249,8 +248,6 @@ def model_node(
                 async for chunk in stream:
                     c.chunks.append(chunk)
                 c.join_chunks()
-        except Exception as exc:
-            c.error = exc
         update, event = record(c)
         if event is not None:
             await adispatch_custom_event(COST_EVENT, event, config=config)
@@ -302,6 +299,14 @@ class _Call:
         """The streamed chunks as the answer, stored in the response cache."""
         self.result = _join_chunks(self.chunks)
         store_answer(self.model, self.messages, self.result)
+
+    @contextmanager
+    def capturing(self) -> Iterator[None]:
+        """Keep the call's exception as its ``error`` (recorded as a failed attempt)."""
+        try:
+            yield
+        except Exception as exc:
+            self.error = exc
 
     def streamed_tokens(self) -> bool:
         """Whether part of the answer already reached the caller."""

@@ -306,22 +306,14 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             # is parsed whole: send it once it is kept.
             yield from self._reviewed_chunks(self.graph.invoke(state, config, context=context))
             return
-        config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
-        final: Mapping[str, Any] = {}
-        finished: set[str] = set()
-        held: list[AIMessageChunk] = []
+        relay = _Relay(self, config)
         for mode, payload in self.graph.stream(
-            state, config, context=context, stream_mode=_STREAM_MODES
+            state, relay.config, context=context, stream_mode=_STREAM_MODES
         ):
-            if mode == "messages":
-                chunk = self._model_chunk(payload, finished, held)
-                if chunk is not None:
-                    yield chunk
-            elif mode == "updates":
-                finished.update(cast(Mapping[str, Any], payload))
-            else:
-                final = cast(Mapping[str, Any], payload)
-        yield self._metadata_chunk(final, held)
+            chunk = relay.take(mode, payload)
+            if chunk is not None:
+                yield chunk
+        yield relay.last()
 
     async def astream(
         self, input: RouterInputLike, config: RunnableConfig | None = None, **kwargs: Any
@@ -333,49 +325,18 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             for reviewed in self._reviewed_chunks(output):
                 yield reviewed
             return
-        config["configurable"] = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
-        final: Mapping[str, Any] = {}
-        finished: set[str] = set()
-        held: list[AIMessageChunk] = []
+        relay = _Relay(self, config)
         async for mode, payload in self.graph.astream(
-            state, config, context=context, stream_mode=_STREAM_MODES
+            state, relay.config, context=context, stream_mode=_STREAM_MODES
         ):
-            if mode == "messages":
-                chunk = self._model_chunk(payload, finished, held)
-                if chunk is not None:
-                    yield chunk
-            elif mode == "updates":
-                finished.update(cast(Mapping[str, Any], payload))
-            else:
-                final = cast(Mapping[str, Any], payload)
-        yield self._metadata_chunk(final, held)
+            chunk = relay.take(mode, payload)
+            if chunk is not None:
+                yield chunk
+        yield relay.last()
 
     def _reviewed_chunks(self, output: Mapping[str, Any]) -> Iterator[AIMessageChunk]:
         answer = self._answer(output)
         yield self._metadata_chunk(output, [as_chunk(answer)])
-
-    def _model_chunk(
-        self, payload: Any, finished: set[str], held: list[AIMessageChunk]
-    ) -> AIMessageChunk | None:
-        """The chunk for the caller, if ``payload`` is a token of the model answering now.
-
-        A model node that already returned (``finished``) gave up on its call: a sync
-        stream's reader thread can still deliver the one chunk it was waiting for, and the
-        next model's answer is the one the caller gets. Chunks with no text and no tool-call
-        part (usage, the provider's last chunk) are ``held``: they go out merged into the
-        last chunk, with the routing metadata.
-        """
-        message, metadata = payload
-        node = metadata.get("langgraph_node")
-        if type(message) is AIMessage and message.response_metadata.get("cache_hit"):
-            # A response-cache hit arrives whole (core.response_cache): one chunk.
-            message = AIMessageChunk(content=message.content, id=message.id)
-        if isinstance(message, AIMessageChunk) and node in self.catalog and node not in finished:
-            if message.content or message.tool_call_chunks:
-                return message
-            if message.usage_metadata or message.response_metadata:
-                held.append(message)
-        return None
 
     def _metadata_chunk(
         self, final: Mapping[str, Any], held: Sequence[AIMessageChunk] = ()
@@ -514,6 +475,61 @@ class SmartRouter(Runnable[RouterInputLike, AIMessage]):
             f"SmartRouter(preset={self.policy_name!r}, models={list(self.catalog)}, "
             f"classifier={self.classifier.name!r})"
         )
+
+
+class _Relay:
+    """What a stream passes on: the answering model's chunks, then the last one with metadata.
+
+    ``take`` reads the graph's ``messages``/``updates``/``values`` stream; ``last`` is the
+    stream's final chunk (see :meth:`SmartRouter._metadata_chunk`).
+    """
+
+    def __init__(self, router: SmartRouter, config: RunnableConfig) -> None:
+        self.router = router
+        streaming = {**config.get("configurable", {}), STREAMING_CONFIG_KEY: True}
+        self.config: RunnableConfig = {**config, "configurable": streaming}
+        self.final: Mapping[str, Any] = {}
+        self.finished: set[str] = set()
+        self.held: list[AIMessageChunk] = []
+
+    def take(self, mode: str, payload: Any) -> AIMessageChunk | None:
+        """The chunk to pass on for one item of the graph's stream, if any."""
+        if mode == "messages":
+            return self.model_chunk(payload)
+        if mode == "updates":
+            self.finished.update(cast(Mapping[str, Any], payload))
+        else:
+            self.final = cast(Mapping[str, Any], payload)
+        return None
+
+    def last(self) -> AIMessageChunk:
+        """The stream's last chunk: held chunks merged, the routing metadata on it."""
+        return self.router._metadata_chunk(self.final, self.held)
+
+    def model_chunk(self, payload: Any) -> AIMessageChunk | None:
+        """The chunk for the caller, if ``payload`` is a token of the model answering now.
+
+        A model node that already returned (in ``finished``) gave up on its call: a sync
+        stream's reader thread can still deliver the one chunk it was waiting for, and the
+        next model's answer is the one the caller gets. Chunks with no text and no tool-call
+        part (usage, the provider's last chunk) are ``held``: they go out merged into the
+        last chunk, with the routing metadata.
+        """
+        message, metadata = payload
+        node = metadata.get("langgraph_node")
+        if type(message) is AIMessage and message.response_metadata.get("cache_hit"):
+            # A response-cache hit arrives whole (core.response_cache): one chunk.
+            message = AIMessageChunk(content=message.content, id=message.id)
+        if (
+            isinstance(message, AIMessageChunk)
+            and node in self.router.catalog
+            and node not in self.finished
+        ):
+            if message.content or message.tool_call_chunks:
+                return message
+            if message.usage_metadata or message.response_metadata:
+                self.held.append(message)
+        return None
 
 
 def _learner(

@@ -16,7 +16,8 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from contextlib import contextmanager
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -35,7 +36,18 @@ from pydantic.v1 import BaseModel as BaseModelV1
 
 from smartroute_graph.core.pricing import estimate_tokens
 
-__all__ = ["FakeChatModel"]
+__all__ = ["CallWatcher", "FakeChatModel"]
+
+
+@runtime_checkable
+class CallWatcher(Protocol):
+    """Told of each call of a :class:`FakeChatModel` (several models may share one)."""
+
+    def enter(self, messages: list[BaseMessage]) -> None:
+        """A call with these messages starts."""
+
+    def leave(self, error: BaseException | None) -> None:
+        """The call ended: ``None``, or why it did not finish (``CancelledError`` included)."""
 
 
 class FakeChatModel(BaseChatModel):
@@ -56,6 +68,8 @@ class FakeChatModel(BaseChatModel):
         temperature: a sampling setting, as providers' models have (not used).
         max_tokens: the longest reply in (estimated) tokens; a longer one is cut, as a
             provider cuts it (``finish_reason: "length"``). Also a call argument.
+        watcher: told of every call (see :class:`CallWatcher`): what a test needs to see of
+            the calls, e.g. how many overlapped, or which were cancelled.
 
     A call's ``stop`` sequences cut the reply before the first one found. ``bind_tools``
     binds OpenAI-format tool schemas (what the model was offered is in :attr:`last_kwargs`);
@@ -79,6 +93,7 @@ class FakeChatModel(BaseChatModel):
     temperature: float | None = None
     """Accepted like a provider model's setting (the replies do not depend on it)."""
     max_tokens: int | None = None
+    watcher: CallWatcher | None = None
     _calls: int = PrivateAttr(default=0)
     _last_kwargs: dict[str, Any] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -154,9 +169,10 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        return self._result(messages, stop, kwargs)
+        with self._watched(messages):
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            return self._result(messages, stop, kwargs)
 
     async def _agenerate(
         self,
@@ -165,9 +181,24 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        return self._result(messages, stop, kwargs)
+        with self._watched(messages):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            return self._result(messages, stop, kwargs)
+
+    @contextmanager
+    def _watched(self, messages: list[BaseMessage]) -> Iterator[None]:
+        watcher = self.watcher
+        if watcher is None:
+            yield
+            return
+        watcher.enter(messages)
+        try:
+            yield
+        except BaseException as exc:
+            watcher.leave(exc)
+            raise
+        watcher.leave(None)
 
     def _result(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -288,14 +319,15 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        for chunk in self._chunks(messages, stop, kwargs):
-            if self.token_delay_s and chunk.message.content:
-                time.sleep(self.token_delay_s)
-            if run_manager and chunk.message.content:
-                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-            yield chunk
+        with self._watched(messages):
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            for chunk in self._chunks(messages, stop, kwargs):
+                if self.token_delay_s and chunk.message.content:
+                    time.sleep(self.token_delay_s)
+                if run_manager and chunk.message.content:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
     async def _astream(
         self,
@@ -304,14 +336,15 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        for chunk in self._chunks(messages, stop, kwargs):
-            if self.token_delay_s and chunk.message.content:
-                await asyncio.sleep(self.token_delay_s)
-            if run_manager and chunk.message.content:
-                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-            yield chunk
+        with self._watched(messages):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            for chunk in self._chunks(messages, stop, kwargs):
+                if self.token_delay_s and chunk.message.content:
+                    await asyncio.sleep(self.token_delay_s)
+                if run_manager and chunk.message.content:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
 
 def _cut(text: str, stop: list[str] | None, max_tokens: int | None) -> tuple[str, str]:

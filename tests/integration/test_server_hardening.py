@@ -21,9 +21,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.core.attachments import AttachmentBusyError
@@ -502,23 +500,15 @@ STARTED: list[float] = []
 CANCELLED: list[float] = []
 
 
-class _Hanging(FakeChatModel):
-    """Answers after ``delay_s``; notes in ``STARTED`` when a call starts and in
-    ``CANCELLED`` when it is cancelled."""
+class _CancelWatcher:
+    """Notes in ``STARTED`` when a call starts and in ``CANCELLED`` when it is cancelled."""
 
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def enter(self, messages: list[BaseMessage]) -> None:
         STARTED.append(time.monotonic())
-        try:
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-        except asyncio.CancelledError:
+
+    def leave(self, error: BaseException | None) -> None:
+        if isinstance(error, asyncio.CancelledError):
             CANCELLED.append(time.monotonic())
-            raise
 
 
 def _wait_for(found: list[float], seconds: float) -> bool:
@@ -529,7 +519,10 @@ def _wait_for(found: list[float], seconds: float) -> bool:
 
 
 def test_a_client_that_disconnects_cancels_the_model_call() -> None:
-    models = {name: _Hanging(model_name=name, delay_s=30) for name in MODEL_NAMES}
+    watcher = _CancelWatcher()
+    models = {
+        name: FakeChatModel(model_name=name, delay_s=30, watcher=watcher) for name in MODEL_NAMES
+    }
     app = create_app(SmartRouter.from_preset("openai", models=models))
     with live_server(app) as live:
         for path, body in (

@@ -8,15 +8,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import Field
 
 from smartroute_graph import SmartRouter
 from smartroute_graph.testing import FakeChatModel
@@ -25,7 +22,6 @@ from tests.support import fakes
 __all__ = [
     "MODEL_NAMES",
     "LiveServer",
-    "RecordingFake",
     "Tracker",
     "fake_models",
     "fake_router",
@@ -38,7 +34,10 @@ MODEL_NAMES = fakes.OPENAI_MODELS
 
 
 class Tracker:
-    """What a group of models was sent, and how many of their calls overlapped."""
+    """What a group of models was sent, and how many of their calls overlapped.
+
+    A :class:`~smartroute_graph.testing.CallWatcher`: give it to the models as ``watcher``.
+    """
 
     def __init__(self) -> None:
         self.seen: list[list[BaseMessage]] = []
@@ -52,47 +51,14 @@ class Tracker:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def leave(self) -> None:
+    def leave(self, error: BaseException | None) -> None:
         with self._lock:
             self.in_flight -= 1
 
 
-class RecordingFake(FakeChatModel):
-    """A scripted model that reports each call to a :class:`Tracker` (shared by a group)."""
-
-    tracker: Tracker = Field(default_factory=Tracker)
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.tracker.enter(messages)
-        try:
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-        finally:
-            self.tracker.leave()
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        self.tracker.enter(messages)
-        try:
-            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                yield chunk
-        finally:
-            self.tracker.leave()
-
-
-def fake_models(tracker: Tracker | None = None, **overrides: Any) -> dict[str, RecordingFake]:
-    """:func:`tests.support.fakes.fake_models` as recording models sharing one tracker."""
-    return fakes.fake_models(RecordingFake, tracker=tracker or Tracker(), **overrides)
+def fake_models(tracker: Tracker | None = None, **overrides: Any) -> dict[str, FakeChatModel]:
+    """:func:`tests.support.fakes.fake_models` watched by one tracker."""
+    return fakes.fake_models(FakeChatModel, watcher=tracker or Tracker(), **overrides)
 
 
 def fake_router(models: dict[str, FakeChatModel] | None = None, **kwargs: Any) -> SmartRouter:

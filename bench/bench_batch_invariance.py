@@ -1,6 +1,6 @@
 """Does a prompt's classification depend on its batch? And the accuracy it comes with.
 
-    .venv/bin/python bench/bench_batch_invariance.py [--model accurate --model FOLDER ...] [--in-repo]
+    .venv/bin/python bench/bench_batch_invariance.py [--model accurate ...] [--in-repo]
 
 Classifies the domain probes (``../shared/eval/domain_probes.jsonl``; ``--in-repo`` or an
 absent folder: the packaged corpus instead, with no accuracy) three ways with the decision
@@ -54,9 +54,7 @@ def measure(model: str, texts: list[str], gold: list[str] | None) -> list[Any]:
         d, c = _probs(clf, texts, order, batch)
         worst = max(worst, float(np.abs(d - alone_d).max()), float(np.abs(c - alone_c).max()))
         rows = np.arange(n)
-        moved = (d.argmax(1) != pick) | (
-            c[rows, pick].argmax(1) != alone_c[rows, pick].argmax(1)
-        )
+        moved = (d.argmax(1) != pick) | (c[rows, pick].argmax(1) != alone_c[rows, pick].argmax(1))
         changed = max(changed, int(moved.sum()))
     row: list[Any] = [clf.name, Path(model).name, n, f"{worst:.2e}", changed]
     if gold is not None:
@@ -90,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["classifier", "folder", "prompts", "max |Δp| vs alone", "changed"]
     if gold is not None:
         headers += ["domain acc.", "macro-F1"]
-    print(f"source: {source}")  # noqa: T201
-    print(table(headers, [measure(m, texts, gold) for m in args.model or ["accurate", "fast"]]))  # noqa: T201
+    print(f"source: {source}")
+    print(table(headers, [measure(m, texts, gold) for m in args.model or ["accurate", "fast"]]))
     return 0
 
 

@@ -169,8 +169,25 @@ _FOLLOW_UP_OPENERS = re.compile(
     re.IGNORECASE,
 )
 _BACK_REFERENCES = frozenset(
-    "it its it's this these those them they their above previous earlier same again "
-    "former latter aforementioned".split()
+    [
+        "it",
+        "its",
+        "it's",
+        "this",
+        "these",
+        "those",
+        "them",
+        "they",
+        "their",
+        "above",
+        "previous",
+        "earlier",
+        "same",
+        "again",
+        "former",
+        "latter",
+        "aforementioned",
+    ]
 )
 _SHORT_TURN_WORDS = 3  # "why?", "in Rust", "thanks a lot": too short to read alone for sure
 _CONTEXT_WORDS = 12  # longer turns refer back only through a leading back-reference

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from smartroute_graph.classifiers.encoder import INVARIANT_METADATA
+
 __all__ = [
     "CALIBRATION_PERCENTILE",
     "activation_ranges",
@@ -48,7 +50,6 @@ CALIBRATION_PERCENTILE = 99.99
 activation; the range is the widest over all prompts. 99.99 kept closer to the float model
 than the plain maximum on the corpus (fewer outliers stretching the scale)."""
 _CORPUS_DIRS = ("corpus", "supplement")
-_METADATA_KEY = "smartroute.activation_scales"
 
 
 def calibration_texts(limit: int = 400, seed: int = 0) -> list[str]:
@@ -63,7 +64,8 @@ def calibration_texts(limit: int = 400, seed: int = 0) -> list[str]:
 
 
 def _dynamic_inputs(model: Any) -> list[str]:
-    return [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    names = [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    return list(dict.fromkeys(names))
 
 
 def activation_ranges(
@@ -85,6 +87,8 @@ def activation_ranges(
     import onnxruntime as ort
 
     names = _dynamic_inputs(model)
+    if not names:
+        return {}
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     known = {o.name for o in probe.graph.output}
@@ -156,7 +160,7 @@ def fix_activation_scales(
         fixed += 1
     if fixed:
         props = {p.key: p.value for p in model.metadata_props}
-        props[_METADATA_KEY] = note or "fixed (calibrated): the same result in any batch"
+        props[INVARIANT_METADATA] = note or "fixed (calibrated): the same result in any batch"
         helper.set_model_props(model, props)
     return fixed
 

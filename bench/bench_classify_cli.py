@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     texts = short_prompts(args.prompts)
     print(
-        f"{len(texts)} prompts, mean {statistics.mean(map(len, texts)):.0f} chars; "  # noqa: T201
+        f"{len(texts)} prompts, mean {statistics.mean(map(len, texts)):.0f} chars; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs = whole_process(path, args.model, args.runs)
     print(
-        table(  # noqa: T201
+        table(
             ["whole process", "best s", "median s", "prompts/s (best)", "prompts/s (median)"],
             [
                 [
@@ -130,14 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    print()  # noqa: T201
+    print()
     print(
-        table(  # noqa: T201
+        table(
             ["in-process", "prompts/s (best)", "prompts/s (median)", "speed-up (best)"],
             in_process(texts, args.model, args.runs),
         )
     )
-    print(f"load average after: {os.getloadavg()[0]:.1f}")  # noqa: T201
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 

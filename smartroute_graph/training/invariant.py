@@ -43,6 +43,7 @@ __all__ = [
     "fix_folder",
     "fix_model",
     "main",
+    "pool_over_last_axis",
 ]
 
 CALIBRATION_PERCENTILE = 99.99
@@ -165,6 +166,53 @@ def fix_activation_scales(
     return fixed
 
 
+def pool_over_last_axis(model: Any) -> int:
+    """Make the mean pooling's sum over the sequence a sum over the last axis (modified in
+    place): ``ReduceSum(hidden * mask, axes=[1])`` becomes ``ReduceSum(Transpose(...),
+    axes=[-1])``.
+
+    ONNX Runtime sums over a middle axis in a different order for a batch of one than for a
+    larger batch (last bits of the pooled vector, then a quantised head rounds the other way);
+    over the last axis every row is summed the same way whatever the batch.
+
+    Returns:
+        How many sums were rewritten.
+    """
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    last_axis = "smartroute/last_axis"
+    changed = 0
+    nodes: list[Any] = []
+    for node in graph.node:
+        source = producer.get(node.input[0]) if node.input else None
+        axes = constants.get(node.input[1]) if len(node.input) > 1 else None
+        keepdims = [a.i for a in node.attribute if a.name == "keepdims"]
+        if (
+            node.op_type == "ReduceSum"
+            and source is not None
+            and source.op_type == "Mul"
+            and axes is not None
+            and axes.tolist() == [1]
+            and keepdims == [0]
+        ):
+            moved = f"{node.name or node.output[0]}/transposed"
+            nodes.append(helper.make_node("Transpose", [node.input[0]], [moved], perm=[0, 2, 1]))
+            node.input[0], node.input[1] = moved, last_axis
+            changed += 1
+        nodes.append(node)
+    if changed:
+        graph.initializer.append(numpy_helper.from_array(np.asarray([-1], np.int64), last_axis))
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return changed
+
+
 def fix_folder(folder: Path, texts: Sequence[str] | None = None) -> int:
     """Calibrate and fix the activation scales of ``folder/model.onnx`` in place.
 
@@ -186,7 +234,10 @@ def fix_folder(folder: Path, texts: Sequence[str] | None = None) -> int:
     path = folder / "model.onnx"
     model = onnx.load(str(path))
     if not _dynamic_inputs(model):
-        return 0
+        fixed = pool_over_last_axis(model)
+        if fixed:
+            _save(model, path)
+        return fixed
     spec = read_spec(folder)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
@@ -194,15 +245,26 @@ def fix_folder(folder: Path, texts: Sequence[str] | None = None) -> int:
     texts = list(texts) if texts is not None else calibration_texts()
     ids = encode_texts(tokenizer, texts, spec)
     fixed = fix_model(model, ids, note=f"calibrated on {len(ids)} corpus prompts")
+    _save(model, path)
+    return fixed
+
+
+def _save(model: Any, path: Path) -> None:
+    import onnx
+
     onnx.checker.check_model(model)
     tmp = path.with_name(path.name + ".tmp")
     onnx.save(model, str(tmp))
     tmp.replace(path)
-    return fixed
 
 
 def fix_model(model: Any, calibration_ids: Sequence[Sequence[int]], note: str = "") -> int:
-    """:func:`activation_ranges` then :func:`fix_activation_scales` on token-id rows."""
+    """:func:`activation_ranges` then :func:`fix_activation_scales` on token-id rows, and
+    :func:`pool_over_last_axis`.
+
+    Returns:
+        How many activations and sums were changed (0: already batch-invariant).
+    """
     feeds = [
         {
             "input_ids": np.asarray([row], dtype=np.int64),
@@ -210,7 +272,8 @@ def fix_model(model: Any, calibration_ids: Sequence[Sequence[int]], note: str = 
         }
         for row in calibration_ids
     ]
-    return fix_activation_scales(model, activation_ranges(model, feeds), note)
+    fixed = fix_activation_scales(model, activation_ranges(model, feeds), note)
+    return fixed + pool_over_last_axis(model)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,9 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         fixed = fix_folder(folder)
         print(  # noqa: T201
-            f"{folder}: fixed {fixed} activation scales"
+            f"{folder}: fixed {fixed} activation scales and sums"
             if fixed
-            else f"{folder}: no dynamic quantisation; already batch-invariant"
+            else f"{folder}: nothing to change; already batch-invariant"
         )
     return 0
 

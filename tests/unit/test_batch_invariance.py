@@ -62,6 +62,7 @@ def test_batched_embeddings_equal_one_at_a_time() -> None:
     not (EVAL_DIR / "domain_probes.jsonl").is_file(),
     reason=f"public probes not found at {EVAL_DIR} (set SMARTROUTE_EVAL_DIR); measured only",
 )
-def test_packaged_model_is_batch_invariant_on_the_public_probes() -> None:
+@pytest.mark.parametrize("name", ["accurate", "fast"])
+def test_packaged_models_are_batch_invariant_on_the_public_probes(name: str) -> None:
     rows = [json.loads(line) for line in (EVAL_DIR / "domain_probes.jsonl").open() if line.strip()]
-    assert_invariant(EncoderClassifier("accurate", cache_size=0), [r["prompt"] for r in rows])
+    assert_invariant(EncoderClassifier(name, cache_size=0), [r["prompt"] for r in rows])

@@ -234,7 +234,11 @@ def write_model_card(folder: Path, spec: ModelSpec, metrics: dict[str, Any]) -> 
         "Hierarchical query classifier for the smartroute router: a shared transformer encoder,",
         "a 7-way domain head and 7 three-way complexity heads (one per domain; the complexity",
         "of a query is read from its domain's head). Exported to ONNX"
-        + (" and int8-quantised." if cfg.get("quantize") else "."),
+        + (
+            " and int8-quantised, with fixed activation scales: the same result in any batch."
+            if cfg.get("quantize")
+            else "."
+        ),
         "",
         "## Model",
         "",

@@ -12,15 +12,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from smartroute_graph.core.catalog import PRESETS, preset_catalog
 from smartroute_graph.core.errors import MissingAPIKeyError, SmartRouteError, UnknownModelError
-from smartroute_graph.core.providers import API_KEY_ENV
-from smartroute_graph.routing.config import add_router_options
-from smartroute_graph.routing.settings import add_settings_options, settings_from_args
+
+# The router's modules load inside the commands that need them: `smartroute classify` starts
+# without LangChain or LangGraph (see _classify_parser).
 
 __all__ = ["main"]
 
-CLASSIFY_BATCH = 64
+CLASSIFY_BATCH = 4096  # prompts per classifier call: it sorts them by length and batches inside
 
 
 def _console(stream: IO[str]) -> Any:
@@ -47,6 +46,8 @@ def _missing_keys(router: Any, names: Sequence[str] | None = None) -> list[str]:
 
     Models given as ready chat objects need none.
     """
+    from smartroute_graph.core.providers import API_KEY_ENV
+
     specs = [router.catalog[n] for n in (names or router.catalog)]
     providers = {spec.provider for spec in specs if not router.provider.has_model(spec.name)}
     return sorted(
@@ -89,6 +90,8 @@ def _query_payload(args: argparse.Namespace) -> Any:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
+    from smartroute_graph.routing.settings import settings_from_args
+
     router = _router(args)
     payload = _query_payload(args)
     settings = settings_from_args(args)
@@ -237,6 +240,8 @@ def _emit(classifier: Any, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from smartroute_graph.core.catalog import preset_catalog
+
     catalog = preset_catalog(args.preset)
     if args.json:
         print(json.dumps([spec.model_dump() for spec in catalog.values()], indent=2))
@@ -290,8 +295,29 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_classify(sub: Any) -> None:
+    classify = sub.add_parser(
+        "classify",
+        help='classify prompts: JSON Lines {"id"?, "prompt"} or plain lines → JSON Lines',
+    )
+    classify.add_argument("file", nargs="?", help="input file ('-' or omitted: standard input)")
+    classify.add_argument("--classifier", help="classifier backend (default: the shipped default)")
+    classify.set_defaults(func=_cmd_classify)
+
+
+def _classify_parser() -> argparse.ArgumentParser:
+    """``smartroute classify`` alone: parsed without importing the router's other commands."""
+    parser = argparse.ArgumentParser(prog="smartroute")
+    _add_classify(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``smartroute``."""
+    from smartroute_graph.core.catalog import PRESETS
+    from smartroute_graph.routing.config import add_router_options
+    from smartroute_graph.routing.settings import add_settings_options
+
     parser = argparse.ArgumentParser(
         prog="smartroute",
         description="Route each query to the cheapest LLM that will answer it well.",
@@ -318,13 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_router_options(compare)
     compare.set_defaults(func=_cmd_compare)
 
-    classify = sub.add_parser(
-        "classify",
-        help='classify prompts: JSON Lines {"id"?, "prompt"} or plain lines → JSON Lines',
-    )
-    classify.add_argument("file", nargs="?", help="input file ('-' or omitted: standard input)")
-    classify.add_argument("--classifier", help="classifier backend (default: the shipped default)")
-    classify.set_defaults(func=_cmd_classify)
+    _add_classify(sub)
 
     models = sub.add_parser("models", help="list a preset's models and prices")
     models.add_argument("--preset", default="openai", choices=sorted(PRESETS))
@@ -356,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    fast = argv[:1] == ["classify"] and not {"-h", "--help"} & set(argv)
+    args = (_classify_parser() if fast else build_parser()).parse_args(argv)
     try:
         return int(args.func(args))
     except SmartRouteError as exc:

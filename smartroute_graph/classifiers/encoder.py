@@ -6,15 +6,19 @@ written by ``smartroute train`` (see :mod:`smartroute_graph.classifiers.model_fo
 packaged ``accurate`` model (and its ``fast`` student) loads offline and needs neither torch
 nor a download.
 
-Long prompts keep their head and tail tokens (``max_len`` in all). Batches are sorted by length
-and padded per batch. Repeated prompts are answered from an LRU decision cache.
+Long prompts keep their head and tail tokens (``max_len`` in all). A call's prompts are grouped
+by token length and cut into batches of at most ``batch_tokens`` tokens: no padding at all,
+and short prompts travel in large batches. Repeated prompts are answered from
+an LRU decision cache.
 
-Sentence embeddings (the learned policy's keys, :meth:`EncoderClassifier.embed`) come from the
-same forward pass as the classification: ``model.onnx`` exports the pooled tensors the heads
-read (see :func:`smartroute_graph.training.export.add_embedding_outputs`). Each prompt is run
-alone for them: dynamic int8 quantisation scales activations over the whole batch, so a
-batched run would make a prompt's embedding depend on its batch-mates, and the outcome store
-needs the same key for the same prompt every time.
+The packaged models quantise activations with fixed, calibrated scales
+(:mod:`smartroute_graph.training.invariant`), so a prompt gets the same probabilities in any
+batch, in any order. Sentence embeddings (the learned policy's keys,
+:meth:`EncoderClassifier.embed`) come from the same forward pass as the classification:
+``model.onnx`` exports the pooled tensors the heads read (see
+:func:`smartroute_graph.training.export.add_embedding_outputs`). A folder still quantised
+dynamically (written before the fix; ``python -m smartroute_graph.training.invariant FOLDER``
+converts it) has each prompt embedded alone, so the outcome store keeps one key per prompt.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from smartroute_graph.classifiers.model_folder import (
 from smartroute_graph.core.errors import ConfigError
 
 __all__ = [
+    "INVARIANT_METADATA",
     "SPINNING_ENV",
     "THREADS_ENV",
     "EncoderClassifier",
@@ -46,6 +51,16 @@ __all__ = [
     "softmax",
 ]
 
+INVARIANT_METADATA = "smartroute.activation_scales"
+"""``model.onnx`` metadata key present when its activation scales are fixed (batch-invariant)."""
+# ONNX Runtime's extended graph fusions (FusedMatMul for attention's scaling, SkipLayerNorm,
+# and others) give a batch of one different last bits than a larger batch; a quantised
+# activation downstream can then round the other way (up to 4e-3 in a logit on the probes).
+# The basic level keeps every prompt's bits the same in any batch (on the packaged models it
+# measured as fast as the extended level on 2 cores), and the transpose optimiser stays off so
+# the pooling sum keeps running over the last axis (training.invariant.pool_over_last_axis).
+_OPTIMIZATION_LEVEL = "ORT_ENABLE_BASIC"
+_DISABLED_OPTIMIZERS = ["TransposeOptimizer"]
 _MAX_CHARS = 6000  # longer texts keep their first and last 3000 characters before tokenising
 
 
@@ -121,7 +136,9 @@ class EncoderClassifier:
             ``SMARTROUTE_ENCODER_SPINNING`` = ``1``/``0``, else on). Spinning buys single-query
             latency; a server answering many requests at once does better with one thread
             and no spinning, which ``smartroute serve`` sets (see bench/README.md).
-        batch_size: texts per forward pass in :meth:`classify`.
+        batch_size: at most this many texts per forward pass.
+        batch_tokens: at most this many tokens per forward pass; a batch holds prompts of one
+            token length, so a batch of short prompts holds many of them.
         cache_size: decisions kept for repeated texts (0 disables the cache).
 
     Raises:
@@ -134,7 +151,8 @@ class EncoderClassifier:
         *,
         threads: int | None = None,
         spinning: bool | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
+        batch_tokens: int = 2048,
         cache_size: int = 4096,
     ) -> None:
         import onnxruntime as ort
@@ -144,6 +162,7 @@ class EncoderClassifier:
         self.spec: ModelSpec = read_spec(self.model_dir)
         self.name: str = f"encoder:{self.spec.name}"
         self.batch_size = max(1, batch_size)
+        self.batch_tokens = max(1, batch_tokens)
         self.cache_size = max(0, cache_size)
         self._cache: DecisionCache[Classification] = DecisionCache(self.cache_size)
         self._embed_cache: DecisionCache[tuple[Classification, np.ndarray]] = DecisionCache(
@@ -169,11 +188,14 @@ class EncoderClassifier:
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if spinning else "0"
         )
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPTIMIZATION_LEVEL)
         options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
-                str(self.model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                str(self.model_dir / "model.onnx"),
+                options,
+                providers=["CPUExecutionProvider"],
+                disabled_optimizers=_DISABLED_OPTIMIZERS,
             )
         except Exception as exc:
             raise ModelFolderError(
@@ -187,6 +209,9 @@ class EncoderClassifier:
                 "attention_mask; export it with `smartroute train`"
             )
         self._check_outputs()
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.batch_invariant: bool = INVARIANT_METADATA in meta
+        """Whether a prompt's result is the same in any batch (fixed activation scales)."""
         outputs = {o.name for o in self._session.get_outputs()}
         self._embedding_outputs = [n for n in ("embedding", "embedding_mid") if n in outputs]
         self._embedding_dim = (
@@ -221,9 +246,7 @@ class EncoderClassifier:
         if n == 0:
             return dom, cx
         ids = self._encode(texts)
-        order = sorted(range(n), key=lambda i: len(ids[i]))
-        for start in range(0, n, self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in self._batches(ids):
             d, c = self._run([ids[i] for i in chunk])
             dom[chunk] = d
             cx[chunk] = c
@@ -259,14 +282,13 @@ class EncoderClassifier:
     def classify_with_embeddings(
         self, texts: Sequence[str]
     ) -> tuple[list[Classification], np.ndarray]:
-        """Classify each text and embed it, both from one forward pass per text.
+        """Classify each text and embed it, both from the same forward pass.
 
-        Every text runs alone (a batch of one), so its embedding and its classification are
-        the same whatever it is sent with: what a single query routed through the graph gets.
-        A batched :meth:`classify` of the same text may differ in the last digits (dynamic
-        quantisation). The embedding is the unit-length concatenation of the mean-pooled last
-        hidden state (the heads' input) and the mean-pooled middle layer, each normalised first
-        and weighted equally. Repeated texts come from a cache.
+        A text's embedding and classification are the same whatever it is sent with (texts
+        run in length-sorted batches when the model is :attr:`batch_invariant`, else one at a
+        time). The embedding is the unit-length concatenation of the mean-pooled last hidden
+        state (the heads' input) and the mean-pooled middle layer, each normalised first and
+        weighted equally. Repeated texts come from a cache.
 
         Raises:
             ModelFolderError: ``model.onnx`` exports no embedding.
@@ -277,23 +299,39 @@ class EncoderClassifier:
                 "with `python tools/add_embedding_outputs.py FOLDER` or retrain the model"
             )
         dim = self._embedding_dim or 0
-        vectors = np.zeros((len(texts), dim), dtype=np.float32)
-        decisions: list[Classification] = []
-        for i, text in enumerate(texts):
+        found: dict[str, tuple[Classification, np.ndarray]] = {}
+        pending: dict[str, None] = {}
+        for text in texts:
+            if text in found or text in pending:
+                continue
             hit = self._embed_cache.get(text)
             if hit is None:
-                hit = self._classify_embed_one(text)
-                self._embed_cache.put(text, hit)
-            decisions.append(hit[0])
-            vectors[i] = hit[1]
-        return decisions, vectors
+                pending[text] = None
+            else:
+                found[text] = hit
+        if pending:
+            todo = list(pending)
+            ids = self._encode(todo)
+            batches = self._batches(ids) if self.batch_invariant else [[i] for i in range(len(ids))]
+            for chunk in batches:
+                for i, pair in zip(
+                    chunk, self._classify_embed([ids[i] for i in chunk]), strict=True
+                ):
+                    self._embed_cache.put(todo[i], pair)
+                    found[todo[i]] = pair
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vectors[i] = found[text][1]
+        return [found[t][0] for t in texts], vectors
 
     # ------------------------------------------------------------------ internals
     def _classify_uncached(self, texts: Sequence[str]) -> list[Classification]:
-        dprobs, cprobs = self.predict_probs(texts)
+        return self._decisions(*self.predict_probs(texts))
+
+    def _decisions(self, dprobs: np.ndarray, cprobs: np.ndarray) -> list[Classification]:
         domains, complexities = self.spec.domains, self.spec.complexities
         out = []
-        for i in range(len(texts)):
+        for i in range(len(dprobs)):
             domain_probs = {d: float(dprobs[i, j]) for j, d in enumerate(domains)}
             by_domain = {
                 d: {c: float(cprobs[i, j, k]) for k, c in enumerate(complexities)}
@@ -302,25 +340,43 @@ class EncoderClassifier:
             out.append(Classification.from_probs(domain_probs, by_domain, backend=self.name))
         return out
 
-    def _classify_embed_one(self, text: str) -> tuple[Classification, np.ndarray]:
+    def _classify_embed(self, batch: list[list[int]]) -> list[tuple[Classification, np.ndarray]]:
         names = ["domain_logits", "complexity_logits", *self._embedding_outputs]
-        outs = self._session.run(names, self._feed(self._encode([text])))
+        outs = self._session.run(names, self._feed(batch))
         temps = self.spec.temperatures
-        dprobs = softmax(np.asarray(outs[0]), temps.get("domain", 1.0))[0]
-        cprobs = softmax(np.asarray(outs[1]), temps.get("complexity", 1.0))[0]
-        domains, complexities = self.spec.domains, self.spec.complexities
-        decision = Classification.from_probs(
-            {d: float(dprobs[j]) for j, d in enumerate(domains)},
-            {
-                d: {c: float(cprobs[j, k]) for k, c in enumerate(complexities)}
-                for j, d in enumerate(domains)
-            },
-            backend=self.name,
-        )
-        parts = [normalise_rows(np.asarray(o, dtype=np.float32))[0] for o in outs[2:]]
-        vector = np.concatenate(parts) / np.float32(np.sqrt(len(parts)))
-        vector.setflags(write=False)
-        return decision, vector
+        dprobs = softmax(np.asarray(outs[0]), temps.get("domain", 1.0))
+        cprobs = softmax(np.asarray(outs[1]), temps.get("complexity", 1.0))
+        decisions = self._decisions(dprobs, cprobs)
+        parts = [normalise_rows(np.asarray(o, dtype=np.float32)) for o in outs[2:]]
+        vectors = np.concatenate(parts, axis=1) / np.float32(np.sqrt(len(parts)))
+        out = []
+        for row, decision in enumerate(decisions):
+            vector = vectors[row].copy()
+            vector.setflags(write=False)
+            out.append((decision, vector))
+        return out
+
+    def _batches(self, ids: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Indices of ``ids`` grouped by token length, cut within the size limits.
+
+        Rows of one batch have the same length, so nothing is padded: a padded row's float
+        sums (attention over more positions) can differ in the last bit from the row alone,
+        and a quantised activation can round the other way on it (up to 7e-4 on one probe).
+        """
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+            if current and (
+                len(ids[current[0]]) != len(ids[i])
+                or len(current) >= self.batch_size
+                or (len(current) + 1) * len(ids[i]) > self.batch_tokens
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
     def _hidden_size(self) -> int:
         out = self._session.run(

@@ -18,6 +18,7 @@ __all__ = [
     "check_text",
     "classification_text",
     "join_turns",
+    "needs_previous_turn",
     "normalise_input",
     "with_attachments",
 ]
@@ -162,15 +163,70 @@ def _to_attachment(value: Any) -> Attachment:
     )
 
 
+# A turn that opens with one of these continues the previous one ("and in Python?", "make it
+# shorter", "now add tests"); one that refers back with these words needs it too.
+_FOLLOW_UP_OPENERS = re.compile(
+    r"^(and|also|but|or|now|then|so|ok|okay|same|again|instead|what about|how about|why|"
+    r"make it|make that|do it|do that|do the same|one more|another|more|shorter|longer|simpler|"
+    r"in \w+\W*$|continue|go on|rewrite it|redo|try again|explain (it|that|this|why)|"
+    r"translate (it|that|this))\b",
+    re.IGNORECASE,
+)
+_BACK_REFERENCES = frozenset(
+    [
+        "it",
+        "its",
+        "it's",
+        "this",
+        "these",
+        "those",
+        "them",
+        "they",
+        "their",
+        "above",
+        "previous",
+        "earlier",
+        "same",
+        "again",
+        "former",
+        "latter",
+        "aforementioned",
+    ]
+)
+_SHORT_TURN_WORDS = 3  # "why?", "in Rust", "thanks a lot": too short to read alone for sure
+_CONTEXT_WORDS = 12  # longer turns refer back only through a leading back-reference
+
+
+def needs_previous_turn(current: str) -> bool:
+    """Whether a user turn depends on the turn before it to be understood.
+
+    True for short follow-ups ("and in Python?", "make it shorter", "why?") and for turns
+    that refer back ("add error handling to it", "translate that into French"); False for a
+    self-contained new request ("Write a short apology note to our customers"), which is
+    then read on its own whatever came before it.
+    """
+    text = current.strip()
+    words = re.findall(r"[\w']+", text.lower())
+    if len(words) <= _SHORT_TURN_WORDS or _FOLLOW_UP_OPENERS.match(text):
+        return True
+    if words[0] in _BACK_REFERENCES or words[0] == "that":
+        return True
+    if len(words) > _CONTEXT_WORDS:
+        return False
+    return bool(_BACK_REFERENCES.intersection(words)) or words[-1] == "that"
+
+
 def join_turns(current: str, previous: str | None = None) -> str:
     """The text the classifier reads for a user turn and the user turn before it.
 
-    The current turn comes first, so it owns the start of the text (where greetings and
-    commands sit) and survives truncation; the previous turn follows in brackets, so a
-    follow-up like "now in Rust" keeps its topic. Training and routing both use this.
+    The previous turn is read only when the current one depends on it
+    (:func:`needs_previous_turn`): a self-contained request is read alone. The current turn
+    comes first, so it owns the start of the text (where greetings and commands sit) and
+    survives truncation; the previous turn follows in brackets, so a follow-up like "now in
+    Rust" keeps its topic. Training and routing both use this.
     """
     previous = (previous or "").strip()
-    if not previous:
+    if not previous or not needs_previous_turn(current):
         return current
     return f"{current}\n\n(previous message: {previous[-HISTORY_CHARS:]})"
 

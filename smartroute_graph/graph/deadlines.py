@@ -1,9 +1,11 @@
 """Time limits on model calls that hold whatever the model does.
 
-- :func:`call_with_timeout`: a sync call given up after a timeout. It runs in a thread of
-  its own (a daemon, so a hung call never delays exit), never in a shared pool: calls given
-  up on keep running until the model returns, and in a fixed-size pool they would fill it
-  and starve every later call. :func:`acall_with_timeout`: the async call, cancelled.
+- :func:`call_with_timeout`: a sync call given up after a timeout. It runs on a worker
+  thread of its own (a daemon, so a hung call never delays exit), never in a fixed-size pool:
+  calls given up on keep running until the model returns, and in a fixed pool they would fill
+  it and starve every later call. A worker that finished its call waits for the next one
+  (:class:`_Workers`), so a call pays a hand-off, not a thread start.
+  :func:`acall_with_timeout`: the async call, cancelled.
 - :func:`stream_within` / :func:`astream_within`: a model's stream with a first-token
   timeout, an idle timeout between chunks and a total deadline. The async one cancels the
   model's stream at the limit (its connection closes); the sync one reads the stream in a
@@ -140,6 +142,40 @@ def has_token(chunk: Any) -> bool:
     return bool(getattr(chunk, "content", None) or getattr(chunk, "tool_call_chunks", None))
 
 
+class _Workers:
+    """Daemon threads for timed calls, reused when idle.
+
+    Daemon threads for timed calls: an idle one takes the next job, a new one starts when every one
+    is busy (a hung call keeps its thread and blocks nothing else); at most ``max_idle`` wait for
+    work, the others end.
+    """
+
+    def __init__(self, max_idle: int = 16) -> None:
+        self.max_idle = max_idle
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None], name: str) -> None:
+        """Run ``job()`` (which must not raise) on an idle worker or a new one."""
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._work, args=(inbox,), name=name, daemon=True).start()
+        inbox.put(job)
+
+    def _work(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            inbox.get()()
+            with self._lock:
+                if len(self._idle) >= self.max_idle:
+                    return
+                self._idle.append(inbox)
+
+
+_WORKERS = _Workers()
+
+
 def call_with_timeout(
     func: Callable[..., T], *args: Any, timeout: float, message: str, phase: Phase = "call"
 ) -> T:
@@ -160,7 +196,7 @@ def call_with_timeout(
             future.set_result(result)
 
     future.set_running_or_notify_cancel()
-    threading.Thread(target=run, name="smartroute-call", daemon=True).start()
+    _WORKERS.submit(run, "smartroute-call")
     try:
         return future.result(timeout=max(0.0, timeout))
     except TimeoutError:
@@ -223,9 +259,7 @@ def stream_within(
 
     started = last = time.monotonic()
     first = True
-    threading.Thread(
-        target=context.run, args=(produce,), name="smartroute-stream", daemon=True
-    ).start()
+    _WORKERS.submit(lambda: context.run(produce), "smartroute-stream")
     try:
         while True:
             now = time.monotonic()

@@ -216,6 +216,8 @@ class Policy:
         reasons = [learned_reason] if learned_reason else []
         if learned_model is None:
             reasons.append(f"{c.domain}/{c.complexity} → {table_model} (policy table)")
+        if c.note:  # how the classification was read (e.g. with the previous turn)
+            reasons.append(c.note)
 
         if learned_model is None and c.confidence < threshold:
             stronger = self.catalog.stronger_than(model)

@@ -303,7 +303,8 @@ def train(config: TrainConfig) -> TrainResult:
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--out {str(folder)!r} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, folder / "model.onnx", quantize=config.quantize)
+    calibration = random.Random(config.seed).sample(ids_train, min(len(ids_train), 400))
+    export_onnx(model, folder / "model.onnx", quantize=config.quantize, calibration_ids=calibration)
     tokenizer.save(str(folder / "tokenizer.json"))
     write_spec(folder, spec)
     onnx_model = EncoderClassifier(folder, cache_size=0)

@@ -1,0 +1,68 @@
+"""Write ``smartroute_graph/data/supplement/long_input_shapes.jsonl``: long pasted documents
+with a one-line lookup question (text/simple: the size of the input is not the difficulty of
+the task), and everyday legal questions (knowledge), hand-written 2026-12-04.
+
+Run: ``python tools/make_lookup_rows.py``. The documents and questions below are written for
+this project; none is taken from a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "smartroute_graph/data/supplement"
+LAW = Path(__file__).resolve().parent / "law_questions.jsonl"
+
+DOCS: dict[str, str] = {
+    "lease": """RESIDENTIAL LEASE AGREEMENT. This Lease is made on March 1, 2025 between Harbor View Properties LLC ("Landlord") and Jordan Ellis ("Tenant") for the premises at 418 Pine Street, Unit 3B, Portland, Oregon. 1. TERM. The lease begins April 1, 2025 and ends March 31, 2026. 2. RENT. Tenant shall pay $1,850 per month, due on the first day of each month. A late fee of $75 applies if rent is received after the fifth. 3. SECURITY DEPOSIT. Tenant has paid a deposit of $2,000, which Landlord will return within 31 days after Tenant vacates, less lawful deductions itemised in writing. 4. UTILITIES. Tenant pays electricity and internet; Landlord pays water, sewer and trash. 5. PETS. One cat or one dog under 30 pounds is permitted with a $300 non-refundable pet fee. 6. PARKING. One assigned space (#14) is included. 7. MAINTENANCE. Tenant shall report needed repairs in writing through the online portal. Landlord will address urgent repairs within 24 hours and routine repairs within 7 days. 8. ENTRY. Landlord may enter with 24 hours' written notice except in emergencies. 9. SUBLETTING. Tenant may not sublet without Landlord's written consent. 10. TERMINATION. Either party may end the lease at the end of the term with 60 days' written notice; otherwise it converts to month-to-month at the then-current rent. 11. SMOKING. Smoking is prohibited inside the unit and on balconies. 12. NOTICES. Notices to Landlord go to 200 Harbor Blvd, Suite 5, Portland, OR 97201.""",
+    "minutes": """Minutes — Product Council, 14 October. Present: Aisha (chair), Marco, Lena, Dev, Grace; apologies from Tomás. 1. Q3 review: revenue came in 4% above plan, driven by the mid-market tier; churn in the starter tier rose to 3.1% monthly. Grace will share a churn breakdown by cohort next week. 2. Mobile app: the redesign ships to 10% of users on 28 October, full rollout mid-November if crash rates stay under 0.5%. Dev raised concerns about offline sync; Lena agreed to add two QA days. 3. Pricing: Marco proposed raising the team plan from $12 to $14 per seat for new customers only. Decision deferred to the November meeting pending the survey results. 4. Hiring: two backend roles approved; the design role is on hold until January. 5. Customer advisory board: first session set for 6 November in Lisbon; Aisha will send invitations by Friday. 6. AOB: the office will be closed on 1 November. Action items: Grace — churn breakdown (21 Oct); Lena — QA plan for offline sync (18 Oct); Aisha — advisory board invitations (17 Oct); Marco — pricing survey summary (4 Nov). Next meeting: 11 November, 10:00, room Atlas.""",
+    "manual": """KettlePro 3000 — Quick Start Guide. Thank you for choosing the KettlePro 3000 electric kettle. Capacity: 1.7 litres. Power: 2200 W, 220–240 V. Before first use, fill the kettle to the MAX line, boil, and discard the water; repeat twice. Filling: remove the kettle from the base and open the lid with the button on the handle. Do not fill below the MIN line (0.5 L) or above MAX. Temperature presets: press the TEMP button to cycle through 70, 80, 90 and 100 °C; the selected light stays on. Keep warm: hold TEMP for 3 seconds to keep water at the chosen temperature for up to 30 minutes. The kettle switches off automatically when the water reaches temperature, if it boils dry, or if it is lifted from the base. Descaling: every 4–6 weeks in hard-water areas, fill with equal parts water and white vinegar to the 1 L mark, leave overnight, then rinse thoroughly. Filter: the mesh filter in the spout can be removed by pulling it upward and rinsed under the tap. Cleaning: wipe the outside with a damp cloth; never immerse the kettle or base in water. Troubleshooting: if the kettle does not switch on, check that it sits flat on the base and the plug is secure. If the lights flash red, the kettle was switched on empty; let it cool for 10 minutes. Warranty: 2 years from the date of purchase with proof of purchase. Customer service: support@kettlepro.example, +44 20 7946 0000.""",
+    "policy": """Travel and Expenses Policy (v4.2, effective 1 January 2025). Scope: all employees and contractors travelling on company business. Booking: flights, hotels and rail must be booked through the TravelDesk portal at least 14 days before departure where possible. Flights: economy class for journeys under 6 hours; premium economy allowed for journeys of 6 hours or more; business class requires VP approval. Hotels: nightly cap of €180 in most cities and €250 in London, Paris, New York, Zurich and Tokyo, excluding taxes. Meals: a daily allowance of €60 when travelling, covering breakfast, lunch and dinner; alcohol is not reimbursable unless at an approved client dinner. Ground transport: public transport is preferred; taxis are reimbursed for trips after 21:00 or when carrying equipment. Mileage for private cars is paid at €0.30 per kilometre. Receipts: itemised receipts are required for every expense over €25. Claims must be submitted within 30 days of returning; claims older than 90 days will not be paid. Per diems for long assignments (over 4 weeks) are set by the people team. Cancellations: cancel unused bookings as soon as plans change; no-show fees may be charged to the department. Questions: travel@company.example.""",
+    "abstract": """Title: Effects of Intermittent Daylight Exposure on Sleep Quality in Night-Shift Nurses: A Randomised Crossover Trial. Background: Night-shift workers often report poor daytime sleep, and light exposure timing is a candidate intervention. Methods: We recruited 64 nurses (52 women, 12 men; mean age 34.2 years) from three hospitals in Lyon. Each participant completed two 4-week periods in random order: an intervention period with four 15-minute bright-light breaks (10,000 lux) during the first half of each night shift and blue-blocking glasses on the commute home, and a control period with usual practice. Sleep was measured by wrist actigraphy and the Pittsburgh Sleep Quality Index (PSQI). Results: Fifty-eight participants completed both periods. Mean daytime total sleep time increased from 5.6 to 6.3 hours (difference 0.7 h, 95% CI 0.4–1.0, p<0.001). PSQI scores improved by 2.1 points on average. Sleep onset latency fell by 9 minutes. No serious adverse events occurred; 5 participants reported mild headaches during bright-light breaks. Conclusions: Scheduled bright-light breaks combined with blue-blocking glasses improved daytime sleep in night-shift nurses. Larger trials with longer follow-up are warranted. Funding: Regional Health Research Fund, grant RH-2023-118. Trial registration: NCT05551234.""",
+    "itinerary": """Your trip to Japan — booking reference QX7T2P. Passenger: Morgan Lee. Day 1 (Thu 10 April): Flight NH 204 departs Frankfurt 20:15, arrives Tokyo Haneda 15:40 (+1). Day 2 (Fri 11 April): Arrival; transfer by Keikyu line to Shinagawa. Hotel: Shinagawa Bay Hotel, 3 nights, check-in from 15:00, breakfast included, confirmation 88341. Day 3 (Sat 12 April): Guided walking tour of Asakusa and Ueno, meet 09:30 at Kaminarimon gate; tour lasts 4 hours. Day 4 (Sun 13 April): Free day. Day 5 (Mon 14 April): Shinkansen Hikari 507 departs Tokyo 09:03, arrives Kyoto 11:44, car 7, seat 12D (reserved). Hotel: Gion Garden Inn, 4 nights, check-in 16:00, confirmation KG-2291. Day 6 (Tue 15 April): Tea ceremony at 14:00, Camellia Tea House, 90 minutes. Day 7 (Wed 16 April): Day trip to Nara by JR Nara line (not reserved; JR Pass valid). Day 9 (Fri 18 April): Train to Osaka (Kansai Airport via Haruka express, 10:16). Flight NH 9 departs Kansai 13:35, arrives Frankfurt 19:05. JR Pass: 7-day ordinary pass, activate at Tokyo station on Day 5. Travel insurance: policy TI-449201, emergency line +49 69 1234 5678. Luggage allowance: 2 × 23 kg checked.""",
+    "report": """Northwind Outdoor Ltd — Interim Results for the six months to 30 June 2025. Revenue grew 11% to £84.2 million (H1 2024: £75.9 million), with online sales up 19% and store sales up 4%. Gross margin was 46.8%, down 0.9 points, reflecting higher freight costs and a clearance sale of winter stock in February. Operating profit was £7.1 million (H1 2024: £6.4 million). Net debt at period end was £12.5 million, compared with £15.0 million at 31 December 2024. The board declared an interim dividend of 2.1p per share, payable on 3 October to shareholders on the register on 5 September. Stores: we opened three new stores (Leeds, Bristol, Aberdeen) and closed one (Swindon), ending the period with 58 stores. Online: the new mobile app launched in April and accounted for 22% of online orders by June. Outlook: trading in July and August was in line with expectations; the board expects full-year revenue of £175–180 million and continues to invest in the distribution centre in Northampton, due to open in spring 2026. Chief Executive Hannah Doyle said: 'Our customers keep choosing us for quality kit at fair prices.' Headcount: 1,420 employees. Next update: Christmas trading statement on 15 January 2026.""",
+    "article": """City council approves new bike lanes after heated debate. The city council voted 7–4 on Tuesday night to build 18 kilometres of protected bike lanes over the next three years, ending months of argument between cycling groups and some downtown business owners. The plan, estimated to cost 23 million euros, will begin with a 4-kilometre stretch along Riverside Avenue in the spring. Councillor Ana Petrovic, who proposed the plan, said the lanes would 'make cycling a realistic choice for families, not just the brave.' Opponents, led by councillor Paul Brandt, argued that removing 300 parking spaces would hurt shops on Market Street. A compromise added two new short-stay car parks near the market and a loading-zone review. Cycling trips in the city have doubled since 2019, according to the transport department, while car traffic downtown fell 8% over the same period. Construction will take place mostly at night to limit disruption. Residents can comment on the detailed designs until 31 January at an online consultation, and public information evenings are planned at the central library on 12 and 19 January. The council also approved a 2-million-euro fund for bike parking at train stations. Work on the second phase, along the university corridor, is expected to start in 2027.""",
+}
+
+QUESTIONS: dict[str, list[str]] = {
+    "lease": ["What is the monthly rent?", "how much notice do I have to give to end the lease?", "Is smoking allowed on the balcony?", "Which parking space is included?", "Within how many days must the deposit be returned?"],
+    "minutes": ["When is the next meeting?", "who chaired this meeting", "What was decided about the team plan price?", "When is Lena's QA plan due?", "Who sent apologies?"],
+    "manual": ["How often should I descale it?", "what does it mean if the lights flash red?", "What is the minimum fill level?", "How long is the warranty?", "How do I turn on keep warm?"],
+    "policy": ["What's the hotel cap in Paris?", "how many days do I have to submit a claim?", "Is alcohol reimbursable?", "What is the mileage rate?", "When can I fly business class?"],
+    "abstract": ["How many nurses were recruited?", "what was the increase in total sleep time?", "Which questionnaire did they use?", "Who funded the study?", "How many participants completed both periods?"],
+    "itinerary": ["What time does my flight land in Tokyo?", "which seat do I have on the shinkansen", "What's the confirmation number for the Kyoto hotel?", "When should I activate the JR Pass?", "What time is the tea ceremony?"],
+    "report": ["What was the interim dividend?", "how many stores at the end of the period?", "What was the operating profit?", "When is the next trading update?", "What share of online orders came through the app?"],
+    "article": ["How many councillors voted against?", "how long are the new bike lanes in total", "Until when can residents comment?", "What is the estimated cost?", "Where does construction start?"],
+}
+
+LEADS = ("", "Quick question about the document below. ", "From this text: ", "Looking at the pasted doc — ")
+
+
+def rows() -> list[dict[str, str]]:
+    rng = random.Random(4)
+    out = []
+    for name, doc in DOCS.items():
+        for i, q in enumerate(QUESTIONS[name]):
+            if i % 2 == 0:
+                prompt = f"{doc}\n\n{q}"
+            else:
+                prompt = f"{rng.choice(LEADS)}{q}\n\n{doc}"
+            out.append({"id": f"supplement-lookup-{name}-{i}", "prompt": prompt, "domain": "text", "complexity": "simple", "lang": "en"})
+    for n, line in enumerate(LAW.read_text(encoding="utf-8").splitlines()):
+        row = json.loads(line)
+        out.append({"id": f"supplement-law-{n:03d}", **row})
+    return out
+
+
+def main() -> None:
+    path = OUT / "long_input_shapes.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows():
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {path}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

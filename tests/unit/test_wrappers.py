@@ -77,3 +77,32 @@ def test_heldout_set_is_labelled_and_not_in_the_training_data() -> None:
     assert all(r["complexity"] in COMPLEXITIES for r in rows)
     seen = {ex.text.strip().lower() for ex in load_examples(DEFAULT_DATA)}
     assert not [r["prompt"] for r in rows if r["prompt"].strip().lower() in seen]
+
+
+def test_eval_wrappers_script_runs_without_the_probes(tmp_path: Path) -> None:
+    import importlib.util
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_eval_wrappers", BENCH / "eval_wrappers.py"
+        )
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    module.EVAL_DIR = tmp_path  # type: ignore[attr-defined]
+    rows = [
+        {"prompt": "write a python function that reverses a string", "domain": "coding",
+         "complexity": "simple"},
+        {"prompt": "hi! how are you today?", "domain": "chat", "complexity": "simple"},
+    ]  # fmt: skip
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "figures.json"
+    assert module.main(["--model", "fast", "--heldout", str(heldout), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())["fast"]
+    assert set(figures) == {"heldout_fresh"}
+    assert set(figures["heldout_fresh"]["templates"]) == set(module.TEMPLATES)
+    assert 0.0 <= figures["heldout_fresh"]["complexity_accuracy"] <= 1.0

@@ -2,6 +2,7 @@
 twelve everyday templates, against the same prompts unwrapped.
 
     .venv/bin/python bench/eval_wrappers.py [--model accurate|fast|FOLDER ...] [--json OUT]
+        [--only probes|heldout_fresh]
 
 Two prompt sets, each wrapped in every template of :data:`TEMPLATES`:
 
@@ -144,12 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", help="accurate, fast or a model folder")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
+    parser.add_argument(
+        "--only", choices=["probes", "heldout_fresh"], help="measure one of the two sets only"
+    )
     args = parser.parse_args(argv)
     from smartroute_graph.classifiers.encoder import EncoderClassifier
 
-    sets: dict[str, list[dict[str, Any]]] = {"heldout_fresh": read_jsonl(args.heldout)}
+    sets: dict[str, list[dict[str, Any]]] = {}
+    if args.only != "probes":
+        sets["heldout_fresh"] = read_jsonl(args.heldout)
     probes = EVAL_DIR / "domain_probes.jsonl"
-    if probes.exists():
+    if args.only == "heldout_fresh":
+        pass
+    elif probes.exists():
         sets["probes"] = read_jsonl(probes)
     else:
         print(f"({probes} absent: probes skipped)")

@@ -60,6 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int)
     p.add_argument("--augment", type=float, help="noisy copies per training example (0 disables)")
     p.add_argument(
+        "--wrap",
+        type=float,
+        help="wrapped copies per training example (chat templates, harness text, e-mail, JSON "
+        "…; labels kept; 0 disables)",
+    )
+    p.add_argument(
         "--auto-label",
         choices=["rules", "encoder", "llm"],
         help="label rows that lack a domain or complexity with this classifier",
@@ -84,6 +90,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="score gap (strong - weak) at which a prompt counts as complex (default 0.1)",
     )
     p.add_argument("--no-quantize", action="store_true", default=False, help="keep float32 weights")
+    p.add_argument(
+        "--keep-fp32", help="also write the float32 ONNX graph to this path (for re-export)"
+    )
     p.add_argument("--teacher", help="model folder to distil from")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--limit", type=int, help="use a stratified sample of N rows")

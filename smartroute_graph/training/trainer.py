@@ -46,6 +46,7 @@ from smartroute_graph.training.data import (
 from smartroute_graph.training.export import export_onnx, write_metrics, write_model_card
 from smartroute_graph.training.model import MINILM_ALIASES, build_model, minilm_path, require_torch
 from smartroute_graph.training.tokenizer import load_base_tokenizer, special_ids, train_wordpiece
+from smartroute_graph.training.wrappers import wrap_examples
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate_logits", "make_labeller", "train"]
 
@@ -72,11 +73,13 @@ class TrainConfig:
     val_fraction: float = 0.15
     seed: int = 0
     augment: float = 0.5
+    wrap: float = 0.6
     auto_label: str | None = None
     outcomes: OutcomeLabels | None = None
     preset: str | None = None
     """The preset whose model names a model label may be (None: any preset's)."""
     quantize: bool = True
+    keep_fp32: str | None = None
     threads: int | None = None
     limit: int | None = None
     teacher: str | None = None
@@ -198,6 +201,8 @@ def train(config: TrainConfig) -> TrainResult:
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     examples, train_set, val_set = _prepare_data(config)
     train_aug = augment(train_set, config.augment, config.seed) if config.augment else train_set
+    if config.wrap:
+        train_aug = wrap_examples(train_aug, config.wrap, config.seed)
     _log(
         config,
         f"{len(examples)} examples: {len(train_set)} train "
@@ -305,6 +310,10 @@ def train(config: TrainConfig) -> TrainResult:
     folder.mkdir(parents=True, exist_ok=True)
     calibration = random.Random(config.seed).sample(ids_train, min(len(ids_train), 400))
     export_onnx(model, folder / "model.onnx", quantize=config.quantize, calibration_ids=calibration)
+    if config.keep_fp32:
+        # The float32 graph too, for re-exporting (e.g. another quantisation) later.
+        Path(config.keep_fp32).parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(model, Path(config.keep_fp32), quantize=False)
     tokenizer.save(str(folder / "tokenizer.json"))
     write_spec(folder, spec)
     onnx_model = EncoderClassifier(folder, cache_size=0)

@@ -216,9 +216,21 @@ def test_train_tiny_model_end_to_end_save_reload_same_predictions(tmp_path: Path
             val_fraction=0.25,
             name="tiny",
             threads=1,
+            keep_fp32=str(tmp_path / "fp32" / "model_fp32.onnx"),
         )
     )
     folder = result.folder
+    # --keep-fp32 writes the float32 graph as well (here model.onnx is float32 too: the same)
+    import onnxruntime as ort
+
+    feed = {
+        "input_ids": np.array([[2, 5, 7, 3]], dtype=np.int64),
+        "attention_mask": np.ones((1, 4), dtype=np.int64),
+    }
+    kept = ort.InferenceSession(str(tmp_path / "fp32" / "model_fp32.onnx")).run(None, feed)
+    shipped = ort.InferenceSession(str(folder / "model.onnx")).run(None, feed)
+    for a, b in zip(kept, shipped, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
     for name in ("model.onnx", "tokenizer.json", "labels.json", "metrics.json", "MODEL_CARD.md"):
         assert (folder / name).is_file(), name
     metrics = json.loads((folder / "metrics.json").read_text())

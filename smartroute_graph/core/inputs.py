@@ -253,9 +253,12 @@ def classification_text(
         text = ""
     else:
         previous: str | None = user_turns[-2] if with_context and len(user_turns) >= 2 else None
-        if with_context and has_tool_traffic(messages) and system_text(messages):
-            previous = system_text(messages)[:HISTORY_CHARS]
-        text = join_turns(user_turns[-1], previous)
+        system = system_text(messages) if with_context and has_tool_traffic(messages) else ""
+        if system:
+            # An agent's system prompt says what the agent is for: always part of the task.
+            text = f"{user_turns[-1]}\n\n(system prompt: {system[:HISTORY_CHARS]})"
+        else:
+            text = join_turns(user_turns[-1], previous)
     if attachments:
         text = "\n".join([*(a.marker for a in attachments), text]).strip()
     return text

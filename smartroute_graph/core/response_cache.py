@@ -47,6 +47,7 @@ from langchain_core.outputs import ChatGeneration, Generation
 
 from smartroute_graph.core.errors import ConfigError
 from smartroute_graph.core.pricing import is_cache_hit
+from smartroute_graph.core.urls import sqlite_path
 
 __all__ = [
     "CACHE_HIT_KEY",
@@ -187,16 +188,15 @@ def open_response_cache(url: str, *, ttl_s: float | None = None) -> BaseCache:
             raise ConfigError(
                 "a Redis cache needs the redis client: pip install 'smartroute-graph[gateway]'"
             ) from None
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
+    path = sqlite_path(text)
+    if path is None:
         raise ConfigError(
             f"unknown cache URL scheme in {text.split('://')[0]!r}: use sqlite:///PATH or "
             "redis://HOST:PORT/DB"
         )
-    if not text or text == ":memory:":
+    if not path or path == ":memory:":
         raise ConfigError("a SQLite cache needs a file path, e.g. sqlite:///answers.db")
-    return SQLiteResponseCache(text, ttl_s=ttl_s)
+    return SQLiteResponseCache(path, ttl_s=ttl_s)
 
 
 def _marked(generations: Sequence[Generation]) -> list[Generation]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from smartroute_graph.core.errors import OutcomeStoreError
+from smartroute_graph.core.urls import sqlite_path
 from smartroute_graph.routing.outcomes import OutcomeStore, redact_url
 
 __all__ = ["PostgresOutcomeStore", "SQLiteOutcomeStore", "open_outcome_store"]
@@ -201,15 +202,14 @@ def open_outcome_store(
         if text.startswith("postgres://"):
             text = "postgresql://" + text[len("postgres://") :]
         return PostgresOutcomeStore(text, embedder=embedder, connect_timeout_s=timeout_s)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
+    path = sqlite_path(text)
+    if path is None:
         raise OutcomeStoreError(
             f"unknown outcome store URL {redact_url(text)!r}: use a file path, sqlite:///PATH or "
             "postgresql://..."
         )
-    if not text or text == ":memory:":
+    if not path or path == ":memory:":
         raise OutcomeStoreError(
             "an outcome store needs a file path (in-memory SQLite is not shared)"
         )
-    return SQLiteOutcomeStore(text, embedder=embedder, timeout_s=timeout_s)
+    return SQLiteOutcomeStore(path, embedder=embedder, timeout_s=timeout_s)

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Protocol
 import yaml
 
 from smartroute_graph.core.errors import ConfigError, SmartRouteError
+from smartroute_graph.core.urls import sqlite_path
 from smartroute_graph.routing.outcomes import redact_url
 
 __all__ = [
@@ -242,15 +243,14 @@ def open_spend_ledger(url: str) -> SpendLedger:
                 "'smartroute-graph[postgres]'"
             ) from None
         return PostgresSpendLedger(text.replace("postgres://", "postgresql://", 1))
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
+    path = sqlite_path(text)
+    if path is None:
         raise ConfigError(
             f"unknown spend store URL {redact_url(text)!r}: use sqlite:///PATH or postgresql://..."
         )
-    if not text:
+    if not path:
         raise ConfigError("the spend store needs a file path, e.g. sqlite:///spend.db")
-    return SQLiteSpendLedger(text)
+    return SQLiteSpendLedger(path)
 
 
 def describe_callers(callers: Sequence[Caller]) -> str:

@@ -165,7 +165,7 @@ class RouterNodes:
     def priced(
         self, results: Sequence[Classification]
     ) -> tuple[Classification, list[dict[str, Any]]]:
-        """The classification to route on, its model calls self.priced, and one cost event each."""
+        """The classification to route on, its model calls priced, and one cost event each."""
         classification = _with_context(results)
         if not classification.usage:
             return classification, []
@@ -369,7 +369,7 @@ class RouterNodes:
         else:
             score = logprob_confidence(response)
             if score is None:
-                note = "the self.provider returned no log-probabilities: answer kept unreviewed"
+                note = "the provider returned no log-probabilities: answer kept unreviewed"
         threshold = context.review_threshold
         passed = score is None or score >= threshold
         verdict = Review(
